@@ -1,0 +1,1 @@
+"""oracle: engines, comparison, spec-test runner and the tools that prove `winch` right."""
