@@ -59,7 +59,7 @@ def read_signed(data, pos: int, end: int, bits: int) -> tuple[int, int]:
             rest = b >> (used - 1)  # sign bit and the padding above it
             if rest not in (0, (0x7F >> (used - 1))):
                 raise DecodeError("integer too large", start)
-            result |= (b & 0x7F) << shift
+            result = (result | (b << shift)) & ((1 << bits) - 1)
             if result >> (bits - 1):
                 result -= 1 << bits
             return result, pos
