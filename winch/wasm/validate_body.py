@@ -65,10 +65,10 @@ for _op in K.SINGLE:
         KIND[b] = X_OTHER
 for _p in K.PREFIXED:
     KIND[_p] = X_OTHER
-IS_LOAD = [bool(_op and _op.family == "load") for _op in K.SINGLE]
-LOAD_T = [_op.results[0] if _op and _op.family == "load" else 0 for _op in K.SINGLE]
-STORE_T = [_op.params[0] if _op and _op.family == "store" else 0 for _op in K.SINGLE]
-ALIGN = [_op.align if _op else 0 for _op in K.SINGLE]
+# Memory operators: (log2 natural alignment, loaded type or 0, stored type or 0).
+MEMINFO = [(_op.align, _op.results[0] if _op.family == "load" else 0,
+            _op.params[0] if _op.family == "store" else 0)
+           if _op is not None and _op.family in ("load", "store") else None for _op in K.SINGLE]
 SINGLE = K.SINGLE
 _unpack_f32 = struct.Struct("<I").unpack_from
 _unpack_f64 = struct.Struct("<Q").unpack_from
@@ -274,29 +274,28 @@ def _validate(ctx, ft, locs, data, base, visit):
                 _pop(stack, height, unreach, p0, at)
                 push(r)
         elif kind == 3:  # X_MEM: load or store
+            natural, load_t, store_t = MEMINFO[b]
             align = data[pos + 1]
             offset = data[pos + 2]
             if align < 0x40 and offset < 0x80 and mem0:
                 pos += 3
-                if align > ALIGN[b]:
+                if align > natural:
                     raise ValidationError("alignment must not be larger than natural", at)
                 at_t = mem0
                 imm = (align, offset, 0)
             else:
-                imm, at_t, pos = _memarg_slow(ctx, data, pos + 1, end, ALIGN[b], at)
-            if IS_LOAD[b]:
+                imm, at_t, pos = _memarg_slow(ctx, data, pos + 1, end, natural, at)
+            if load_t:
                 if len(stack) > height and stack[-1] == at_t:
-                    stack[-1] = LOAD_T[b]
+                    stack[-1] = load_t
                 else:
                     _pop(stack, height, unreach, at_t, at)
-                    push(LOAD_T[b])
+                    push(load_t)
+            elif len(stack) - height >= 2 and stack[-1] == store_t and stack[-2] == at_t:
+                del stack[-2:]
             else:
-                t = STORE_T[b]
-                if len(stack) - height >= 2 and stack[-1] == t and stack[-2] == at_t:
-                    del stack[-2:]
-                else:
-                    _pop(stack, height, unreach, t, at)
-                    _pop(stack, height, unreach, at_t, at)
+                _pop(stack, height, unreach, store_t, at)
+                _pop(stack, height, unreach, at_t, at)
         elif kind == 4:  # X_LSET: local.set, local.tee
             imm = data[pos + 1]
             pos += 2
