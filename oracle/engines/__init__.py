@@ -1,0 +1,32 @@
+"""Engines the oracle can run: each maps its own behaviour into the common outcomes.
+
+`get_engine(name)` builds one by name; the modules are imported lazily so a missing optional
+dependency only affects the engine that needs it.
+"""
+
+from __future__ import annotations
+
+from oracle.engines.base import Engine
+
+ENGINE_NAMES = ("wasmtime", "wasmtime-winch", "frontend", "winch-x64", "winch-aarch64",
+                "winch-s390x")
+
+
+def get_engine(name: str) -> Engine:
+    if name == "wasmtime":
+        from oracle.engines.wasmtime_engine import WasmtimeEngine
+
+        return WasmtimeEngine("cranelift")
+    if name == "wasmtime-winch":
+        from oracle.engines.wasmtime_engine import WasmtimeEngine
+
+        return WasmtimeEngine("winch")
+    if name == "frontend":
+        from oracle.engines.frontend import FrontendEngine
+
+        return FrontendEngine()
+    if name.startswith("winch-"):
+        from oracle.engines.winch_engine import WinchEngine
+
+        return WinchEngine(name[len("winch-"):])
+    raise KeyError(name)

@@ -1,0 +1,79 @@
+"""The engine interface every backend of the oracle implements (DESIGN.md §5).
+
+An `Engine` makes `Session`s; a session is one store: the modules compiled and instances
+created in it can import from each other through `register`, as a spec script does.
+Every operation reports in the common vocabulary: compile errors as `Rejected`, link errors
+as `LinkError`, runs as `Outcome`s, and what an engine cannot do as `NotRun`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oracle.outcomes import Outcome
+
+
+class Rejected(Exception):
+    """The engine refused a module.
+
+    `kind`: "malformed" (decoding failed), "invalid" (validation failed), "unsupported"
+    (a feature the engine does not implement; `feature` names it), or "rejected" when the
+    engine does not say which.
+    """
+
+    def __init__(self, kind: str, message: str, feature: str | None = None, offset: int = -1):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.feature = feature
+        self.offset = offset
+
+
+class LinkError(Exception):
+    """Instantiation failed before running anything: a missing or mistyped import."""
+
+
+class InstantiationTrapped(Exception):
+    """Instantiation ran code (segments, start function) and that trapped or ran out."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(str(outcome))
+        self.outcome = outcome
+
+
+class NotRun(Exception):
+    """The engine cannot perform this operation (e.g. the front-end engine executes nothing)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Session:
+    def compile(self, wasm: bytes) -> Any:
+        raise NotImplementedError
+
+    def instantiate(self, compiled: Any) -> Any:
+        """Instantiate against the registered instances and the `spectest` host module."""
+        raise NotImplementedError
+
+    def register(self, name: str, instance: Any) -> None:
+        raise NotImplementedError
+
+    def invoke(self, instance: Any, export: str, args: list) -> Outcome:
+        raise NotImplementedError
+
+    def get(self, instance: Any, export: str) -> Outcome:
+        """The value of an exported global, as `Values((v,))`."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Engine:
+    name = "?"
+    executes = True  # False: only module-level commands are checked
+
+    def session(self) -> Session:
+        raise NotImplementedError

@@ -1,0 +1,252 @@
+"""wasmtime (Cranelift or wasmtime's own Winch) through wasmtime-py.
+
+Values cross the C API as raw `wasmtime_val_t`s so float bit patterns (signalling NaNs
+included) survive: f32/f64 are written and read through the union's integer members.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import byref
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime._func import enter_wasm
+
+from oracle.engines.base import Engine, InstantiationTrapped, LinkError, NotRun, Rejected, Session
+from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
+from oracle.values import GcRef, Value
+
+# C API value kinds (wasmtime/val.h)
+K_I32, K_I64, K_F32, K_F64, K_V128, K_FUNCREF, K_EXTERNREF, K_ANYREF, K_EXNREF = range(9)
+KIND_OF_TYPE = {"i32": K_I32, "i64": K_I64, "f32": K_F32, "f64": K_F64, "v128": K_V128,
+                "funcref": K_FUNCREF, "externref": K_EXTERNREF, "anyref": K_ANYREF,
+                "exnref": K_EXNREF}
+
+# wasmtime's trap codes -> our kinds: the one table for this engine
+TRAP_KINDS = {
+    wasmtime.TrapCode.STACK_OVERFLOW: TrapKind.call_stack_exhausted,
+    wasmtime.TrapCode.MEMORY_OUT_OF_BOUNDS: TrapKind.memory_out_of_bounds,
+    wasmtime.TrapCode.HEAP_MISALIGNED: TrapKind.unaligned_atomic,
+    wasmtime.TrapCode.TABLE_OUT_OF_BOUNDS: TrapKind.table_out_of_bounds,
+    wasmtime.TrapCode.INDIRECT_CALL_TO_NULL: TrapKind.indirect_call_null,
+    wasmtime.TrapCode.BAD_SIGNATURE: TrapKind.indirect_call_type_mismatch,
+    wasmtime.TrapCode.INTEGER_OVERFLOW: TrapKind.integer_overflow,
+    wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO: TrapKind.integer_divide_by_zero,
+    wasmtime.TrapCode.BAD_CONVERSION_TO_INTEGER: TrapKind.invalid_conversion_to_integer,
+    wasmtime.TrapCode.UNREACHABLE: TrapKind.unreachable,
+    wasmtime.TrapCode.INTERRUPT: TrapKind.interrupt,
+    wasmtime.TrapCode.OUT_OF_FUEL: TrapKind.out_of_fuel,
+    wasmtime.TrapCode.NULL_REFERENCE: TrapKind.null_reference,
+    wasmtime.TrapCode.ARRAY_OUT_OF_BOUNDS: TrapKind.array_out_of_bounds,
+    wasmtime.TrapCode.ALLOCATION_TOO_LARGE: TrapKind.allocation_too_large,
+    wasmtime.TrapCode.CAST_FAILURE: TrapKind.cast_failure,
+}
+
+STRATEGY = {"cranelift": 1, "winch": 2}
+
+
+def make_config(strategy: str = "cranelift", fuel: bool = False) -> wasmtime.Config:
+    config = wasmtime.Config()
+    ffi.wasmtime_config_strategy_set(config.ptr(), STRATEGY[strategy])
+    config.parallel_compilation = False
+    config.consume_fuel = fuel
+    if strategy == "cranelift":
+        # every proposal the suite exercises that wasmtime implements
+        for prop in ("wasm_threads", "wasm_tail_call", "wasm_reference_types", "wasm_simd",
+                     "wasm_bulk_memory", "wasm_multi_value", "wasm_multi_memory",
+                     "wasm_relaxed_simd", "wasm_exceptions", "wasm_function_references",
+                     "wasm_gc", "wasm_custom_page_sizes", "wasm_memory64", "wasm_wide_arithmetic"):
+            if hasattr(config, prop):
+                setattr(config, prop, True)
+        ffi.wasmtime_config_wasm_memory64_set(config.ptr(), True)
+        config.shared_memory = True
+    else:
+        ffi.wasmtime_config_wasm_memory64_set(config.ptr(), True)
+        config.wasm_multi_memory = True
+        config.wasm_tail_call = True
+    return config
+
+
+class WasmtimeEngine(Engine):
+    def __init__(self, strategy: str = "cranelift"):
+        self.strategy = strategy
+        self.name = "wasmtime" if strategy == "cranelift" else "wasmtime-winch"
+        self.engine = wasmtime.Engine(make_config(strategy))
+
+    def session(self) -> "WasmtimeSession":
+        return WasmtimeSession(self.engine)
+
+
+class WasmtimeSession(Session):
+    def __init__(self, engine: wasmtime.Engine):
+        self.engine = engine
+        self.store = wasmtime.Store(engine)
+        self.linker = wasmtime.Linker(engine)
+        self.linker.allow_shadowing = True
+        self._define_spectest()
+
+    # -- the spectest host module -------------------------------------------------------
+    def _define_spectest(self) -> None:
+        s, L = self.store, self.linker
+        i32, i64, f32, f64 = (wasmtime.ValType.i32(), wasmtime.ValType.i64(),
+                              wasmtime.ValType.f32(), wasmtime.ValType.f64())
+        prints = {"print": [], "print_i32": [i32], "print_i64": [i64], "print_f32": [f32],
+                  "print_f64": [f64], "print_i32_f32": [i32, f32], "print_f64_f64": [f64, f64]}
+        for name, params in prints.items():
+            L.define_func("spectest", name, wasmtime.FuncType(params, []), lambda *a: None)
+        for name, ty, val in (("global_i32", i32, 666), ("global_i64", i64, 666),
+                              ("global_f32", f32, 666.6), ("global_f64", f64, 666.6)):
+            L.define(s, "spectest", name, wasmtime.Global(s, wasmtime.GlobalType(ty, False), val))
+        L.define(s, "spectest", "table",
+                 wasmtime.Table(s, wasmtime.TableType(wasmtime.ValType.funcref(),
+                                                      wasmtime.Limits(10, 20)), None))
+        L.define(s, "spectest", "memory",
+                 wasmtime.Memory(s, wasmtime.MemoryType(wasmtime.Limits(1, 2))))
+        # `table64` (an i64-indexed table) cannot be built through wasmtime-py's TableType;
+        # modules importing it fail to link and the runner reports that as a skip.
+
+    # -- modules ------------------------------------------------------------------------
+    def compile(self, wasm: bytes) -> wasmtime.Module:
+        try:
+            return wasmtime.Module(self.engine, bytes(wasm))
+        except wasmtime.WasmtimeError as e:
+            msg = str(e)
+            kind = "unsupported" if "not supported" in msg or "unsupported" in msg else "rejected"
+            raise Rejected(kind, msg.splitlines()[0] if msg else "rejected",
+                           feature=msg if kind == "unsupported" else None) from None
+
+    def instantiate(self, compiled: wasmtime.Module) -> wasmtime.Instance:
+        try:
+            return self.linker.instantiate(self.store, compiled)
+        except wasmtime.Trap as t:
+            raise InstantiationTrapped(_trap_outcome(t)) from None
+        except wasmtime.WasmtimeError as e:
+            msg = str(e)
+            if "stack overflow" in msg.lower():
+                raise InstantiationTrapped(Trap(TrapKind.call_stack_exhausted, msg)) from None
+            if _looks_like_trap(msg):
+                raise InstantiationTrapped(Trap(TrapKind.other, msg)) from None
+            raise LinkError(msg) from None
+
+    def register(self, name: str, instance: wasmtime.Instance) -> None:
+        self.linker.define_instance(self.store, name, instance)
+
+    # -- running ------------------------------------------------------------------------
+    def invoke(self, instance: wasmtime.Instance, export: str, args: list):
+        func = instance.exports(self.store).get(export)
+        if not isinstance(func, wasmtime.Func):
+            return HostError(f"no exported function {export!r}")
+        nresults = len(func.type(self.store).results)
+        params = (ffi.wasmtime_val_t * max(len(args), 1))()
+        for i, v in enumerate(args):
+            params[i] = self._to_raw(v)
+        results = (ffi.wasmtime_val_t * max(nresults, 1))()
+        try:
+            with enter_wasm(self.store) as trap:
+                error = ffi.wasmtime_func_call(self.store._context(), byref(func._func), params,
+                                               len(args), results, nresults, trap)
+                if error:
+                    raise wasmtime.WasmtimeError._from_ptr(error)
+        except wasmtime.Trap as t:
+            return _trap_outcome(t)
+        except wasmtime.WasmtimeError as e:
+            msg = str(e)
+            if "exception" in msg.lower():
+                return Trap(TrapKind.uncaught_exception, msg.splitlines()[0])
+            if "stack overflow" in msg.lower():
+                return Trap(TrapKind.call_stack_exhausted, msg.splitlines()[0])
+            return HostError(msg.splitlines()[0] if msg else "error")
+        return Values(tuple(self._from_raw(results[i]) for i in range(nresults)))
+
+    def get(self, instance: wasmtime.Instance, export: str):
+        g = instance.exports(self.store).get(export)
+        if not isinstance(g, wasmtime.Global):
+            return HostError(f"no exported global {export!r}")
+        raw = ffi.wasmtime_val_t()
+        ffi.wasmtime_global_get(self.store._context(), byref(g._global), byref(raw))
+        return Values((self._from_raw(raw),))
+
+    # -- raw values -----------------------------------------------------------------------
+    def _to_raw(self, v: Value):
+        kind = KIND_OF_TYPE[v.type]
+        raw = ffi.wasmtime_val_t(kind=kind)
+        if kind in (K_I32, K_F32):
+            raw.of.i32 = v.bits - (1 << 32) if v.bits >> 31 else v.bits
+        elif kind in (K_I64, K_F64):
+            raw.of.i64 = v.bits - (1 << 64) if v.bits >> 63 else v.bits
+        elif kind == K_V128:
+            raw.of.v128 = (ctypes.c_uint8 * 16)(*v.bits.to_bytes(16, "little"))
+        elif kind == K_EXTERNREF:
+            return wasmtime.Val.externref(v.bits)._new_raw(self.store)
+        elif kind == K_FUNCREF:
+            if v.bits is not None:
+                raise NotRun("wasmtime-py cannot pass a non-null funcref argument")
+            return wasmtime.Val.funcref(None)._new_raw(self.store)
+        elif kind in (K_ANYREF, K_EXNREF):
+            if v.bits is not None:
+                raise NotRun(f"wasmtime-py cannot pass a non-null {v.type} argument")
+            raw.of.anyref.store_id = 0
+        return raw
+
+    def _from_raw(self, raw) -> Value:
+        kind = raw.kind
+        if kind == K_I32:
+            return Value("i32", raw.of.i32 & 0xFFFF_FFFF)
+        if kind == K_I64:
+            return Value("i64", raw.of.i64 & 0xFFFF_FFFF_FFFF_FFFF)
+        if kind == K_F32:
+            return Value("f32", raw.of.i32 & 0xFFFF_FFFF)
+        if kind == K_F64:
+            return Value("f64", raw.of.i64 & 0xFFFF_FFFF_FFFF_FFFF)
+        if kind == K_V128:
+            return Value("v128", int.from_bytes(bytes(raw.of.v128), "little"))
+        if kind == K_EXTERNREF:
+            if raw.of.externref.store_id == 0:
+                return Value("externref", None)
+            val = wasmtime.Val._from_raw(self.store, raw).value
+            # an externalized GC reference carries no host value
+            return Value("externref", GcRef("extern") if val is None else val)
+        if kind == K_FUNCREF:
+            val = wasmtime.Val._from_raw(self.store, raw).value
+            return Value("funcref", None if val is None else GcRef("func"))
+        if kind == K_ANYREF:
+            ref = raw.of.anyref
+            if ref.store_id == 0:
+                return Value("anyref", None)
+            ctx = self.store._context()
+            out = ctypes.c_uint32()
+            # (`wasmtime_anyref_is_i31` answers True for structs in wasmtime 50; the getter's
+            # status is reliable, so ask for structs and arrays first and i31 last.)
+            if ffi.wasmtime_anyref_is_struct(ctx, byref(ref)):
+                gc = GcRef("struct")
+            elif ffi.wasmtime_anyref_is_array(ctx, byref(ref)):
+                gc = GcRef("array")
+            elif ffi.wasmtime_anyref_i31_get_u(ctx, byref(ref), byref(out)):
+                gc = GcRef("i31", out.value)
+            else:
+                gc = GcRef("any")
+            ffi.wasmtime_anyref_unroot(byref(ref))
+            return Value("anyref", gc)
+        if kind == K_EXNREF:
+            return Value("exnref", None if raw.of.exnref.store_id == 0 else GcRef("exn"))
+        raise NotRun(f"wasmtime value kind {kind} not understood")
+
+
+def _trap_outcome(t: wasmtime.Trap):
+    code = t.trap_code
+    msg = t.message.splitlines()[0] if t.message else ""
+    if code is None:
+        if "exception" in (t.message or "").lower():
+            return Trap(TrapKind.uncaught_exception, msg)
+        return Trap(TrapKind.other, msg)
+    kind = TRAP_KINDS.get(code, TrapKind.other)
+    if kind in (TrapKind.out_of_fuel, TrapKind.interrupt):
+        return Exhausted(kind.value)
+    return Trap(kind, msg)
+
+
+def _looks_like_trap(msg: str) -> bool:
+    low = msg.lower()
+    return "out of bounds" in low or "wasm trap" in low or "unreachable" in low
+

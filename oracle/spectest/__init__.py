@@ -1,0 +1,1 @@
+"""The `.wast` spec-test runner: script parser, commands, and the runner over engines."""

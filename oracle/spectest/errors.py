@@ -1,0 +1,8 @@
+"""Errors of the script reader: a script the runner cannot understand (exit status 2)."""
+
+
+class ScriptError(Exception):
+    def __init__(self, message: str, pos: int = -1):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
