@@ -1,0 +1,1494 @@
+"""The AArch64 (A64) assembler: one method per mnemonic and operand form, encodings as data.
+
+Problem
+-------
+The aarch64 macro-assembler needs every A64 instruction that the scalar WebAssembly 2.0
+lowering uses, encoded exactly as the Arm ARM says, with operands validated up front so
+that a bad operand is an `EncodingError` rather than a wrong instruction.
+
+Layout
+------
+A64 is regular: each instruction class ("format") is a fixed bit layout whose opcode bits
+are constant per mnemonic.  For every format this module has
+
+- a *table* (a dict) from mnemonic to the constant bits of that format, and
+- one small *encoder function* `enc_<format>(base, ...)` that validates and places the
+  operand fields and returns the 32-bit word.
+
+`A64Assembler` methods are thin: pick the table row, call the encoder, append the word
+little-endian to the `CodeBuffer`.  Label references record a fixup with one of the
+`LabelUse` kinds defined here (`IMM26`, `IMM19`, `IMM14`, `ADR21`); `CodeBuffer.finish()`
+patches them.
+
+Conventions
+-----------
+- Registers are ints 0..31.  Register 31 is the zero register (xzr/wzr) or the stack
+  pointer (sp/wsp) *depending on the operand*; each method's docstring says which, using
+  the notation `rd(sp)` / `rn(zr)`.
+- `size` is the operand size in BYTES: 4 selects w registers, 8 selects x registers.  In
+  FP methods 4 selects s registers and 8 selects d registers (16 selects q where noted).
+- Memory access `width` is the number of bytes moved (1, 2, 4, 8).
+- Offsets are in bytes, as written in assembly; scaled forms check alignment and divide.
+
+Invariants
+----------
+- Every emitted word is a defined (non-UNPREDICTABLE) A64 encoding for ARMv8.0 (no LSE,
+  no fp16), or `EncodingError` is raised and nothing is emitted.
+- A method emits exactly one word, except `mov_imm` (1 to 4 words).
+- A fixup patch only touches the displacement bits of its instruction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from winch.errors import EncodingError
+from winch.isa.aarch64 import imms as _imms
+from winch.masm.buffer import CodeBuffer
+
+__all__ = [
+    "A64Assembler",
+    "ADR21",
+    "Cond",
+    "Extend",
+    "FP",
+    "IMM14",
+    "IMM19",
+    "IMM26",
+    "Index",
+    "LR",
+    "PcRelUse",
+    "SP",
+    "Shift",
+    "ZR",
+]
+
+#: Register 31 read as the stack pointer (in forms that use sp).
+SP = 31
+#: Register 31 read as the zero register (in forms that use zr).
+ZR = 31
+#: The link register x30, written by `bl`/`blr` and read by `ret`.
+LR = 30
+#: The frame pointer x29 of the AAPCS64.
+FP = 29
+
+
+class Cond(IntEnum):
+    """Condition codes (bits 3:0 of b.cond, csel, ccmp, fcsel)."""
+
+    EQ = 0
+    NE = 1
+    CS = 2
+    HS = 2
+    CC = 3
+    LO = 3
+    MI = 4
+    PL = 5
+    VS = 6
+    VC = 7
+    HI = 8
+    LS = 9
+    GE = 10
+    LT = 11
+    GT = 12
+    LE = 13
+    AL = 14
+    NV = 15
+
+    def invert(self) -> "Cond":
+        """The opposite condition; AL and NV (always) have none."""
+        if self >= Cond.AL:
+            raise EncodingError(f"condition {self.name} has no inverse")
+        return Cond(self ^ 1)
+
+
+class Shift(IntEnum):
+    """Shift of the second register operand (ROR only in logical instructions)."""
+
+    LSL = 0
+    LSR = 1
+    ASR = 2
+    ROR = 3
+
+
+class Extend(IntEnum):
+    """Extend of the second register operand (the `option` field).
+
+    In register-offset loads and stores only UXTW, LSL (= UXTX), SXTW and SXTX are valid.
+    """
+
+    UXTB = 0
+    UXTH = 1
+    UXTW = 2
+    UXTX = 3
+    LSL = 3
+    SXTB = 4
+    SXTH = 5
+    SXTW = 6
+    SXTX = 7
+
+
+class Index(Enum):
+    """Addressing mode of `ldp`/`stp`: signed offset, pre-index (writeback) or post-index."""
+
+    OFFSET = "offset"
+    PRE = "pre"
+    POST = "post"
+
+
+# ---------------------------------------------------------------------------------------------
+# Field validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EncodingError(f"{what} must be an int, not {value!r}")
+    return int(value)
+
+
+def _reg(r, what: str = "register") -> int:
+    r = _int(r, what)
+    if not 0 <= r <= 31:
+        raise EncodingError(f"{what} must be 0..31, not {r}")
+    return r
+
+
+def _sf(size) -> int:
+    """The sf bit for an integer operand size in bytes."""
+    if isinstance(size, bool) or size not in (4, 8):
+        raise EncodingError(f"integer operand size must be 4 or 8 bytes, not {size!r}")
+    return 1 if size == 8 else 0
+
+
+def _ftype(size) -> int:
+    """The ftype field for a scalar FP size in bytes (4 = single, 8 = double)."""
+    if isinstance(size, bool) or size not in (4, 8):
+        raise EncodingError(f"FP operand size must be 4 or 8 bytes, not {size!r}")
+    return 0 if size == 4 else 1
+
+
+def _uimm(value, bits: int, what: str) -> int:
+    value = _int(value, what)
+    if not 0 <= value < (1 << bits):
+        raise EncodingError(f"{what} must be 0..{(1 << bits) - 1}, not {value}")
+    return value
+
+
+def _simm(value, bits: int, what: str) -> int:
+    """A signed immediate, returned as its `bits`-bit two's-complement field."""
+    value = _int(value, what)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if not lo <= value <= hi:
+        raise EncodingError(f"{what} must be {lo}..{hi}, not {value}")
+    return value & ((1 << bits) - 1)
+
+
+def _scaled(offset, scale: int, bits: int, signed: bool, what: str) -> int:
+    """A byte offset that must be a multiple of `scale`, as a `bits`-bit field of offset/scale."""
+    offset = _int(offset, what)
+    if offset % scale:
+        raise EncodingError(f"{what} {offset} is not a multiple of {scale}")
+    if signed:
+        return _simm(offset // scale, bits, f"{what}/{scale}")
+    return _uimm(offset // scale, bits, f"{what}/{scale}")
+
+
+def _cond(cond) -> int:
+    if isinstance(cond, bool):
+        raise EncodingError(f"bad condition {cond!r}")
+    try:
+        return int(Cond(cond))
+    except (ValueError, TypeError):
+        raise EncodingError(f"bad condition {cond!r}") from None
+
+
+def _enum(kind, value, what: str):
+    if isinstance(value, bool):
+        raise EncodingError(f"bad {what} {value!r}")
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        raise EncodingError(f"bad {what} {value!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats: a table of constant bits per mnemonic + one encoder per format
+# ---------------------------------------------------------------------------------------------
+
+# Add/subtract (immediate): sf op S 100010 sh imm12 Rn Rd
+ADDSUB_IMM = {"add": 0x11000000, "adds": 0x31000000, "sub": 0x51000000, "subs": 0x71000000}
+
+
+def enc_addsub_imm(base: int, size, rd, rn, imm12, shift=0) -> int:
+    if shift not in (0, 12) or isinstance(shift, bool):
+        raise EncodingError(f"add/sub immediate shift must be 0 or 12, not {shift!r}")
+    imm12 = _uimm(imm12, 12, "add/sub immediate")
+    return (base | _sf(size) << 31 | (shift == 12) << 22 | imm12 << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Add/subtract (shifted register): sf op S 01011 shift 0 Rm imm6 Rn Rd
+ADDSUB_SHIFTED = {"add": 0x0B000000, "adds": 0x2B000000, "sub": 0x4B000000, "subs": 0x6B000000}
+
+
+def _shift_amount(size, shift, amount, allow_ror: bool) -> tuple[int, int]:
+    shift = _enum(Shift, shift, "shift")
+    if shift == Shift.ROR and not allow_ror:
+        raise EncodingError("ROR is only valid in logical instructions")
+    amount = _int(amount, "shift amount")
+    if not 0 <= amount < 8 * size:
+        raise EncodingError(f"shift amount must be 0..{8 * size - 1}, not {amount}")
+    return int(shift), amount
+
+
+def enc_addsub_shifted(base: int, size, rd, rn, rm, shift=Shift.LSL, amount=0) -> int:
+    sf = _sf(size)
+    shift, amount = _shift_amount(size, shift, amount, allow_ror=False)
+    return (base | sf << 31 | shift << 22 | _reg(rm, "rm") << 16 | amount << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Add/subtract (extended register): sf op S 01011 00 1 Rm option imm3 Rn Rd
+ADDSUB_EXTENDED = {"add": 0x0B200000, "adds": 0x2B200000, "sub": 0x4B200000, "subs": 0x6B200000}
+
+
+def enc_addsub_extended(base: int, size, rd, rn, rm, extend=Extend.UXTX, amount=0) -> int:
+    sf = _sf(size)
+    extend = _enum(Extend, extend, "extend")
+    amount = _int(amount, "extend shift")
+    if not 0 <= amount <= 4:
+        raise EncodingError(f"extend shift must be 0..4, not {amount}")
+    return (base | sf << 31 | _reg(rm, "rm") << 16 | int(extend) << 13 | amount << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Logical (shifted register): sf opc 01010 shift N Rm imm6 Rn Rd
+LOGICAL_SHIFTED = {
+    "and": 0x0A000000, "bic": 0x0A200000, "orr": 0x2A000000, "orn": 0x2A200000,
+    "eor": 0x4A000000, "eon": 0x4A200000, "ands": 0x6A000000, "bics": 0x6A200000,
+}
+
+
+def enc_logical_shifted(base: int, size, rd, rn, rm, shift=Shift.LSL, amount=0) -> int:
+    sf = _sf(size)
+    shift, amount = _shift_amount(size, shift, amount, allow_ror=True)
+    return (base | sf << 31 | shift << 22 | _reg(rm, "rm") << 16 | amount << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Logical (immediate): sf opc 100100 N immr imms Rn Rd
+LOGICAL_IMM = {"and": 0x12000000, "orr": 0x32000000, "eor": 0x52000000, "ands": 0x72000000}
+
+
+def enc_logical_imm(base: int, size, rd, rn, value) -> int:
+    sf = _sf(size)
+    value = _int(value, "logical immediate")
+    if not -(1 << (8 * size - 1)) <= value < (1 << (8 * size)):
+        raise EncodingError(f"logical immediate {value:#x} does not fit in {8 * size} bits")
+    fields = _imms.encode_logical_imm(value, size)
+    if fields is None:
+        raise EncodingError(f"{value & ((1 << 8 * size) - 1):#x} is not a bitmask immediate")
+    n, immr, imms = fields
+    return (base | sf << 31 | n << 22 | immr << 16 | imms << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Move wide (immediate): sf opc 100101 hw imm16 Rd
+MOVE_WIDE = {"movn": 0x12800000, "movz": 0x52800000, "movk": 0x72800000}
+
+
+def enc_move_wide(base: int, size, rd, imm16, shift=0) -> int:
+    sf = _sf(size)
+    imm16 = _uimm(imm16, 16, "move-wide immediate")
+    shift = _int(shift, "move-wide shift")
+    if shift not in ((0, 16, 32, 48) if sf else (0, 16)):
+        raise EncodingError(f"move-wide shift must be one of 0, 16{', 32, 48' if sf else ''}, "
+                            f"not {shift}")
+    return base | sf << 31 | (shift // 16) << 21 | imm16 << 5 | _reg(rd, "rd")
+
+
+# Bitfield: sf opc 100110 N immr imms Rn Rd (N = sf)
+BITFIELD = {"sbfm": 0x13000000, "bfm": 0x33000000, "ubfm": 0x53000000}
+
+
+def enc_bitfield(base: int, size, rd, rn, immr, imms) -> int:
+    sf = _sf(size)
+    bits = 5 + sf
+    immr = _uimm(immr, bits, "immr")
+    imms = _uimm(imms, bits, "imms")
+    return (base | sf << 31 | sf << 22 | immr << 16 | imms << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Extract: sf 00 100111 N 0 Rm imms Rn Rd (N = sf)
+EXTRACT = {"extr": 0x13800000}
+
+
+def enc_extract(base: int, size, rd, rn, rm, lsb) -> int:
+    sf = _sf(size)
+    lsb = _uimm(lsb, 5 + sf, "extract lsb")
+    return (base | sf << 31 | sf << 22 | _reg(rm, "rm") << 16 | lsb << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Data-processing (2 source): sf 0 0 11010110 Rm opcode Rn Rd
+DP2 = {
+    "udiv": 0x1AC00800, "sdiv": 0x1AC00C00, "lslv": 0x1AC02000, "lsrv": 0x1AC02400,
+    "asrv": 0x1AC02800, "rorv": 0x1AC02C00,
+}
+
+
+def enc_dp2(base: int, size, rd, rn, rm) -> int:
+    return (base | _sf(size) << 31 | _reg(rm, "rm") << 16 | _reg(rn, "rn") << 5
+            | _reg(rd, "rd"))
+
+
+# Data-processing (1 source): sf 1 0 11010110 00000 opcode Rn Rd.
+# Row: (constant bits, sizes allowed).  "rev" differs by size (opcode 10 for w, 11 for x).
+DP1 = {
+    "rbit": (0x5AC00000, (4, 8)),
+    "rev16": (0x5AC00400, (4, 8)),
+    "rev32": (0x5AC00800, (8,)),
+    "rev_w": (0x5AC00800, (4,)),
+    "rev_x": (0x5AC00C00, (8,)),
+    "clz": (0x5AC01000, (4, 8)),
+    "cls": (0x5AC01400, (4, 8)),
+}
+
+
+def enc_dp1(row, size, rd, rn) -> int:
+    base, sizes = row
+    sf = _sf(size)
+    if size not in sizes:
+        raise EncodingError(f"this instruction has no {size}-byte form")
+    return base | sf << 31 | _reg(rn, "rn") << 5 | _reg(rd, "rd")
+
+
+# Data-processing (3 source): sf op54 11011 op31 Rm o0 Ra Rn Rd.
+# Row: (constant bits, sizes allowed).  The widening forms exist only with sf = 1.
+DP3 = {
+    "madd": (0x1B000000, (4, 8)),
+    "msub": (0x1B008000, (4, 8)),
+    "smaddl": (0x9B200000, (8,)),
+    "smsubl": (0x9B208000, (8,)),
+    "umaddl": (0x9BA00000, (8,)),
+    "umsubl": (0x9BA08000, (8,)),
+    "smulh": (0x9B400000, (8,)),
+    "umulh": (0x9BC00000, (8,)),
+}
+
+
+def enc_dp3(row, size, rd, rn, rm, ra) -> int:
+    base, sizes = row
+    sf = _sf(size)
+    if size not in sizes:
+        raise EncodingError(f"this instruction has no {size}-byte form")
+    return (base | sf << 31 | _reg(rm, "rm") << 16 | _reg(ra, "ra") << 10
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Conditional select: sf op S 11010100 Rm cond op2 Rn Rd
+CSEL = {"csel": 0x1A800000, "csinc": 0x1A800400, "csinv": 0x5A800000, "csneg": 0x5A800400}
+
+
+def enc_csel(base: int, size, rd, rn, rm, cond) -> int:
+    return (base | _sf(size) << 31 | _reg(rm, "rm") << 16 | _cond(cond) << 12
+            | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+
+# Conditional compare: sf op 1 11010010 (Rm|imm5) cond imm? 0 Rn 0 nzcv
+CCMP = {"ccmn_rr": 0x3A400000, "ccmp_rr": 0x7A400000, "ccmn_imm": 0x3A400800,
+        "ccmp_imm": 0x7A400800}
+
+
+def enc_ccmp(base: int, size, rn, rm_or_imm5, nzcv, cond, is_imm: bool) -> int:
+    field = _uimm(rm_or_imm5, 5, "ccmp immediate") if is_imm else _reg(rm_or_imm5, "rm")
+    return (base | _sf(size) << 31 | field << 16 | _cond(cond) << 12 | _reg(rn, "rn") << 5
+            | _uimm(nzcv, 4, "nzcv"))
+
+
+# Loads and stores: one row per (operation, register file, width) gives size, V and opc.
+@dataclass(frozen=True, slots=True)
+class MemOp:
+    """The size/V/opc fields shared by all single-register load/store addressing modes."""
+
+    size: int  # bits 31:30
+    v: int  # bit 26: 1 for FP/SIMD registers
+    opc: int  # bits 23:22
+    width: int  # bytes moved; the scale of the unsigned-offset form
+
+    def fields(self) -> int:
+        return self.size << 30 | self.v << 26 | self.opc << 22
+
+
+# key: (op, width, dst_size) with op in str/ldr/ldrs/strf/ldrf; dst_size only for ldrs.
+MEM_OPS = {
+    ("str", 1): MemOp(0, 0, 0, 1), ("ldr", 1): MemOp(0, 0, 1, 1),
+    ("str", 2): MemOp(1, 0, 0, 2), ("ldr", 2): MemOp(1, 0, 1, 2),
+    ("str", 4): MemOp(2, 0, 0, 4), ("ldr", 4): MemOp(2, 0, 1, 4),
+    ("str", 8): MemOp(3, 0, 0, 8), ("ldr", 8): MemOp(3, 0, 1, 8),
+    ("ldrs", 1, 8): MemOp(0, 0, 2, 1), ("ldrs", 1, 4): MemOp(0, 0, 3, 1),
+    ("ldrs", 2, 8): MemOp(1, 0, 2, 2), ("ldrs", 2, 4): MemOp(1, 0, 3, 2),
+    ("ldrs", 4, 8): MemOp(2, 0, 2, 4),
+    ("strf", 4): MemOp(2, 1, 0, 4), ("ldrf", 4): MemOp(2, 1, 1, 4),
+    ("strf", 8): MemOp(3, 1, 0, 8), ("ldrf", 8): MemOp(3, 1, 1, 8),
+    ("strf", 16): MemOp(0, 1, 2, 16), ("ldrf", 16): MemOp(0, 1, 3, 16),
+}
+
+
+def _memop(*key) -> MemOp:
+    op = MEM_OPS.get(key)
+    if op is None:
+        if key[0] == "ldrs":
+            raise EncodingError(f"no sign-extending load of {key[1]} bytes into a "
+                                f"{key[2]}-byte register")
+        raise EncodingError(f"no {key[0].rstrip('f')} form for {key[1]}-byte accesses"
+                            f"{' of FP registers' if key[0].endswith('f') else ''}")
+    return op
+
+
+# Addressing modes: constant bits per mode.
+LS_UNSIGNED = 0x39000000  # size 111 V 01 opc imm12 Rn Rt
+LS_UNSCALED = 0x38000000  # size 111 V 00 opc 0 imm9 00 Rn Rt
+LS_POST = 0x38000400  # ... imm9 01 Rn Rt
+LS_PRE = 0x38000C00  # ... imm9 11 Rn Rt
+LS_REGISTER = 0x38200800  # size 111 V 00 opc 1 Rm option S 10 Rn Rt
+
+
+def enc_ls_unsigned(op: MemOp, rt, rn, offset) -> int:
+    imm12 = _scaled(offset, op.width, 12, False, "unsigned offset")
+    return LS_UNSIGNED | op.fields() | imm12 << 10 | _reg(rn, "rn") << 5 | _reg(rt, "rt")
+
+
+def enc_ls_imm9(base: int, op: MemOp, rt, rn, offset) -> int:
+    imm9 = _simm(offset, 9, "9-bit offset")
+    return base | op.fields() | imm9 << 12 | _reg(rn, "rn") << 5 | _reg(rt, "rt")
+
+
+_REG_OFFSET_EXTENDS = (Extend.UXTW, Extend.UXTX, Extend.SXTW, Extend.SXTX)
+
+
+def enc_ls_register(op: MemOp, rt, rn, rm, extend=Extend.LSL, shift=False) -> int:
+    extend = _enum(Extend, extend, "extend")
+    if extend not in _REG_OFFSET_EXTENDS:
+        raise EncodingError(f"register offset extend must be UXTW, LSL, SXTW or SXTX, "
+                            f"not {extend.name}")
+    if not isinstance(shift, bool):
+        raise EncodingError(f"register offset shift must be a bool, not {shift!r}")
+    return (LS_REGISTER | op.fields() | _reg(rm, "rm") << 16 | int(extend) << 13
+            | int(shift) << 12 | _reg(rn, "rn") << 5 | _reg(rt, "rt"))
+
+
+# Load/store pair: opc 101 V 0 idx L imm7 Rt2 Rn Rt.  Row key: (register file, size).
+PAIR_OPC = {("gpr", 4): (0, 0), ("gpr", 8): (2, 0), ("fp", 4): (0, 1), ("fp", 8): (1, 1),
+            ("fp", 16): (2, 1)}
+PAIR_INDEX = {Index.POST: 0x28800000, Index.OFFSET: 0x29000000, Index.PRE: 0x29800000}
+
+
+def enc_ls_pair(kind: str, size, load: bool, rt, rt2, rn, offset, index) -> int:
+    row = PAIR_OPC.get((kind, size))
+    if row is None:
+        raise EncodingError(f"no load/store pair of {size}-byte {kind} registers")
+    opc, v = row
+    index = _enum(Index, index, "pair index mode")
+    rt, rt2, rn = _reg(rt, "rt"), _reg(rt2, "rt2"), _reg(rn, "rn")
+    if load and rt == rt2:
+        raise EncodingError("ldp with rt == rt2 is unpredictable")
+    if kind == "gpr" and index != Index.OFFSET and rn != 31 and rn in (rt, rt2):
+        raise EncodingError("load/store pair writeback with rn equal to a data register "
+                            "is unpredictable")
+    imm7 = _scaled(offset, size, 7, True, "pair offset")
+    return (opc << 30 | PAIR_INDEX[index] | v << 26 | int(load) << 22 | imm7 << 15
+            | rt2 << 10 | rn << 5 | rt)
+
+
+# Load register (literal): opc 011 V 00 imm19 Rt.  Displacement filled by the IMM19 fixup.
+LDR_LITERAL = {("gpr", 4): 0x18000000, ("gpr", 8): 0x58000000, ("ldrsw", 8): 0x98000000,
+               ("fp", 4): 0x1C000000, ("fp", 8): 0x5C000000, ("fp", 16): 0x9C000000}
+
+# PC-relative and branches (displacements filled by fixups).
+ADR = 0x10000000  # 0 immlo 10000 immhi Rd
+BRANCH_IMM = {"b": 0x14000000, "bl": 0x94000000}  # op 00101 imm26
+B_COND = 0x54000000  # 0101010 0 imm19 0 cond
+CB = {"cbz": 0x34000000, "cbnz": 0x35000000}  # sf 011010 op imm19 Rt
+TB = {"tbz": 0x36000000, "tbnz": 0x37000000}  # b5 011011 op b40 imm14 Rt
+BRANCH_REG = {"br": 0xD61F0000, "blr": 0xD63F0000, "ret": 0xD65F0000}  # ... Rn 00000
+EXCEPTION = {"brk": 0xD4200000, "hlt": 0xD4400000}  # 11010100 opc imm16 000 00
+UDF = 0x00000000  # 0000000000000000 imm16
+NOP = 0xD503201F
+
+# FP data-processing (1 source): 0 0 0 11110 ftype 1 opcode 10000 Rn Rd
+FP1 = {
+    "fmov": 0x1E204000, "fabs": 0x1E20C000, "fneg": 0x1E214000, "fsqrt": 0x1E21C000,
+    "frintn": 0x1E244000, "frintp": 0x1E24C000, "frintm": 0x1E254000, "frintz": 0x1E25C000,
+    "frinta": 0x1E264000, "frintx": 0x1E274000, "frinti": 0x1E27C000,
+}
+# FCVT: the opcode names the destination precision, ftype the source.
+FCVT = {(8, 4): 0x1E22C000, (4, 8): 0x1E624000}  # (dst size, src size)
+
+
+def enc_fp1(base: int, size, rd, rn) -> int:
+    return base | _ftype(size) << 22 | _reg(rn, "rn") << 5 | _reg(rd, "rd")
+
+
+# FP data-processing (2 source): 0 0 0 11110 ftype 1 Rm opcode 10 Rn Rd
+FP2 = {
+    "fmul": 0x1E200800, "fdiv": 0x1E201800, "fadd": 0x1E202800, "fsub": 0x1E203800,
+    "fmax": 0x1E204800, "fmin": 0x1E205800, "fmaxnm": 0x1E206800, "fminnm": 0x1E207800,
+    "fnmul": 0x1E208800,
+}
+
+
+def enc_fp2(base: int, size, rd, rn, rm) -> int:
+    return (base | _ftype(size) << 22 | _reg(rm, "rm") << 16 | _reg(rn, "rn") << 5
+            | _reg(rd, "rd"))
+
+
+# FP compare: 0 0 0 11110 ftype 1 Rm 00 1000 Rn opcode2
+FCMP = {"fcmp": 0x1E202000, "fcmp_zero": 0x1E202008, "fcmpe": 0x1E202010,
+        "fcmpe_zero": 0x1E202018}
+
+
+def enc_fcmp(base: int, size, rn, rm) -> int:
+    return base | _ftype(size) << 22 | _reg(rm, "rm") << 16 | _reg(rn, "rn") << 5
+
+
+# FP conditional select: 0 0 0 11110 ftype 1 Rm cond 11 Rn Rd
+FCSEL = 0x1E200C00
+
+
+# FP immediate: 0 0 0 11110 ftype 1 imm8 100 00000 Rd
+FMOV_IMM = 0x1E201000
+
+# Conversions between FP and integer: sf 0 0 11110 ftype 1 rmode opcode 000000 Rn Rd
+FP_INT = {
+    "fcvtzs": 0x1E380000, "fcvtzu": 0x1E390000, "scvtf": 0x1E220000, "ucvtf": 0x1E230000,
+    "fcvtns": 0x1E200000, "fcvtnu": 0x1E210000, "fcvtms": 0x1E300000, "fcvtmu": 0x1E310000,
+    "fcvtps": 0x1E280000, "fcvtpu": 0x1E290000,
+    "fmov_to_gpr": 0x1E260000, "fmov_from_gpr": 0x1E270000,
+}
+
+
+def enc_fp_int(base: int, int_size, fp_size, rd, rn) -> int:
+    return (base | _sf(int_size) << 31 | _ftype(fp_size) << 22 | _reg(rn, "rn") << 5
+            | _reg(rd, "rd"))
+
+
+# Advanced SIMD (only what scalar popcnt needs): fixed arrangement 8B.
+SIMD_8B = {"cnt": 0x0E205800, "addv": 0x0E31B800, "uaddlv": 0x2E303800}
+
+
+# ---------------------------------------------------------------------------------------------
+# Label uses
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PcRelUse:
+    """A PC-relative displacement field; implements the `LabelUse` protocol of buffer.py.
+
+    The byte distance `target - at` must be a multiple of `align`; the quotient, a signed
+    `bits`-bit number, is split into `pieces` of (source bit, width, destination bit).
+    """
+
+    name: str
+    bits: int
+    align: int
+    pieces: tuple[tuple[int, int, int], ...]
+
+    def max_reach(self) -> tuple[int, int]:
+        """The (lowest, highest) byte distance this use can encode."""
+        return (-(1 << (self.bits - 1)) * self.align, ((1 << (self.bits - 1)) - 1) * self.align)
+
+    def encode(self, word: int, delta: int) -> int:
+        if delta % self.align:
+            raise EncodingError(f"{self.name}: distance {delta} is not a multiple of "
+                                f"{self.align}")
+        lo, hi = self.max_reach()
+        if not lo <= delta <= hi:
+            raise EncodingError(f"{self.name}: distance {delta} out of range {lo}..{hi}")
+        value = (delta // self.align) & ((1 << self.bits) - 1)
+        for src, width, dst in self.pieces:
+            mask = ((1 << width) - 1) << dst
+            word = (word & ~mask) | (((value >> src) & ((1 << width) - 1)) << dst)
+        return word
+
+    def patch(self, code: bytearray, at: int, target: int) -> None:
+        word = int.from_bytes(code[at:at + 4], "little")
+        code[at:at + 4] = self.encode(word, target - at).to_bytes(4, "little")
+
+
+#: b / bl: +-128 MiB.
+IMM26 = PcRelUse("imm26", 26, 4, ((0, 26, 0),))
+#: b.cond, cbz/cbnz, ldr (literal): +-1 MiB.
+IMM19 = PcRelUse("imm19", 19, 4, ((0, 19, 5),))
+#: tbz/tbnz: +-32 KiB.
+IMM14 = PcRelUse("imm14", 14, 4, ((0, 14, 5),))
+#: adr: +-1 MiB, byte granular (immlo in bits 30:29, immhi in 23:5).
+ADR21 = PcRelUse("adr21", 21, 1, ((0, 2, 29), (2, 19, 5)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The assembler
+# ---------------------------------------------------------------------------------------------
+
+
+class A64Assembler:
+    """Appends A64 instructions to a `CodeBuffer` (`self.buf`); see the module docstring.
+
+    Register notation in docstrings: `rd(sp)` means 31 is sp/wsp, `rd(zr)` means 31 is
+    xzr/wzr.  Unmarked integer registers are (zr).
+    """
+
+    __slots__ = ("buf",)
+
+    def __init__(self, buf: CodeBuffer | None = None) -> None:
+        self.buf = buf if buf is not None else CodeBuffer()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def emit(self, word: int) -> None:
+        """Append one raw 32-bit instruction word."""
+        word = _int(word, "instruction word")
+        if not 0 <= word <= 0xFFFFFFFF:
+            raise EncodingError(f"instruction word out of range: {word:#x}")
+        self.buf.put(word.to_bytes(4, "little"))
+
+    def offset(self) -> int:
+        return self.buf.offset()
+
+    def _emit_label(self, word: int, label, use: PcRelUse) -> None:
+        label = _int(label, "label")
+        try:
+            if label < 0:
+                raise IndexError
+            self.buf.label_offset(label)
+        except IndexError:
+            raise EncodingError(f"unknown label {label}") from None
+        self.buf.use_label(label, use)
+        self.emit(word)
+
+    # -- add / subtract --------------------------------------------------------------------
+    def add_imm(self, size, rd, rn, imm12, shift=0):
+        """add rd(sp), rn(sp), #imm12{, lsl #12}."""
+        self.emit(enc_addsub_imm(ADDSUB_IMM["add"], size, rd, rn, imm12, shift))
+
+    def adds_imm(self, size, rd, rn, imm12, shift=0):
+        """adds rd(zr), rn(sp), #imm12{, lsl #12}."""
+        self.emit(enc_addsub_imm(ADDSUB_IMM["adds"], size, rd, rn, imm12, shift))
+
+    def sub_imm(self, size, rd, rn, imm12, shift=0):
+        """sub rd(sp), rn(sp), #imm12{, lsl #12}."""
+        self.emit(enc_addsub_imm(ADDSUB_IMM["sub"], size, rd, rn, imm12, shift))
+
+    def subs_imm(self, size, rd, rn, imm12, shift=0):
+        """subs rd(zr), rn(sp), #imm12{, lsl #12}."""
+        self.emit(enc_addsub_imm(ADDSUB_IMM["subs"], size, rd, rn, imm12, shift))
+
+    def cmp_imm(self, size, rn, imm12, shift=0):
+        """cmp rn(sp), #imm12{, lsl #12} (subs zr, rn, #imm)."""
+        self.subs_imm(size, ZR, rn, imm12, shift)
+
+    def cmn_imm(self, size, rn, imm12, shift=0):
+        """cmn rn(sp), #imm12{, lsl #12} (adds zr, rn, #imm)."""
+        self.adds_imm(size, ZR, rn, imm12, shift)
+
+    def mov_sp(self, size, rd, rn):
+        """mov rd(sp), rn(sp) (add rd, rn, #0): the register move that can read/write sp."""
+        self.add_imm(size, rd, rn, 0)
+
+    def add_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """add rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
+        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["add"], size, rd, rn, rm, shift, amount))
+
+    def adds_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """adds rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
+        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["adds"], size, rd, rn, rm, shift, amount))
+
+    def sub_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """sub rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
+        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["sub"], size, rd, rn, rm, shift, amount))
+
+    def subs_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """subs rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
+        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["subs"], size, rd, rn, rm, shift, amount))
+
+    def cmp_rr(self, size, rn, rm, shift=Shift.LSL, amount=0):
+        """cmp rn(zr), rm(zr){, shift #amount} (subs zr, rn, rm)."""
+        self.subs_rr(size, ZR, rn, rm, shift, amount)
+
+    def cmn_rr(self, size, rn, rm, shift=Shift.LSL, amount=0):
+        """cmn rn(zr), rm(zr){, shift #amount} (adds zr, rn, rm)."""
+        self.adds_rr(size, ZR, rn, rm, shift, amount)
+
+    def neg(self, size, rd, rm, shift=Shift.LSL, amount=0):
+        """neg rd(zr), rm(zr){, shift #amount} (sub rd, zr, rm)."""
+        self.sub_rr(size, rd, ZR, rm, shift, amount)
+
+    def negs(self, size, rd, rm, shift=Shift.LSL, amount=0):
+        """negs rd(zr), rm(zr){, shift #amount} (subs rd, zr, rm)."""
+        self.subs_rr(size, rd, ZR, rm, shift, amount)
+
+    def add_ext(self, size, rd, rn, rm, extend=Extend.UXTX, amount=0):
+        """add rd(sp), rn(sp), rm(zr), extend {#amount 0..4}; with size 8, rm is x only for
+        UXTX/SXTX and w otherwise."""
+        self.emit(enc_addsub_extended(ADDSUB_EXTENDED["add"], size, rd, rn, rm, extend, amount))
+
+    def adds_ext(self, size, rd, rn, rm, extend=Extend.UXTX, amount=0):
+        """adds rd(zr), rn(sp), rm(zr), extend {#amount}."""
+        self.emit(enc_addsub_extended(ADDSUB_EXTENDED["adds"], size, rd, rn, rm, extend,
+                                      amount))
+
+    def sub_ext(self, size, rd, rn, rm, extend=Extend.UXTX, amount=0):
+        """sub rd(sp), rn(sp), rm(zr), extend {#amount}."""
+        self.emit(enc_addsub_extended(ADDSUB_EXTENDED["sub"], size, rd, rn, rm, extend, amount))
+
+    def subs_ext(self, size, rd, rn, rm, extend=Extend.UXTX, amount=0):
+        """subs rd(zr), rn(sp), rm(zr), extend {#amount}."""
+        self.emit(enc_addsub_extended(ADDSUB_EXTENDED["subs"], size, rd, rn, rm, extend,
+                                      amount))
+
+    def cmp_ext(self, size, rn, rm, extend=Extend.UXTX, amount=0):
+        """cmp rn(sp), rm(zr), extend {#amount} (subs zr, ...)."""
+        self.subs_ext(size, ZR, rn, rm, extend, amount)
+
+    def cmn_ext(self, size, rn, rm, extend=Extend.UXTX, amount=0):
+        """cmn rn(sp), rm(zr), extend {#amount} (adds zr, ...)."""
+        self.adds_ext(size, ZR, rn, rm, extend, amount)
+
+    # -- logical ---------------------------------------------------------------------------
+    def _logical_rr(self, name, size, rd, rn, rm, shift, amount):
+        self.emit(enc_logical_shifted(LOGICAL_SHIFTED[name], size, rd, rn, rm, shift, amount))
+
+    def and_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """and rd(zr), rn(zr), rm(zr){, lsl|lsr|asr|ror #amount}."""
+        self._logical_rr("and", size, rd, rn, rm, shift, amount)
+
+    def orr_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """orr rd(zr), rn(zr), rm(zr){, shift #amount}."""
+        self._logical_rr("orr", size, rd, rn, rm, shift, amount)
+
+    def eor_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """eor rd(zr), rn(zr), rm(zr){, shift #amount}."""
+        self._logical_rr("eor", size, rd, rn, rm, shift, amount)
+
+    def ands_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """ands rd(zr), rn(zr), rm(zr){, shift #amount}."""
+        self._logical_rr("ands", size, rd, rn, rm, shift, amount)
+
+    def bic_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """bic rd(zr), rn(zr), rm(zr){, shift #amount}: rn & ~(rm shifted)."""
+        self._logical_rr("bic", size, rd, rn, rm, shift, amount)
+
+    def bics_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """bics rd(zr), rn(zr), rm(zr){, shift #amount}."""
+        self._logical_rr("bics", size, rd, rn, rm, shift, amount)
+
+    def orn_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """orn rd(zr), rn(zr), rm(zr){, shift #amount}: rn | ~(rm shifted)."""
+        self._logical_rr("orn", size, rd, rn, rm, shift, amount)
+
+    def eon_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
+        """eon rd(zr), rn(zr), rm(zr){, shift #amount}: rn ^ ~(rm shifted)."""
+        self._logical_rr("eon", size, rd, rn, rm, shift, amount)
+
+    def tst_rr(self, size, rn, rm, shift=Shift.LSL, amount=0):
+        """tst rn(zr), rm(zr){, shift #amount} (ands zr, rn, rm)."""
+        self._logical_rr("ands", size, ZR, rn, rm, shift, amount)
+
+    def mov_rr(self, size, rd, rm):
+        """mov rd(zr), rm(zr) (orr rd, zr, rm).  Use `mov_sp` when sp is involved."""
+        self._logical_rr("orr", size, rd, ZR, rm, Shift.LSL, 0)
+
+    def mvn(self, size, rd, rm, shift=Shift.LSL, amount=0):
+        """mvn rd(zr), rm(zr){, shift #amount} (orn rd, zr, rm)."""
+        self._logical_rr("orn", size, rd, ZR, rm, shift, amount)
+
+    def and_imm(self, size, rd, rn, value):
+        """and rd(sp), rn(zr), #bitmask; `value` is the mask itself (see imms)."""
+        self.emit(enc_logical_imm(LOGICAL_IMM["and"], size, rd, rn, value))
+
+    def orr_imm(self, size, rd, rn, value):
+        """orr rd(sp), rn(zr), #bitmask."""
+        self.emit(enc_logical_imm(LOGICAL_IMM["orr"], size, rd, rn, value))
+
+    def eor_imm(self, size, rd, rn, value):
+        """eor rd(sp), rn(zr), #bitmask."""
+        self.emit(enc_logical_imm(LOGICAL_IMM["eor"], size, rd, rn, value))
+
+    def ands_imm(self, size, rd, rn, value):
+        """ands rd(zr), rn(zr), #bitmask."""
+        self.emit(enc_logical_imm(LOGICAL_IMM["ands"], size, rd, rn, value))
+
+    def tst_imm(self, size, rn, value):
+        """tst rn(zr), #bitmask (ands zr, rn, #bitmask)."""
+        self.ands_imm(size, ZR, rn, value)
+
+    # -- moves of constants ----------------------------------------------------------------
+    def movz(self, size, rd, imm16, shift=0):
+        """movz rd(zr), #imm16{, lsl #shift}; shift in 0, 16 (and 32, 48 for size 8)."""
+        self.emit(enc_move_wide(MOVE_WIDE["movz"], size, rd, imm16, shift))
+
+    def movn(self, size, rd, imm16, shift=0):
+        """movn rd(zr), #imm16{, lsl #shift}: rd = ~(imm16 << shift)."""
+        self.emit(enc_move_wide(MOVE_WIDE["movn"], size, rd, imm16, shift))
+
+    def movk(self, size, rd, imm16, shift=0):
+        """movk rd(zr), #imm16{, lsl #shift}: replace one 16-bit half of rd."""
+        self.emit(enc_move_wide(MOVE_WIDE["movk"], size, rd, imm16, shift))
+
+    def mov_imm(self, size, rd, value) -> int:
+        """Put `value` (signed or unsigned, mod 2**(8*size)) into rd with a shortest
+        movz/movn/orr(+movk) sequence; returns the instruction count (1..4).  rd != 31."""
+        _sf(size)
+        value = _int(value, "constant")
+        if not -(1 << (8 * size - 1)) <= value < (1 << (8 * size)):
+            raise EncodingError(f"constant {value:#x} does not fit in {8 * size} bits")
+        if _reg(rd, "rd") == 31:
+            raise EncodingError("mov_imm into register 31 is not supported")
+        steps = _imms.mov_imm_sequence(value, size)
+        words = []
+        for step in steps:
+            if step.op == "orr":
+                words.append(enc_logical_imm(LOGICAL_IMM["orr"], size, rd, ZR, step.imm))
+            else:
+                words.append(enc_move_wide(MOVE_WIDE[step.op], size, rd, step.imm, step.shift))
+        for word in words:
+            self.emit(word)
+        return len(words)
+
+    # -- shifts and bitfields --------------------------------------------------------------
+    def lslv(self, size, rd, rn, rm):
+        """lsl rd, rn, rm (lslv; the count is rm mod 8*size)."""
+        self.emit(enc_dp2(DP2["lslv"], size, rd, rn, rm))
+
+    def lsrv(self, size, rd, rn, rm):
+        """lsr rd, rn, rm (lsrv)."""
+        self.emit(enc_dp2(DP2["lsrv"], size, rd, rn, rm))
+
+    def asrv(self, size, rd, rn, rm):
+        """asr rd, rn, rm (asrv)."""
+        self.emit(enc_dp2(DP2["asrv"], size, rd, rn, rm))
+
+    def rorv(self, size, rd, rn, rm):
+        """ror rd, rn, rm (rorv)."""
+        self.emit(enc_dp2(DP2["rorv"], size, rd, rn, rm))
+
+    def ubfm(self, size, rd, rn, immr, imms):
+        """ubfm rd, rn, #immr, #imms (immr, imms < 8*size)."""
+        self.emit(enc_bitfield(BITFIELD["ubfm"], size, rd, rn, immr, imms))
+
+    def sbfm(self, size, rd, rn, immr, imms):
+        """sbfm rd, rn, #immr, #imms."""
+        self.emit(enc_bitfield(BITFIELD["sbfm"], size, rd, rn, immr, imms))
+
+    def bfm(self, size, rd, rn, immr, imms):
+        """bfm rd, rn, #immr, #imms."""
+        self.emit(enc_bitfield(BITFIELD["bfm"], size, rd, rn, immr, imms))
+
+    def extr(self, size, rd, rn, rm, lsb):
+        """extr rd, rn, rm, #lsb: bits lsb.. of the concatenation rn:rm."""
+        self.emit(enc_extract(EXTRACT["extr"], size, rd, rn, rm, lsb))
+
+    @staticmethod
+    def _amount(size, amount, what) -> int:
+        amount = _int(amount, what)
+        if not 0 <= amount < 8 * size:
+            raise EncodingError(f"{what} must be 0..{8 * size - 1}, not {amount}")
+        return amount
+
+    @staticmethod
+    def _field(size, lsb, width) -> tuple[int, int]:
+        bits = 8 * size
+        lsb = _int(lsb, "bitfield lsb")
+        width = _int(width, "bitfield width")
+        if not 0 <= lsb < bits or not 1 <= width <= bits - lsb:
+            raise EncodingError(f"bitfield lsb={lsb} width={width} does not fit in {bits} bits")
+        return lsb, width
+
+    def lsl_imm(self, size, rd, rn, amount):
+        """lsl rd, rn, #amount (ubfm rd, rn, #(-amount mod w), #(w-1-amount))."""
+        _sf(size)
+        amount = self._amount(size, amount, "shift amount")
+        bits = 8 * size
+        self.ubfm(size, rd, rn, (-amount) % bits, bits - 1 - amount)
+
+    def lsr_imm(self, size, rd, rn, amount):
+        """lsr rd, rn, #amount (ubfm rd, rn, #amount, #(w-1))."""
+        _sf(size)
+        amount = self._amount(size, amount, "shift amount")
+        self.ubfm(size, rd, rn, amount, 8 * size - 1)
+
+    def asr_imm(self, size, rd, rn, amount):
+        """asr rd, rn, #amount (sbfm rd, rn, #amount, #(w-1))."""
+        _sf(size)
+        amount = self._amount(size, amount, "shift amount")
+        self.sbfm(size, rd, rn, amount, 8 * size - 1)
+
+    def ror_imm(self, size, rd, rn, amount):
+        """ror rd, rn, #amount (extr rd, rn, rn, #amount)."""
+        self.extr(size, rd, rn, rn, amount)
+
+    def ubfx(self, size, rd, rn, lsb, width):
+        """ubfx rd, rn, #lsb, #width: zero-extended bits lsb..lsb+width-1."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.ubfm(size, rd, rn, lsb, lsb + width - 1)
+
+    def sbfx(self, size, rd, rn, lsb, width):
+        """sbfx rd, rn, #lsb, #width: sign-extended bits lsb..lsb+width-1."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.sbfm(size, rd, rn, lsb, lsb + width - 1)
+
+    def ubfiz(self, size, rd, rn, lsb, width):
+        """ubfiz rd, rn, #lsb, #width: low `width` bits of rn moved to bit lsb, zeros around."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.ubfm(size, rd, rn, (-lsb) % (8 * size), width - 1)
+
+    def sbfiz(self, size, rd, rn, lsb, width):
+        """sbfiz rd, rn, #lsb, #width."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.sbfm(size, rd, rn, (-lsb) % (8 * size), width - 1)
+
+    def bfi(self, size, rd, rn, lsb, width):
+        """bfi rd, rn, #lsb, #width: insert the low `width` bits of rn at bit lsb of rd."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.bfm(size, rd, rn, (-lsb) % (8 * size), width - 1)
+
+    def bfxil(self, size, rd, rn, lsb, width):
+        """bfxil rd, rn, #lsb, #width: bits lsb.. of rn into the low bits of rd."""
+        _sf(size)
+        lsb, width = self._field(size, lsb, width)
+        self.bfm(size, rd, rn, lsb, lsb + width - 1)
+
+    def sxtb(self, size, rd, rn):
+        """sxtb rd, wn (sbfm rd, rn, #0, #7): sign-extend a byte to 4 or 8 bytes."""
+        self.sbfm(size, rd, rn, 0, 7)
+
+    def sxth(self, size, rd, rn):
+        """sxth rd, wn (sbfm rd, rn, #0, #15)."""
+        self.sbfm(size, rd, rn, 0, 15)
+
+    def sxtw(self, rd, rn):
+        """sxtw xd, wn (sbfm xd, xn, #0, #31)."""
+        self.sbfm(8, rd, rn, 0, 31)
+
+    def uxtb(self, rd, rn):
+        """uxtb wd, wn (ubfm wd, wn, #0, #7); writing wd zeroes bits 63:32 as well."""
+        self.ubfm(4, rd, rn, 0, 7)
+
+    def uxth(self, rd, rn):
+        """uxth wd, wn (ubfm wd, wn, #0, #15)."""
+        self.ubfm(4, rd, rn, 0, 15)
+
+    def uxtw(self, rd, rn):
+        """Zero-extend wn into xd: mov wd, wn (orr wd, wzr, wn)."""
+        self.mov_rr(4, rd, rn)
+
+    # -- multiply and divide ---------------------------------------------------------------
+    def madd(self, size, rd, rn, rm, ra):
+        """madd rd, rn, rm, ra: rd = ra + rn*rm."""
+        self.emit(enc_dp3(DP3["madd"], size, rd, rn, rm, ra))
+
+    def msub(self, size, rd, rn, rm, ra):
+        """msub rd, rn, rm, ra: rd = ra - rn*rm."""
+        self.emit(enc_dp3(DP3["msub"], size, rd, rn, rm, ra))
+
+    def mul(self, size, rd, rn, rm):
+        """mul rd, rn, rm (madd rd, rn, rm, zr)."""
+        self.madd(size, rd, rn, rm, ZR)
+
+    def mneg(self, size, rd, rn, rm):
+        """mneg rd, rn, rm (msub rd, rn, rm, zr)."""
+        self.msub(size, rd, rn, rm, ZR)
+
+    def smulh(self, rd, rn, rm):
+        """smulh xd, xn, xm: high 64 bits of the signed 128-bit product."""
+        self.emit(enc_dp3(DP3["smulh"], 8, rd, rn, rm, ZR))
+
+    def umulh(self, rd, rn, rm):
+        """umulh xd, xn, xm: high 64 bits of the unsigned 128-bit product."""
+        self.emit(enc_dp3(DP3["umulh"], 8, rd, rn, rm, ZR))
+
+    def smaddl(self, rd, rn, rm, ra):
+        """smaddl xd, wn, wm, xa."""
+        self.emit(enc_dp3(DP3["smaddl"], 8, rd, rn, rm, ra))
+
+    def umaddl(self, rd, rn, rm, ra):
+        """umaddl xd, wn, wm, xa."""
+        self.emit(enc_dp3(DP3["umaddl"], 8, rd, rn, rm, ra))
+
+    def smull(self, rd, rn, rm):
+        """smull xd, wn, wm (smaddl xd, wn, wm, xzr)."""
+        self.smaddl(rd, rn, rm, ZR)
+
+    def umull(self, rd, rn, rm):
+        """umull xd, wn, wm (umaddl xd, wn, wm, xzr)."""
+        self.umaddl(rd, rn, rm, ZR)
+
+    def sdiv(self, size, rd, rn, rm):
+        """sdiv rd, rn, rm (rm == 0 gives 0; INT_MIN/-1 gives INT_MIN; no trap)."""
+        self.emit(enc_dp2(DP2["sdiv"], size, rd, rn, rm))
+
+    def udiv(self, size, rd, rn, rm):
+        """udiv rd, rn, rm (rm == 0 gives 0; no trap)."""
+        self.emit(enc_dp2(DP2["udiv"], size, rd, rn, rm))
+
+    # -- bit operations --------------------------------------------------------------------
+    def clz(self, size, rd, rn):
+        """clz rd, rn."""
+        self.emit(enc_dp1(DP1["clz"], size, rd, rn))
+
+    def cls(self, size, rd, rn):
+        """cls rd, rn."""
+        self.emit(enc_dp1(DP1["cls"], size, rd, rn))
+
+    def rbit(self, size, rd, rn):
+        """rbit rd, rn."""
+        self.emit(enc_dp1(DP1["rbit"], size, rd, rn))
+
+    def rev(self, size, rd, rn):
+        """rev rd, rn: reverse all bytes of the 4- or 8-byte register."""
+        self.emit(enc_dp1(DP1["rev_x" if size == 8 else "rev_w"], size, rd, rn))
+
+    def rev16(self, size, rd, rn):
+        """rev16 rd, rn: reverse bytes in each halfword."""
+        self.emit(enc_dp1(DP1["rev16"], size, rd, rn))
+
+    def rev32(self, rd, rn):
+        """rev32 xd, xn: reverse bytes in each word."""
+        self.emit(enc_dp1(DP1["rev32"], 8, rd, rn))
+
+    # -- conditional select and compare ----------------------------------------------------
+    def csel(self, size, rd, rn, rm, cond):
+        """csel rd, rn, rm, cond: rd = cond ? rn : rm."""
+        self.emit(enc_csel(CSEL["csel"], size, rd, rn, rm, cond))
+
+    def csinc(self, size, rd, rn, rm, cond):
+        """csinc rd, rn, rm, cond: rd = cond ? rn : rm + 1."""
+        self.emit(enc_csel(CSEL["csinc"], size, rd, rn, rm, cond))
+
+    def csinv(self, size, rd, rn, rm, cond):
+        """csinv rd, rn, rm, cond: rd = cond ? rn : ~rm."""
+        self.emit(enc_csel(CSEL["csinv"], size, rd, rn, rm, cond))
+
+    def csneg(self, size, rd, rn, rm, cond):
+        """csneg rd, rn, rm, cond: rd = cond ? rn : -rm."""
+        self.emit(enc_csel(CSEL["csneg"], size, rd, rn, rm, cond))
+
+    @staticmethod
+    def _invertible(cond) -> Cond:
+        return Cond(_cond(cond)).invert()
+
+    def cset(self, size, rd, cond):
+        """cset rd, cond: rd = cond ? 1 : 0 (csinc rd, zr, zr, !cond); cond not AL/NV."""
+        self.csinc(size, rd, ZR, ZR, self._invertible(cond))
+
+    def csetm(self, size, rd, cond):
+        """csetm rd, cond: rd = cond ? -1 : 0 (csinv rd, zr, zr, !cond)."""
+        self.csinv(size, rd, ZR, ZR, self._invertible(cond))
+
+    def cinc(self, size, rd, rn, cond):
+        """cinc rd, rn, cond: rd = cond ? rn + 1 : rn (csinc rd, rn, rn, !cond)."""
+        self.csinc(size, rd, rn, rn, self._invertible(cond))
+
+    def cinv(self, size, rd, rn, cond):
+        """cinv rd, rn, cond (csinv rd, rn, rn, !cond)."""
+        self.csinv(size, rd, rn, rn, self._invertible(cond))
+
+    def cneg(self, size, rd, rn, cond):
+        """cneg rd, rn, cond (csneg rd, rn, rn, !cond)."""
+        self.csneg(size, rd, rn, rn, self._invertible(cond))
+
+    def ccmp_rr(self, size, rn, rm, nzcv, cond):
+        """ccmp rn, rm, #nzcv, cond: flags = cond ? cmp(rn, rm) : nzcv."""
+        self.emit(enc_ccmp(CCMP["ccmp_rr"], size, rn, rm, nzcv, cond, False))
+
+    def ccmp_imm(self, size, rn, imm5, nzcv, cond):
+        """ccmp rn, #imm5, #nzcv, cond (imm5 0..31)."""
+        self.emit(enc_ccmp(CCMP["ccmp_imm"], size, rn, imm5, nzcv, cond, True))
+
+    def ccmn_rr(self, size, rn, rm, nzcv, cond):
+        """ccmn rn, rm, #nzcv, cond."""
+        self.emit(enc_ccmp(CCMP["ccmn_rr"], size, rn, rm, nzcv, cond, False))
+
+    def ccmn_imm(self, size, rn, imm5, nzcv, cond):
+        """ccmn rn, #imm5, #nzcv, cond."""
+        self.emit(enc_ccmp(CCMP["ccmn_imm"], size, rn, imm5, nzcv, cond, True))
+
+    # -- loads and stores ------------------------------------------------------------------
+    # rt is (zr) for integer forms, rn is (sp), rm (register offset) is (zr).
+    @staticmethod
+    def _writeback_check(op: MemOp, rt, rn):
+        if op.v == 0 and _reg(rn, "rn") != 31 and _reg(rn, "rn") == _reg(rt, "rt"):
+            raise EncodingError("load/store writeback with rn == rt is unpredictable")
+
+    def ldr_imm(self, width, rt, rn, offset=0):
+        """ldr{b,h} rt(zr), [rn(sp), #offset]: zero-extending load of 1/2/4/8 bytes into
+        wt (xt for 8); offset is a multiple of width in 0..4095*width."""
+        self.emit(enc_ls_unsigned(_memop("ldr", width), rt, rn, offset))
+
+    def str_imm(self, width, rt, rn, offset=0):
+        """str{b,h} rt(zr), [rn(sp), #offset]: store the low 1/2/4/8 bytes."""
+        self.emit(enc_ls_unsigned(_memop("str", width), rt, rn, offset))
+
+    def ldrs_imm(self, width, size, rt, rn, offset=0):
+        """ldrsb/ldrsh/ldrsw rt(zr), [rn(sp), #offset]: sign-extend `width` bytes to `size`."""
+        self.emit(enc_ls_unsigned(_memop("ldrs", width, size), rt, rn, offset))
+
+    def ldur(self, width, rt, rn, offset):
+        """ldur{b,h} rt(zr), [rn(sp), #offset] with offset -256..255 (unscaled)."""
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("ldr", width), rt, rn, offset))
+
+    def stur(self, width, rt, rn, offset):
+        """stur{b,h} rt(zr), [rn(sp), #offset] with offset -256..255."""
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("str", width), rt, rn, offset))
+
+    def ldurs(self, width, size, rt, rn, offset):
+        """ldursb/ldursh/ldursw rt(zr), [rn(sp), #offset], offset -256..255."""
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("ldrs", width, size), rt, rn, offset))
+
+    def _indexed(self, base, op, rt, rn, offset):
+        self._writeback_check(op, rt, rn)
+        self.emit(enc_ls_imm9(base, op, rt, rn, offset))
+
+    def ldr_pre(self, width, rt, rn, offset):
+        """ldr{b,h} rt(zr), [rn(sp), #offset]! (offset -256..255; rn != rt)."""
+        self._indexed(LS_PRE, _memop("ldr", width), rt, rn, offset)
+
+    def ldr_post(self, width, rt, rn, offset):
+        """ldr{b,h} rt(zr), [rn(sp)], #offset (offset -256..255; rn != rt)."""
+        self._indexed(LS_POST, _memop("ldr", width), rt, rn, offset)
+
+    def str_pre(self, width, rt, rn, offset):
+        """str{b,h} rt(zr), [rn(sp), #offset]! (offset -256..255; rn != rt)."""
+        self._indexed(LS_PRE, _memop("str", width), rt, rn, offset)
+
+    def str_post(self, width, rt, rn, offset):
+        """str{b,h} rt(zr), [rn(sp)], #offset (offset -256..255; rn != rt)."""
+        self._indexed(LS_POST, _memop("str", width), rt, rn, offset)
+
+    def ldr_reg(self, width, rt, rn, rm, extend=Extend.LSL, shift=False):
+        """ldr{b,h} rt(zr), [rn(sp), rm(zr){, extend {#log2(width)}}]; extend is LSL/SXTX
+        (rm is x) or UXTW/SXTW (rm is w); `shift` (a bool) scales rm by width."""
+        self.emit(enc_ls_register(_memop("ldr", width), rt, rn, rm, extend, shift))
+
+    def str_reg(self, width, rt, rn, rm, extend=Extend.LSL, shift=False):
+        """str{b,h} rt(zr), [rn(sp), rm(zr){, extend {#log2(width)}}]."""
+        self.emit(enc_ls_register(_memop("str", width), rt, rn, rm, extend, shift))
+
+    def ldrs_reg(self, width, size, rt, rn, rm, extend=Extend.LSL, shift=False):
+        """ldrs{b,h,w} rt(zr), [rn(sp), rm(zr){, extend {#amount}}]."""
+        self.emit(enc_ls_register(_memop("ldrs", width, size), rt, rn, rm, extend, shift))
+
+    # FP/SIMD loads and stores: rt is an s (4), d (8) or q (16) register.
+    def ldr_fp_imm(self, size, rt, rn, offset=0):
+        """ldr st/dt/qt, [rn(sp), #offset] (unsigned, scaled by size)."""
+        self.emit(enc_ls_unsigned(_memop("ldrf", size), rt, rn, offset))
+
+    def str_fp_imm(self, size, rt, rn, offset=0):
+        """str st/dt/qt, [rn(sp), #offset]."""
+        self.emit(enc_ls_unsigned(_memop("strf", size), rt, rn, offset))
+
+    def ldur_fp(self, size, rt, rn, offset):
+        """ldur st/dt/qt, [rn(sp), #offset] (-256..255)."""
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("ldrf", size), rt, rn, offset))
+
+    def stur_fp(self, size, rt, rn, offset):
+        """stur st/dt/qt, [rn(sp), #offset] (-256..255)."""
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("strf", size), rt, rn, offset))
+
+    def ldr_fp_pre(self, size, rt, rn, offset):
+        """ldr st/dt/qt, [rn(sp), #offset]!."""
+        self._indexed(LS_PRE, _memop("ldrf", size), rt, rn, offset)
+
+    def ldr_fp_post(self, size, rt, rn, offset):
+        """ldr st/dt/qt, [rn(sp)], #offset."""
+        self._indexed(LS_POST, _memop("ldrf", size), rt, rn, offset)
+
+    def str_fp_pre(self, size, rt, rn, offset):
+        """str st/dt/qt, [rn(sp), #offset]!."""
+        self._indexed(LS_PRE, _memop("strf", size), rt, rn, offset)
+
+    def str_fp_post(self, size, rt, rn, offset):
+        """str st/dt/qt, [rn(sp)], #offset."""
+        self._indexed(LS_POST, _memop("strf", size), rt, rn, offset)
+
+    def ldr_fp_reg(self, size, rt, rn, rm, extend=Extend.LSL, shift=False):
+        """ldr st/dt/qt, [rn(sp), rm(zr){, extend {#log2(size)}}]."""
+        self.emit(enc_ls_register(_memop("ldrf", size), rt, rn, rm, extend, shift))
+
+    def str_fp_reg(self, size, rt, rn, rm, extend=Extend.LSL, shift=False):
+        """str st/dt/qt, [rn(sp), rm(zr){, extend {#log2(size)}}]."""
+        self.emit(enc_ls_register(_memop("strf", size), rt, rn, rm, extend, shift))
+
+    def ldp(self, size, rt, rt2, rn, offset=0, index=Index.OFFSET):
+        """ldp rt(zr), rt2(zr), [rn(sp), #offset] / [..]! / [..], #offset; offset is a
+        multiple of size in -64*size..63*size, rt != rt2, writeback rn (unless sp) != rt/rt2."""
+        self.emit(enc_ls_pair("gpr", size, True, rt, rt2, rn, offset, index))
+
+    def stp(self, size, rt, rt2, rn, offset=0, index=Index.OFFSET):
+        """stp rt(zr), rt2(zr), [rn(sp), #offset] / [..]! / [..], #offset."""
+        self.emit(enc_ls_pair("gpr", size, False, rt, rt2, rn, offset, index))
+
+    def ldp_fp(self, size, rt, rt2, rn, offset=0, index=Index.OFFSET):
+        """ldp s/d/q pair, [rn(sp), #offset] (size 4, 8 or 16); rt != rt2."""
+        self.emit(enc_ls_pair("fp", size, True, rt, rt2, rn, offset, index))
+
+    def stp_fp(self, size, rt, rt2, rn, offset=0, index=Index.OFFSET):
+        """stp s/d/q pair, [rn(sp), #offset] (size 4, 8 or 16)."""
+        self.emit(enc_ls_pair("fp", size, False, rt, rt2, rn, offset, index))
+
+    def ldr_lit(self, size, rt, label):
+        """ldr wt/xt(zr), label: a PC-relative load (+-1 MiB), e.g. from the constant pool."""
+        _sf(size)
+        self._emit_label(LDR_LITERAL[("gpr", size)] | _reg(rt, "rt"), label, IMM19)
+
+    def ldrsw_lit(self, rt, label):
+        """ldrsw xt(zr), label."""
+        self._emit_label(LDR_LITERAL[("ldrsw", 8)] | _reg(rt, "rt"), label, IMM19)
+
+    def ldr_fp_lit(self, size, rt, label):
+        """ldr st/dt/qt, label (size 4, 8 or 16)."""
+        base = LDR_LITERAL.get(("fp", size))
+        if base is None or isinstance(size, bool):
+            raise EncodingError(f"no literal load of {size!r}-byte FP registers")
+        self._emit_label(base | _reg(rt, "rt"), label, IMM19)
+
+    def adr(self, rd, label):
+        """adr xd(zr), label (+-1 MiB)."""
+        self._emit_label(ADR | _reg(rd, "rd"), label, ADR21)
+
+    # -- branches --------------------------------------------------------------------------
+    def b(self, label):
+        """b label (+-128 MiB)."""
+        self._emit_label(BRANCH_IMM["b"], label, IMM26)
+
+    def bl(self, label):
+        """bl label (+-128 MiB); writes x30."""
+        self._emit_label(BRANCH_IMM["bl"], label, IMM26)
+
+    def bl_reloc(self, kind: str, target: int):
+        """bl with a zero displacement and a relocation (`kind`, `target`) at its offset;
+        the host patches imm26 (bits 25:0) with (destination - site) / 4."""
+        if not isinstance(kind, str):
+            raise EncodingError(f"relocation kind must be a str, not {kind!r}")
+        target = _int(target, "relocation target")
+        self.buf.add_reloc(kind, target)
+        self.emit(BRANCH_IMM["bl"])
+
+    def b_cond(self, cond, label):
+        """b.cond label (+-1 MiB)."""
+        self._emit_label(B_COND | _cond(cond), label, IMM19)
+
+    def cbz(self, size, rt, label):
+        """cbz wt/xt(zr), label (+-1 MiB)."""
+        self._emit_label(CB["cbz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
+
+    def cbnz(self, size, rt, label):
+        """cbnz wt/xt(zr), label (+-1 MiB)."""
+        self._emit_label(CB["cbnz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
+
+    def _tb(self, name, rt, bit, label):
+        bit = _uimm(bit, 6, "test bit")
+        word = TB[name] | (bit >> 5) << 31 | (bit & 31) << 19 | _reg(rt, "rt")
+        self._emit_label(word, label, IMM14)
+
+    def tbz(self, rt, bit, label):
+        """tbz rt(zr), #bit, label: branch if bit (0..63) is zero (+-32 KiB)."""
+        self._tb("tbz", rt, bit, label)
+
+    def tbnz(self, rt, bit, label):
+        """tbnz rt(zr), #bit, label (+-32 KiB)."""
+        self._tb("tbnz", rt, bit, label)
+
+    def br(self, rn):
+        """br xn(zr)."""
+        self.emit(BRANCH_REG["br"] | _reg(rn, "rn") << 5)
+
+    def blr(self, rn):
+        """blr xn(zr)."""
+        self.emit(BRANCH_REG["blr"] | _reg(rn, "rn") << 5)
+
+    def ret(self, rn=LR):
+        """ret {xn(zr)} (default x30)."""
+        self.emit(BRANCH_REG["ret"] | _reg(rn, "rn") << 5)
+
+    # -- traps and no-ops ------------------------------------------------------------------
+    def brk(self, imm16):
+        """brk #imm16: the trap instruction (Unicorn intno 7, PC = the brk)."""
+        self.emit(EXCEPTION["brk"] | _uimm(imm16, 16, "brk immediate") << 5)
+
+    def udf(self, imm16=0):
+        """udf #imm16: permanently undefined (Unicorn intno 1, also used for other UDEFs)."""
+        self.emit(UDF | _uimm(imm16, 16, "udf immediate"))
+
+    def nop(self):
+        """nop."""
+        self.emit(NOP)
+
+    # -- floating point --------------------------------------------------------------------
+    def fmov_rr(self, size, rd, rn):
+        """fmov sd/dd, sn/dn."""
+        self.emit(enc_fp1(FP1["fmov"], size, rd, rn))
+
+    def fmov_to_gpr(self, size, rd, rn):
+        """fmov wd, sn (size 4) / fmov xd, dn (size 8): raw bits FP -> GPR; rd is (zr)."""
+        self.emit(enc_fp_int(FP_INT["fmov_to_gpr"], size, size, rd, rn))
+
+    def fmov_from_gpr(self, size, rd, rn):
+        """fmov sd, wn (size 4) / fmov dd, xn (size 8): raw bits GPR -> FP; rn is (zr)."""
+        self.emit(enc_fp_int(FP_INT["fmov_from_gpr"], size, size, rd, rn))
+
+    def fmov_imm(self, size, rd, value):
+        """fmov sd/dd, #value for +-(16..31)/16 * 2**(-3..4); other values raise."""
+        ftype = _ftype(size)
+        imm8 = _imms.encode_fp_imm8(value)
+        if imm8 is None:
+            raise EncodingError(f"{value!r} is not an FMOV immediate")
+        self.emit(FMOV_IMM | ftype << 22 | imm8 << 13 | _reg(rd, "rd"))
+
+    def _fp1(self, name, size, rd, rn):
+        self.emit(enc_fp1(FP1[name], size, rd, rn))
+
+    def fabs(self, size, rd, rn):
+        """fabs sd/dd, sn/dn."""
+        self._fp1("fabs", size, rd, rn)
+
+    def fneg(self, size, rd, rn):
+        """fneg sd/dd, sn/dn."""
+        self._fp1("fneg", size, rd, rn)
+
+    def fsqrt(self, size, rd, rn):
+        """fsqrt sd/dd, sn/dn."""
+        self._fp1("fsqrt", size, rd, rn)
+
+    def frintn(self, size, rd, rn):
+        """frintn: round to nearest, ties to even (Wasm nearest)."""
+        self._fp1("frintn", size, rd, rn)
+
+    def frintm(self, size, rd, rn):
+        """frintm: round toward -inf (Wasm floor)."""
+        self._fp1("frintm", size, rd, rn)
+
+    def frintp(self, size, rd, rn):
+        """frintp: round toward +inf (Wasm ceil)."""
+        self._fp1("frintp", size, rd, rn)
+
+    def frintz(self, size, rd, rn):
+        """frintz: round toward zero (Wasm trunc)."""
+        self._fp1("frintz", size, rd, rn)
+
+    def frinta(self, size, rd, rn):
+        """frinta: round to nearest, ties away from zero."""
+        self._fp1("frinta", size, rd, rn)
+
+    def frinti(self, size, rd, rn):
+        """frinti: round with the FPCR rounding mode."""
+        self._fp1("frinti", size, rd, rn)
+
+    def frintx(self, size, rd, rn):
+        """frintx: round with the FPCR mode, signalling inexact."""
+        self._fp1("frintx", size, rd, rn)
+
+    def _fp2(self, name, size, rd, rn, rm):
+        self.emit(enc_fp2(FP2[name], size, rd, rn, rm))
+
+    def fadd(self, size, rd, rn, rm):
+        """fadd sd/dd, sn/dn, sm/dm."""
+        self._fp2("fadd", size, rd, rn, rm)
+
+    def fsub(self, size, rd, rn, rm):
+        """fsub."""
+        self._fp2("fsub", size, rd, rn, rm)
+
+    def fmul(self, size, rd, rn, rm):
+        """fmul."""
+        self._fp2("fmul", size, rd, rn, rm)
+
+    def fdiv(self, size, rd, rn, rm):
+        """fdiv."""
+        self._fp2("fdiv", size, rd, rn, rm)
+
+    def fmin(self, size, rd, rn, rm):
+        """fmin (NaN-propagating, -0 < +0: Wasm min)."""
+        self._fp2("fmin", size, rd, rn, rm)
+
+    def fmax(self, size, rd, rn, rm):
+        """fmax (NaN-propagating, -0 < +0: Wasm max)."""
+        self._fp2("fmax", size, rd, rn, rm)
+
+    def fminnm(self, size, rd, rn, rm):
+        """fminnm (a quiet NaN operand is ignored: not Wasm min)."""
+        self._fp2("fminnm", size, rd, rn, rm)
+
+    def fmaxnm(self, size, rd, rn, rm):
+        """fmaxnm (not Wasm max)."""
+        self._fp2("fmaxnm", size, rd, rn, rm)
+
+    def fnmul(self, size, rd, rn, rm):
+        """fnmul: -(rn * rm)."""
+        self._fp2("fnmul", size, rd, rn, rm)
+
+    def fcmp(self, size, rn, rm):
+        """fcmp sn/dn, sm/dm (lt: N, eq: ZC, gt: C, unordered: CV)."""
+        self.emit(enc_fcmp(FCMP["fcmp"], size, rn, rm))
+
+    def fcmp_zero(self, size, rn):
+        """fcmp sn/dn, #0.0."""
+        self.emit(enc_fcmp(FCMP["fcmp_zero"], size, rn, 0))
+
+    def fcmpe(self, size, rn, rm):
+        """fcmpe sn/dn, sm/dm (signals invalid on quiet NaN too)."""
+        self.emit(enc_fcmp(FCMP["fcmpe"], size, rn, rm))
+
+    def fcmpe_zero(self, size, rn):
+        """fcmpe sn/dn, #0.0."""
+        self.emit(enc_fcmp(FCMP["fcmpe_zero"], size, rn, 0))
+
+    def fcsel(self, size, rd, rn, rm, cond):
+        """fcsel sd/dd, sn/dn, sm/dm, cond."""
+        self.emit(FCSEL | _ftype(size) << 22 | _reg(rm, "rm") << 16 | _cond(cond) << 12
+                  | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+    def fcvt(self, dst_size, src_size, rd, rn):
+        """fcvt dd, sn (dst 8, src 4) or fcvt sd, dn (dst 4, src 8)."""
+        base = FCVT.get((dst_size, src_size))
+        if base is None or isinstance(dst_size, bool) or isinstance(src_size, bool):
+            raise EncodingError(f"fcvt supports s->d and d->s only, not {src_size!r}->"
+                                f"{dst_size!r} bytes")
+        self.emit(base | _reg(rn, "rn") << 5 | _reg(rd, "rd"))
+
+    def scvtf(self, fp_size, int_size, rd, rn):
+        """scvtf sd/dd, wn/xn(zr): signed integer to FP."""
+        self.emit(enc_fp_int(FP_INT["scvtf"], int_size, fp_size, rd, rn))
+
+    def ucvtf(self, fp_size, int_size, rd, rn):
+        """ucvtf sd/dd, wn/xn(zr): unsigned integer to FP."""
+        self.emit(enc_fp_int(FP_INT["ucvtf"], int_size, fp_size, rd, rn))
+
+    def fcvtzs(self, int_size, fp_size, rd, rn):
+        """fcvtzs wd/xd(zr), sn/dn: FP to signed integer, toward zero, saturating."""
+        self.emit(enc_fp_int(FP_INT["fcvtzs"], int_size, fp_size, rd, rn))
+
+    def fcvtzu(self, int_size, fp_size, rd, rn):
+        """fcvtzu wd/xd(zr), sn/dn: FP to unsigned integer, toward zero, saturating."""
+        self.emit(enc_fp_int(FP_INT["fcvtzu"], int_size, fp_size, rd, rn))
+
+    # -- Advanced SIMD, just enough for popcnt ---------------------------------------------
+    def cnt_8b(self, vd, vn):
+        """cnt vd.8b, vn.8b: population count per byte."""
+        self.emit(SIMD_8B["cnt"] | _reg(vn, "vn") << 5 | _reg(vd, "vd"))
+
+    def addv_8b(self, vd, vn):
+        """addv bd, vn.8b: sum of the 8 bytes (mod 256)."""
+        self.emit(SIMD_8B["addv"] | _reg(vn, "vn") << 5 | _reg(vd, "vd"))
+
+    def uaddlv_8b(self, vd, vn):
+        """uaddlv hd, vn.8b: widening sum of the 8 bytes."""
+        self.emit(SIMD_8B["uaddlv"] | _reg(vn, "vn") << 5 | _reg(vd, "vd"))
