@@ -124,6 +124,9 @@ class ScriptRunner:
         self.current = None
         self.definitions: dict = {}
         self.last_definition = None
+        self.unavailable_registrations: dict = {}  # registered name -> why it is missing
+        self.registered: dict = {}  # registered name -> instance
+        self.tainted: dict = {}  # id(instance) -> why its state is unknown
 
     def run(self) -> FileResult:
         try:
@@ -166,12 +169,44 @@ class ScriptRunner:
 
     def _compile(self, src: S.ModuleSource):
         wasm = self._binary(src)
+        self._check_imports(wasm)
         try:
             return self.session.compile(wasm)
         except Rejected as e:
             if e.kind == "unsupported":
+                self._taint_exporters(wasm, f"unsupported: {e.feature}")
                 raise _Skip(f"unsupported: {e.feature}") from None
             raise _Fail(f"module rejected: {e.message}") from None
+
+    def _taint_exporters(self, wasm: bytes, reason: str) -> None:
+        """A skipped module could have changed the instances it imports from (segments,
+        start function): their state is unknown to the script from now on."""
+        from winch.wasm.reader import decode_module
+
+        try:
+            imports = decode_module(wasm).imports
+        except Exception:
+            return
+        for imp in imports:
+            inst = self.registered.get(imp.module)
+            if inst is not None:
+                self.tainted[id(inst)] = f"state depends on a skipped module ({reason})"
+
+    def _check_imports(self, wasm: bytes) -> None:
+        """Skip (with the reason) a module importing from a registration that is missing
+        because its module was skipped."""
+        if not self.unavailable_registrations:
+            return
+        from winch.wasm.reader import decode_module
+
+        try:
+            imports = decode_module(wasm).imports
+        except Exception:  # malformed: the engine will say so
+            return
+        for imp in imports:
+            why = self.unavailable_registrations.get(imp.module)
+            if why is not None:
+                raise _Skip(why)
 
     def _bind(self, name, inst) -> None:
         self.current = inst
@@ -232,7 +267,13 @@ class ScriptRunner:
             raise _Skip(inst.reason)
 
     def _RegisterCmd(self, cmd: S.RegisterCmd) -> None:
-        inst = self._resolve(cmd.module)
+        try:
+            inst = self._resolve(cmd.module)
+        except _Skip as s:
+            self.unavailable_registrations[cmd.as_name] = s.reason
+            raise
+        self.unavailable_registrations.pop(cmd.as_name, None)
+        self.registered[cmd.as_name] = inst
         self.session.register(cmd.as_name, inst)
 
     def _resolve(self, name):
@@ -241,6 +282,9 @@ class ScriptRunner:
             raise _Fail(f"no module {name or '(current)'}")
         if isinstance(inst, _Unavailable):
             raise _Skip(inst.reason)
+        why = self.tainted.get(id(inst))
+        if why is not None:
+            raise _Skip(why)
         return inst
 
     # -- actions ------------------------------------------------------------------------

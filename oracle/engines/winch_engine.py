@@ -1,0 +1,137 @@
+"""Our compiler on one ISA, run under Unicorn by `winch.host`."""
+
+from __future__ import annotations
+
+import struct
+
+from oracle.engines.base import Engine, InstantiationTrapped, LinkError, NotRun, Rejected, Session
+from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
+from oracle.values import GcRef, Value
+from winch.codegen.compile import compile_module
+from winch.errors import DecodeError, Unsupported, ValidationError
+from winch.host import instance as winst
+from winch.host import store as wstore
+from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
+
+TYPE_NAMES = {I32: "i32", I64: "i64", F32: "f32", F64: "f64", FUNCREF: "funcref",
+              EXTERNREF: "externref"}
+
+
+def map_result(store, types, res):
+    if isinstance(res, wstore.Returned):
+        out = []
+        for t, v in zip(types, res.values):
+            name = TYPE_NAMES[t]
+            if t == FUNCREF:
+                out.append(Value(name, None if v == 0 else GcRef("func")))
+            elif t == EXTERNREF:
+                out.append(Value(name, store.extern_value(v)))
+            else:
+                out.append(Value(name, v))
+        return Values(tuple(out))
+    if isinstance(res, wstore.Trapped):
+        where = f"func {res.func} @{res.wasm_offset:#x}" if res.func >= 0 else "host"
+        return Trap(TrapKind[res.kind.name], res.message, where)
+    if isinstance(res, wstore.Exhausted):
+        return Exhausted(res.reason)
+    if isinstance(res, wstore.SandboxViolation):
+        return HostError(f"sandbox violation: {res.message}")
+    return HostError(repr(res))
+
+
+class WinchEngine(Engine):
+    def __init__(self, isa: str):
+        self.isa = isa
+        self.name = f"winch-{isa}"
+
+    def session(self) -> "WinchSession":
+        return WinchSession(self.isa)
+
+
+def _f32(x: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _f64(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+class WinchSession(Session):
+    def __init__(self, isa: str):
+        self.isa = isa
+        self.store = wstore.Store(isa)
+        s = self.store
+        spectest = {
+            "memory": s.new_memory(1, 2),
+            "table": s.new_table(FUNCREF, 10, 20),
+            "global_i32": s.new_global(I32, False, 666),
+            "global_i64": s.new_global(I64, False, 666),
+            "global_f32": s.new_global(F32, False, _f32(666.6)),
+            "global_f64": s.new_global(F64, False, _f64(666.6)),
+        }
+        for name, params in (("print", ()), ("print_i32", (I32,)), ("print_i64", (I64,)),
+                             ("print_f32", (F32,)), ("print_f64", (F64,)),
+                             ("print_i32_f32", (I32, F32)), ("print_f64_f64", (F64, F64))):
+            spectest[name] = s.host_func(params, (), lambda *a: [])
+        self.registered = {"spectest": spectest}
+
+    def compile(self, wasm: bytes):
+        try:
+            return compile_module(bytes(wasm), self.isa)
+        except Unsupported as e:
+            raise Rejected("unsupported", str(e), feature=e.feature, offset=e.offset) from None
+        except DecodeError as e:
+            raise Rejected("malformed", str(e), offset=e.offset) from None
+        except ValidationError as e:
+            raise Rejected("invalid", str(e), offset=e.offset) from None
+
+    def instantiate(self, compiled):
+        imports = {}
+        for imp in compiled.module.imports:
+            ext = self.registered.get(imp.module, {}).get(imp.name)
+            if ext is not None:
+                imports[(imp.module, imp.name)] = ext
+        try:
+            return winst.instantiate(self.store, compiled, imports)
+        except wstore.LinkError as e:
+            raise LinkError(str(e)) from None
+        except winst.InstantiationTrap as t:
+            raise InstantiationTrapped(map_result(self.store, (), t.outcome)) from None
+
+    def register(self, name, instance):
+        self.registered[name] = dict(instance.exports)
+
+    def _to_bits(self, v: Value) -> int:
+        if v.type in ("externref",):
+            return self.store.extern_handle(v.bits)
+        if v.type == "funcref":
+            if v.bits is not None:
+                raise NotRun("cannot pass a non-null funcref from the host")
+            return 0
+        if v.type not in ("i32", "i64", "f32", "f64"):
+            raise NotRun(f"winch cannot take a {v.type} argument")
+        return v.bits
+
+    def invoke(self, instance, export, args):
+        ref = instance.exports.get(export)
+        if not isinstance(ref, (wstore.FuncRef, wstore.HostFunc)):
+            return HostError(f"no exported function {export!r}")
+        if isinstance(ref, wstore.HostFunc) or isinstance(ref.instance, wstore.HostFunc):
+            hf = ref if isinstance(ref, wstore.HostFunc) else ref.instance
+            results = hf.results
+        else:
+            results = ref.instance.compiled.module.func_type(ref.index).results
+        bits = [self._to_bits(a) for a in args]
+        return map_result(self.store, results, winst.call(self.store, ref, bits))
+
+    def get(self, instance, export):
+        g = instance.exports.get(export)
+        if not isinstance(g, wstore.Global):
+            return HostError(f"no exported global {export!r}")
+        v = self.store.global_value(g)
+        t = g.valtype
+        if t == EXTERNREF:
+            return Values((Value("externref", self.store.extern_value(v)),))
+        if t == FUNCREF:
+            return Values((Value("funcref", None if v == 0 else GcRef("func")),))
+        return Values((Value(TYPE_NAMES[t], v),))

@@ -1,0 +1,842 @@
+"""Compiling one function: the visitor the validator calls after every instruction.
+
+The validator has already checked the instruction when `visit(op, imm, offset)` runs, so
+the visitor only lowers: it keeps the lazy value stack (stack.py), a control stack of
+frames, and calls the ISA's MacroAssembler.  Nothing here knows an instruction encoding.
+
+Control flow (see stack.py for why): entering `block`/`loop`/`if` spills the whole value
+stack to its slots; a branch stores the values its target expects into the slots of the
+target's positions (or, for the function frame, into the return locations) and jumps;
+after `end` the results are spilled entries at their positions.  Code after an
+unconditional branch is validated but not lowered until the enclosing frame ends.
+"""
+
+from __future__ import annotations
+
+from winch.codegen.frame import VMCTX_SLOT, Frame
+from winch.codegen.stack import CONST, FLOAT_TYPES, LOCAL, MEM, REG, ValueStack
+from winch.errors import Unsupported
+from winch.traps import TrapKind
+from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
+
+SCALAR_FEATURES = frozenset(("mvp", "sign-extension", "nontrapping-float-to-int", "bulk-memory",
+                             "reference-types"))
+MASK32 = 0xFFFF_FFFF
+MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+
+K_BLOCK, K_LOOP, K_IF, K_FUNC = range(4)
+
+
+class CompilerBug(RuntimeError):
+    """An internal error of the compiler (not a problem of the input module)."""
+
+
+class Ctl:
+    __slots__ = ("kind", "label", "else_label", "height", "params", "results", "snapshot",
+                 "else_seen")
+
+    def __init__(self, kind, label, height, params, results):
+        self.kind = kind
+        self.label = label
+        self.height = height
+        self.params = params
+        self.results = results
+        self.else_label = None
+        self.snapshot = None
+        self.else_seen = False
+
+    @property
+    def branch_types(self):
+        return self.params if self.kind == K_LOOP else self.results
+
+
+def _size(t) -> int:
+    return 4 if t in (I32, F32) else 8
+
+
+class FuncCodegen:
+    """Lowers one function body; construct, pass `visit` to the validator, then `finish()`."""
+
+    def __init__(self, env, masm, func_index: int, ftype, local_types):
+        self.env = env  # module-level facts: types, func types, vm offsets, ...
+        self.masm = masm
+        self.func_index = func_index
+        self.ftype = ftype
+        for t in tuple(ftype.params) + tuple(ftype.results) + tuple(local_types):
+            _check_type(t)
+        self.frame = Frame(ftype.params, local_types)
+        self.stack = ValueStack(masm, self.frame)
+        self.max_out = 0
+        self.dead_depth = 0  # nesting depth of blocks opened in unreachable code
+        self.unreachable = False
+        self.srclocs: list = []  # (code offset, wasm offset) per instruction
+        self.ret_label = masm.new_label()
+        self.ctl = [Ctl(K_FUNC, self.ret_label, 0, (), tuple(ftype.results))]
+        self.local_types = self.frame.local_types
+        self.prologue_patch = masm.prologue(self.frame)
+
+    # -- the visitor -------------------------------------------------------------------------
+    def visit(self, op, imm, offset) -> None:
+        if self.unreachable:
+            name = op.name
+            if name in ("block", "loop", "if"):
+                self.dead_depth += 1
+                return
+            if name == "end" or name == "else":
+                if self.dead_depth:
+                    if name == "end":
+                        self.dead_depth -= 1
+                    return
+            else:
+                return
+        masm = self.masm
+        masm.srcloc = offset
+        self.srclocs.append((masm.offset(), offset))
+        handler = HANDLERS.get(op.name)
+        if handler is None:
+            feature = op.feature if op.feature not in SCALAR_FEATURES else op.name
+            raise Unsupported(feature, op.name, offset)
+        try:
+            handler(self, op, imm)
+        except (IndexError, KeyError) as e:
+            # never let a compiler bug pass for a decoding error of the module
+            raise CompilerBug(f"{op.name} at {offset:#x}: {type(e).__name__}: {e}") from e
+
+    def finish(self) -> None:
+        self.masm.finish_frame(self.prologue_patch,
+                               self.frame.size(self.stack.max_depth, self.max_out))
+
+    # -- helpers -----------------------------------------------------------------------------
+    def block_sig(self, bt):
+        if bt == -64:
+            return (), ()
+        if bt < 0:
+            t = bt + 128
+            _check_type(t)
+            return (), (t,)
+        ft = self.env.types[bt]
+        for t in ft.params + ft.results:
+            _check_type(t)
+        return tuple(ft.params), tuple(ft.results)
+
+    def needs_moves(self, ctl: Ctl) -> bool:
+        n = len(ctl.branch_types)
+        if ctl.kind == K_FUNC:
+            return n > 0
+        items = self.stack.items
+        base = len(items) - n
+        if base == ctl.height:
+            for k in range(n):
+                if items[base + k][0] != MEM:
+                    return True
+            return False
+        return n > 0
+
+    def branch_moves(self, ctl: Ctl, types=None) -> None:
+        """Put the values `ctl` expects where it expects them; the stack is left unchanged.
+
+        `types`: what is moved; by default what a branch to `ctl` carries (a loop's
+        parameters), at `end` the frame's results."""
+        st = self.stack
+        items = st.items
+        if types is None:
+            types = ctl.branch_types
+        n = len(types)
+        base = len(items) - n
+        if ctl.kind == K_FUNC:
+            for k in range(1, n):
+                st.store_entry_to_slot(items[base + k], self.frame.result_slot(k))
+            if n:
+                e = items[base]
+                reg = self.masm.RET_FPR if e[1] in FLOAT_TYPES else self.masm.RET_GPR
+                self.load_into(e, reg)
+            return
+        frame = self.frame
+        for k in range(n):
+            e = items[base + k]
+            if e[0] == MEM and base + k == ctl.height + k:
+                continue
+            st.store_entry_to_slot(e, frame.slot(ctl.height + k))
+
+    def load_into(self, e, reg) -> None:
+        kind, t, x = e
+        m = self.masm
+        is_float = t in FLOAT_TYPES
+        if kind == REG:
+            if x != reg:
+                m.fmov_rr(reg, x) if is_float else m.mov_rr(8, reg, x)
+        elif kind == CONST:
+            m.fconst(t, reg, x) if is_float else m.mov_ri(_size(t), reg, x)
+        elif kind == LOCAL:
+            m.load_slot(t, reg, self.frame.local(x))
+        else:
+            m.load_slot(t, reg, self.frame.slot(x))
+
+    def enter(self, kind, bt) -> Ctl:
+        params, results = self.block_sig(bt)
+        self.stack.spill_all()
+        label = self.masm.new_label()
+        ctl = Ctl(kind, label, len(self.stack.items) - len(params), params, results)
+        self.ctl.append(ctl)
+        return ctl
+
+    def reset_to_results(self, ctl: Ctl) -> None:
+        st = self.stack
+        st.truncate(ctl.height)
+        for k, t in enumerate(ctl.results):
+            st.push((MEM, t, ctl.height + k))
+
+    def push_const(self, t, bits) -> None:
+        self.stack.push((CONST, t, bits))
+
+    def out_args(self, entries_types, consts=()) -> int:
+        """Store call arguments into the outgoing area; returns how many slots were used."""
+        st = self.stack
+        m = self.masm
+        k = 0
+        for t, v in consts:
+            m.store_out_imm(t, k, v)
+            k += 1
+        n = len(entries_types)
+        items = st.items
+        base = len(items) - n
+        for i in range(n):
+            kind, t, x = items[base + i]
+            if kind == REG:
+                m.store_out(t, k, x)
+            elif kind == CONST:
+                m.store_out_imm(t, k, x)
+            elif kind == LOCAL:
+                m.copy_to_out(t, k, self.frame.local(x))
+            else:
+                m.copy_to_out(t, k, self.frame.slot(x))
+            k += 1
+        st.truncate(base)
+        return k
+
+    def push_call_results(self, nargs: int, results) -> None:
+        st = self.stack
+        m = self.masm
+        for k, t in enumerate(results):
+            is_float = t in FLOAT_TYPES
+            if k == 0:
+                reg = m.RET_FPR if is_float else m.RET_GPR
+                st.take(reg)
+            else:
+                reg = st.alloc(is_float)
+                m.load_out(t, reg, nargs + k - 1)
+            st.push((REG, t, reg))
+
+    def builtin(self, name, nstack, consts=(), result=None) -> None:
+        st = self.stack
+        items = st.items
+        types = [e[1] for e in items[len(items) - nstack:]]
+        nout = self.out_args(types, consts)
+        st.spill_regs()
+        self.max_out = max(self.max_out, nout, 1)
+        self.masm.call_builtin(self.env.vm.builtin(name))
+        if result is not None:
+            st.take(self.masm.RET_GPR)
+            st.push((REG, result, self.masm.RET_GPR))
+
+    # -- binary and unary operators ----------------------------------------------------------
+    def int_binop(self, aop, size) -> None:
+        st = self.stack
+        m = self.masm
+        top = st.items[-1]
+        if top[0] == CONST and m.alu_imm_ok(aop, size, top[2]):
+            st.pop()
+            t, lhs = st.pop_reg()
+            m.alu_ri(aop, size, lhs, top[2])
+        else:
+            _, rhs = st.pop_reg()
+            t, lhs = st.pop_reg()
+            m.alu_rr(aop, size, lhs, rhs)
+            st.free(rhs)
+        st.push((REG, t, lhs))
+
+    def shift(self, sop, size) -> None:
+        st = self.stack
+        m = self.masm
+        top = st.items[-1]
+        if top[0] == CONST:
+            st.pop()
+            t, lhs = st.pop_reg()
+            m.shift_ri(sop, size, lhs, top[2] & (size * 8 - 1))
+            st.push((REG, t, lhs))
+            return
+        fixed = m.SHIFT_COUNT_REG
+        if fixed is not None:
+            st.take(fixed)
+            st.pop_into(fixed)
+            t, lhs = st.pop_reg(avoid=(fixed,))
+            m.shift_rr(sop, size, lhs, fixed)
+            st.free(fixed)
+        else:
+            _, rhs = st.pop_reg()
+            t, lhs = st.pop_reg()
+            m.shift_rr(sop, size, lhs, rhs)
+            st.free(rhs)
+        st.push((REG, t, lhs))
+
+    def divrem(self, dop, size) -> None:
+        st = self.stack
+        m = self.masm
+        fixed = m.divrem_regs(dop)
+        if fixed is None:
+            _, rhs = st.pop_reg()
+            t, lhs = st.pop_reg()
+            m.divrem(dop, size, lhs, lhs, rhs)
+            st.free(rhs)
+            st.push((REG, t, lhs))
+            return
+        lhs_reg, result_reg, clobbers = fixed
+        for r in clobbers:
+            st.take(r)
+        _, rhs = st.pop_reg(avoid=clobbers)
+        t = st.pop_into(lhs_reg)
+        m.divrem(dop, size, result_reg, lhs_reg, rhs)
+        st.free(rhs)
+        for r in clobbers:
+            if r != result_reg:
+                st.free(r)
+        st.push((REG, t, result_reg))
+
+    def compare(self, cond, size) -> None:
+        st = self.stack
+        m = self.masm
+        top = st.items[-1]
+        if top[0] == CONST and m.cmp_imm_ok(size, top[2]):
+            st.pop()
+            _, lhs = st.pop_reg()
+            m.cmp_ri_set(cond, size, lhs, lhs, top[2])
+        else:
+            _, rhs = st.pop_reg()
+            _, lhs = st.pop_reg()
+            m.cmp_rr_set(cond, size, lhs, lhs, rhs)
+            st.free(rhs)
+        st.push((REG, I32, lhs))
+
+    def fcompare(self, cond, t) -> None:
+        st = self.stack
+        _, rhs = st.pop_reg()
+        _, lhs = st.pop_reg()
+        dst = st.alloc(False)
+        self.masm.fcmp_set(cond, t, dst, lhs, rhs)
+        st.free(rhs)
+        st.free(lhs)
+        st.push((REG, I32, dst))
+
+    def fbinop(self, fop, t) -> None:
+        st = self.stack
+        _, rhs = st.pop_reg()
+        _, lhs = st.pop_reg()
+        self.masm.fbin(fop, t, lhs, rhs)
+        st.free(rhs)
+        st.push((REG, t, lhs))
+
+    def unop(self, uop, size) -> None:
+        st = self.stack
+        t, r = st.pop_reg()
+        if t in FLOAT_TYPES:
+            self.masm.fun(uop, t, r, r)
+        else:
+            self.masm.unop(uop, size, r, r)
+        st.push((REG, t, r))
+
+    def convert(self, name, src_t, dst_t) -> None:
+        st = self.stack
+        _, src = st.pop_reg()
+        same = (src_t in FLOAT_TYPES) == (dst_t in FLOAT_TYPES)
+        dst = src if same else st.alloc(dst_t in FLOAT_TYPES)
+        self.masm.convert(name, dst, src)
+        if not same:
+            st.free(src)
+        st.push((REG, dst_t, dst))
+
+
+def _check_type(t) -> None:
+    if t == V128:
+        raise Unsupported("simd", "v128 value")
+    if t not in (I32, I64, F32, F64, FUNCREF, EXTERNREF):
+        raise Unsupported("function-references", f"value type 0x{t:02x}")
+
+
+# -- handlers, one per opcode name --------------------------------------------------------------
+HANDLERS: dict = {}
+
+
+def handles(*names):
+    def deco(fn):
+        for n in names:
+            HANDLERS[n] = fn
+        return fn
+    return deco
+
+
+@handles("nop")
+def _nop(g, op, imm):
+    pass
+
+
+@handles("unreachable")
+def _unreachable(g, op, imm):
+    g.masm.trap(TrapKind.unreachable)
+    g.unreachable = True
+
+
+@handles("block")
+def _block(g, op, imm):
+    g.enter(K_BLOCK, imm)
+
+
+@handles("loop")
+def _loop(g, op, imm):
+    ctl = g.enter(K_LOOP, imm)
+    g.masm.bind(ctl.label)
+
+
+@handles("if")
+def _if(g, op, imm):
+    st = g.stack
+    _, cond = st.pop_reg()
+    params, results = g.block_sig(imm)
+    st.spill_all()
+    label = g.masm.new_label()
+    ctl = Ctl(K_IF, label, len(st.items) - len(params), params, results)
+    ctl.else_label = g.masm.new_label()
+    g.masm.branch_zero(4, cond, ctl.else_label)
+    st.free(cond)
+    ctl.snapshot = list(st.items[ctl.height:])
+    g.ctl.append(ctl)
+
+
+@handles("else")
+def _else(g, op, imm):
+    ctl = g.ctl[-1]
+    m = g.masm
+    if not g.unreachable:
+        g.branch_moves(ctl, ctl.results)
+        m.jump(ctl.label)
+    m.bind(ctl.else_label)
+    ctl.else_seen = True
+    g.stack.truncate(ctl.height)
+    for e in ctl.snapshot:
+        g.stack.push(e)
+    g.unreachable = False
+
+
+@handles("end")
+def _end(g, op, imm):
+    ctl = g.ctl.pop()
+    m = g.masm
+    if ctl.kind == K_FUNC:
+        if not g.unreachable:
+            g.branch_moves(ctl)
+        m.bind(ctl.label)
+        m.epilogue()
+        g.unreachable = True
+        return
+    if not g.unreachable:
+        g.branch_moves(ctl, ctl.results)
+    if ctl.kind == K_IF and not ctl.else_seen:
+        m.bind(ctl.else_label)  # the else path: parameters already are the results, in place
+    if ctl.kind != K_LOOP:
+        m.bind(ctl.label)
+    g.reset_to_results(ctl)
+    g.unreachable = False
+
+
+@handles("br")
+def _br(g, op, imm):
+    ctl = g.ctl[-1 - imm]
+    g.branch_moves(ctl)
+    g.masm.jump(ctl.label)
+    g.unreachable = True
+
+
+@handles("return")
+def _return(g, op, imm):
+    ctl = g.ctl[0]
+    g.branch_moves(ctl)
+    g.masm.jump(ctl.label)
+    g.unreachable = True
+
+
+@handles("br_if")
+def _br_if(g, op, imm):
+    st = g.stack
+    m = g.masm
+    _, cond = st.pop_reg()
+    ctl = g.ctl[-1 - imm]
+    if not g.needs_moves(ctl):
+        m.branch_nonzero(4, cond, ctl.label)
+        st.free(cond)
+        return
+    skip = m.new_label()
+    m.branch_zero(4, cond, skip)
+    st.free(cond)
+    g.branch_moves(ctl)
+    m.jump(ctl.label)
+    m.bind(skip)
+
+
+@handles("br_table")
+def _br_table(g, op, imm):
+    st = g.stack
+    m = g.masm
+    targets, default = imm
+    _, index = st.pop_reg()
+    labels = []
+    pads = []
+    cache = {}
+    for depth in tuple(targets) + (default,):
+        if depth in cache:
+            labels.append(cache[depth])
+            continue
+        ctl = g.ctl[-1 - depth]
+        if g.needs_moves(ctl):
+            pad = m.new_label()
+            pads.append((pad, ctl))
+            lab = pad
+        else:
+            lab = ctl.label
+        cache[depth] = lab
+        labels.append(lab)
+    m.br_table(index, labels[:-1], labels[-1])
+    st.free(index)
+    for pad, ctl in pads:
+        m.bind(pad)
+        g.branch_moves(ctl)
+        m.jump(ctl.label)
+    g.unreachable = True
+
+
+@handles("drop")
+def _drop(g, op, imm):
+    e = g.stack.pop()
+    if e[0] == REG:
+        g.stack.free(e[2])
+
+
+@handles("select", "select_t")
+def _select(g, op, imm):
+    st = g.stack
+    _, cond = st.pop_reg()
+    _, b = st.pop_reg()
+    t, a = st.pop_reg()
+    g.masm.select(t, a, b, cond)
+    st.free(b)
+    st.free(cond)
+    st.push((REG, t, a))
+
+
+@handles("local.get")
+def _local_get(g, op, imm):
+    g.stack.push((LOCAL, g.local_types[imm], imm))
+
+
+def _set_local(g, index, e):
+    st = g.stack
+    off = g.frame.local(index)
+    kind, t, x = e
+    if kind == REG:
+        g.masm.store_slot(t, off, x)
+    elif kind == CONST:
+        g.masm.store_slot_imm(t, off, x)
+    elif kind == LOCAL:
+        if x != index:
+            g.masm.copy_slot(t, off, g.frame.local(x))
+    else:
+        g.masm.copy_slot(t, off, st.frame.slot(x))
+
+
+@handles("local.set")
+def _local_set(g, op, imm):
+    st = g.stack
+    st.materialize_local(imm)
+    e = st.pop()
+    _set_local(g, imm, e)
+    if e[0] == REG:
+        st.free(e[2])
+
+
+@handles("local.tee")
+def _local_tee(g, op, imm):
+    st = g.stack
+    st.materialize_local(imm)
+    e = st.items[-1]
+    if e[0] != REG and e[0] != CONST:
+        # keep the value in a register rather than re-reading the local later
+        t, r = st.pop_reg()
+        e = (REG, t, r)
+        st.push(e)
+    _set_local(g, imm, e)
+
+
+@handles("global.get")
+def _global_get(g, op, imm):
+    t = g.env.global_types[imm].valtype
+    _check_type(t)
+    st = g.stack
+    r = st.alloc(t in FLOAT_TYPES)
+    g.masm.global_get(t, r, g.env.vm.global_ptr(imm))
+    st.push((REG, t, r))
+
+
+@handles("global.set")
+def _global_set(g, op, imm):
+    t = g.env.global_types[imm].valtype
+    st = g.stack
+    _, r = st.pop_reg()
+    g.masm.global_set(t, g.env.vm.global_ptr(imm), r)
+    st.free(r)
+
+
+@handles("i32.const")
+def _i32_const(g, op, imm):
+    g.stack.push((CONST, I32, imm & MASK32))
+
+
+@handles("i64.const")
+def _i64_const(g, op, imm):
+    g.stack.push((CONST, I64, imm & MASK64))
+
+
+@handles("f32.const")
+def _f32_const(g, op, imm):
+    g.stack.push((CONST, F32, imm))
+
+
+@handles("f64.const")
+def _f64_const(g, op, imm):
+    g.stack.push((CONST, F64, imm))
+
+
+# -- calls ----------------------------------------------------------------------------------------
+@handles("call")
+def _call(g, op, imm):
+    env = g.env
+    ft = env.types[env.func_types[imm]]
+    for t in ft.params + ft.results:
+        _check_type(t)
+    st = g.stack
+    nargs = g.out_args(ft.params)
+    st.spill_regs()
+    g.max_out = max(g.max_out, nargs + max(len(ft.results) - 1, 0))
+    if imm < env.num_imported_funcs:
+        g.masm.call_import(env.vm.import_code(imm), env.vm.import_vmctx(imm), VMCTX_SLOT)
+    else:
+        g.masm.call_func(imm)
+    g.push_call_results(nargs, ft.results)
+
+
+@handles("call_indirect")
+def _call_indirect(g, op, imm):
+    typeidx, table = imm
+    env = g.env
+    ft = env.types[typeidx]
+    for t in ft.params + ft.results:
+        _check_type(t)
+    st = g.stack
+    _, index = st.pop_reg()
+    nargs = g.out_args(ft.params)
+    st.spill_regs()
+    g.max_out = max(g.max_out, nargs + max(len(ft.results) - 1, 0))
+    vm = env.vm
+    g.masm.call_indirect(index, vm.table_base(table), vm.table_len(table), vm.sig(typeidx),
+                         VMCTX_SLOT)
+    st.free(index)
+    g.push_call_results(nargs, ft.results)
+
+
+# -- memory ---------------------------------------------------------------------------------------
+def _check_mem(g, memidx):
+    if memidx != 0:
+        raise Unsupported("multi-memory", "memory index > 0")
+    if g.env.mem_types[0].limits.is64:
+        raise Unsupported("memory64", "64-bit memory")
+
+
+def _load(g, op, imm):
+    _check_mem(g, imm[2])
+    st = g.stack
+    t = op.results[0]
+    _, addr = st.pop_reg()
+    if t in FLOAT_TYPES:
+        dst = st.alloc(True)
+        g.masm.wasm_load(op.name, dst, addr, imm[1])
+        st.free(addr)
+    else:
+        dst = addr
+        g.masm.wasm_load(op.name, dst, addr, imm[1])
+    st.push((REG, t, dst))
+
+
+def _store(g, op, imm):
+    _check_mem(g, imm[2])
+    st = g.stack
+    _, val = st.pop_reg()
+    _, addr = st.pop_reg()
+    g.masm.wasm_store(op.name, addr, imm[1], val)
+    st.free(val)
+    st.free(addr)
+
+
+@handles("memory.size")
+def _memory_size(g, op, imm):
+    _check_mem(g, imm)
+    r = g.stack.alloc(False)
+    g.masm.memory_size(r)
+    g.stack.push((REG, I32, r))
+
+
+@handles("memory.grow")
+def _memory_grow(g, op, imm):
+    _check_mem(g, imm)
+    g.builtin("memory.grow", 1, result=I32)
+
+
+@handles("memory.fill")
+def _memory_fill(g, op, imm):
+    _check_mem(g, imm)
+    g.builtin("memory.fill", 3)
+
+
+@handles("memory.copy")
+def _memory_copy(g, op, imm):
+    _check_mem(g, imm[0])
+    _check_mem(g, imm[1])
+    g.builtin("memory.copy", 3)
+
+
+@handles("memory.init")
+def _memory_init(g, op, imm):
+    data, mem = imm
+    _check_mem(g, mem)
+    g.builtin("memory.init", 3, consts=((I32, data),))
+
+
+@handles("data.drop")
+def _data_drop(g, op, imm):
+    g.builtin("data.drop", 0, consts=((I32, imm),))
+
+
+# -- tables and references ------------------------------------------------------------------------
+@handles("table.get")
+def _table_get(g, op, imm):
+    g.builtin("table.get", 1, consts=((I32, imm),), result=g.env.table_types[imm].elem)
+
+
+@handles("table.set")
+def _table_set(g, op, imm):
+    g.builtin("table.set", 2, consts=((I32, imm),))
+
+
+@handles("table.size")
+def _table_size(g, op, imm):
+    r = g.stack.alloc(False)
+    g.masm.load_vmctx(4, r, g.env.vm.table_len(imm))
+    g.stack.push((REG, I32, r))
+
+
+@handles("table.grow")
+def _table_grow(g, op, imm):
+    g.builtin("table.grow", 2, consts=((I32, imm),), result=I32)
+
+
+@handles("table.fill")
+def _table_fill(g, op, imm):
+    g.builtin("table.fill", 3, consts=((I32, imm),))
+
+
+@handles("table.copy")
+def _table_copy(g, op, imm):
+    dst, src = imm
+    g.builtin("table.copy", 3, consts=((I32, dst), (I32, src)))
+
+
+@handles("table.init")
+def _table_init(g, op, imm):
+    elem, table = imm
+    g.builtin("table.init", 3, consts=((I32, table), (I32, elem)))
+
+
+@handles("elem.drop")
+def _elem_drop(g, op, imm):
+    g.builtin("elem.drop", 0, consts=((I32, imm),))
+
+
+@handles("ref.null")
+def _ref_null(g, op, imm):
+    g.stack.push((CONST, FUNCREF if imm == FUNCREF else EXTERNREF, 0))
+
+
+@handles("ref.is_null")
+def _ref_is_null(g, op, imm):
+    st = g.stack
+    _, r = st.pop_reg()
+    g.masm.cmp_ri_set("eq", 8, r, r, 0)
+    st.push((REG, I32, r))
+
+
+@handles("ref.func")
+def _ref_func(g, op, imm):
+    r = g.stack.alloc(False)
+    g.masm.load_vmctx(8, r, g.env.vm.funcref(imm))
+    g.stack.push((REG, FUNCREF, r))
+
+
+# -- numeric operators, registered from the opcode table's families --------------------------------
+def _register_numeric():
+    from winch.wasm.opcodes import OPS
+
+    int_alu = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
+    shifts = {"shl": "shl", "shr_s": "shr_s", "shr_u": "shr_u", "rotl": "rotl", "rotr": "rotr"}
+    divs = ("div_s", "div_u", "rem_s", "rem_u")
+    for o in OPS:
+        if o.feature not in SCALAR_FEATURES:
+            continue
+        name = o.name
+        ty, _, rest = name.partition(".")
+        if o.family == "load":
+            HANDLERS[name] = _load
+        elif o.family == "store":
+            HANDLERS[name] = _store
+        elif o.family == "binop":
+            size = 4 if ty in ("i32", "f32") else 8
+            t = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}[ty]
+            if ty[0] == "f":
+                HANDLERS[name] = (lambda fop, t: lambda g, op, imm: g.fbinop(fop, t))(rest, t)
+            elif rest in int_alu:
+                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.int_binop(a, s))(rest, size)
+            elif rest in shifts:
+                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.shift(a, s))(rest, size)
+            elif rest in divs:
+                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.divrem(a, s))(rest, size)
+        elif o.family == "cmp":
+            size = 4 if ty in ("i32", "f32") else 8
+            if ty[0] == "f":
+                t = F32 if ty == "f32" else F64
+                HANDLERS[name] = (lambda c, t: lambda g, op, imm: g.fcompare(c, t))(rest, t)
+            else:
+                HANDLERS[name] = (lambda c, s: lambda g, op, imm: g.compare(c, s))(rest, size)
+        elif o.family == "test":
+            size = 4 if ty == "i32" else 8
+            HANDLERS[name] = (lambda s: lambda g, op, imm: _eqz(g, s))(size)
+        elif o.family == "unop":
+            size = 4 if ty in ("i32", "f32") else 8
+            HANDLERS[name] = (lambda u, s: lambda g, op, imm: g.unop(u, s))(rest, size)
+        elif o.family == "conv":
+            HANDLERS[name] = (lambda n, a, b: lambda g, op, imm: g.convert(n, a, b))(
+                name, o.params[0], o.results[0])
+
+
+def _eqz(g, size):
+    st = g.stack
+    _, r = st.pop_reg()
+    g.masm.cmp_ri_set("eq", size, r, r, 0)
+    st.push((REG, I32, r))
+
+
+_register_numeric()

@@ -1,0 +1,1 @@
+"""Running compiled code under Unicorn: stores, instances, host functions, traps."""

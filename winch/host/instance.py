@@ -1,0 +1,232 @@
+"""Instantiation: linking imports, laying out the VM context, initialising segments."""
+
+from __future__ import annotations
+
+from winch.codegen.compile import CompiledModule
+from winch.host.store import (STACK_BASE, STACK_RED_ZONE, FuncRef, Global, HostFunc, HostTrap,
+                              Instance, LinkError, Memory, Returned, Store, Table)
+from winch.traps import TrapKind
+from winch.vmctx import FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_NAMES, EXT_TABLE
+from winch.wasm.types import EXTERNREF, FUNCREF, I32, I64
+
+M32, M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
+
+
+class InstantiationTrap(Exception):
+    def __init__(self, outcome):
+        super().__init__(str(outcome))
+        self.outcome = outcome
+
+
+def _limits_ok(have_min, have_max, want) -> bool:
+    if have_min < want.min:
+        return False
+    if want.max is not None and (have_max is None or have_max > want.max):
+        return False
+    return True
+
+
+def func_type_of(store: Store, ext):
+    if isinstance(ext, HostFunc):
+        return ext.params, ext.results
+    if isinstance(ext, FuncRef) and isinstance(ext.instance, HostFunc):
+        return ext.instance.params, ext.instance.results
+    if isinstance(ext, FuncRef):
+        m = ext.instance.compiled.module
+        ft = m.func_type(ext.index)
+        return tuple(ft.params), tuple(ft.results)
+    return None
+
+
+def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instance:
+    """`imports` maps (module, name) to Memory / Table / Global / HostFunc / FuncRef."""
+    m = compiled.module
+    vm = compiled.vm
+    if compiled.isa != store.isa_name:
+        raise LinkError(f"module compiled for {compiled.isa}, store runs {store.isa_name}")
+    funcs, tables, mems, globals_ = [], [], [], []
+    for imp in m.imports:
+        ext = imports.get((imp.module, imp.name))
+        where = f"{imp.module}.{imp.name}"
+        if ext is None:
+            raise LinkError(f"unknown import {where}")
+        if imp.kind == EXT_FUNC:
+            sig = func_type_of(store, ext)
+            want = m.types[imp.desc]
+            if sig is None or sig != (tuple(want.params), tuple(want.results)):
+                raise LinkError(f"incompatible import type for {where}")
+            funcs.append(ext)
+        elif imp.kind == EXT_TABLE:
+            if not isinstance(ext, Table) or ext.elem != imp.desc.elem or \
+                    not _limits_ok(ext.size, ext.max, imp.desc.limits):
+                raise LinkError(f"incompatible import type for {where}")
+            tables.append(ext)
+        elif imp.kind == EXT_MEMORY:
+            if not isinstance(ext, Memory) or not _limits_ok(ext.pages, ext.max, imp.desc.limits):
+                raise LinkError(f"incompatible import type for {where}")
+            mems.append(ext)
+        elif imp.kind == EXT_GLOBAL:
+            if not isinstance(ext, Global) or ext.valtype != imp.desc.valtype or \
+                    ext.mutable != imp.desc.mutable:
+                raise LinkError(f"incompatible import type for {where}")
+            globals_.append(ext)
+        else:
+            raise LinkError(f"cannot import a {EXT_NAMES.get(imp.kind, imp.kind)}")
+
+    mu = store.mu
+    vmctx = store._alloc(vm.size)
+    code_base = store._alloc(len(compiled.code) or 1, prot=5)  # READ | EXEC
+    mu.mem_write(code_base, compiled.code)
+    inst = Instance(compiled, vmctx, code_base, [], [], mems, tables, globals_, {})
+    store.instances_by_vmctx[vmctx] = inst
+    w = store.write_u64
+    w(vmctx + STACK_LIMIT, STACK_BASE + STACK_RED_ZONE)
+    for k, stub in enumerate(store.builtin_stubs):
+        w(vmctx + vm.builtin(_builtin_name(k)), stub)
+
+    # memories and tables (defined ones are created here)
+    for mt in m.mems:
+        mems.append(store.new_memory(mt.limits.min, mt.limits.max))
+    if mems:
+        mems[0].views.append(vmctx)
+        w(vmctx + MEM0_BASE, mems[0].base)
+        w(vmctx + MEM0_SIZE, mems[0].pages * 0x10000)
+    for tt in m.tables:
+        tables.append(store.new_table(tt.elem, tt.limits.min, tt.limits.max))
+    for i, t in enumerate(tables):
+        t.views.append((vmctx, vm.table_base(i)))
+        w(vmctx + vm.table_base(i), t.base)
+        w(vmctx + vm.table_len(i), t.size)
+
+    # signatures and functions
+    for ti, ft in enumerate(m.types):
+        w(vmctx + vm.sig(ti), store.sig_id(ft))
+    nimp = len(funcs)
+    for i, ext in enumerate(funcs):
+        if isinstance(ext, HostFunc):
+            ref = FuncRef(ext.record, ext, -1)
+        else:
+            ref = ext
+        inst.funcs.append(ref)
+        w(vmctx + vm.import_code(i), store.read_u64(ref.record))
+        w(vmctx + vm.import_vmctx(i), store.read_u64(ref.record + 16))
+    ndef = len(m.funcs)
+    if ndef:
+        records = store._alloc(FUNCREF_SIZE * ndef)
+        for j, f in enumerate(m.funcs):
+            rec = records + FUNCREF_SIZE * j
+            w(rec, code_base + compiled.func_offsets[j])
+            w(rec + 8, store.sig_id(m.types[f.type_index]))
+            w(rec + 16, vmctx)
+            ref = FuncRef(rec, inst, nimp + j)
+            store.records[rec] = (inst, nimp + j)
+            inst.funcs.append(ref)
+    for fi, ref in enumerate(inst.funcs):
+        w(vmctx + vm.funcref(fi), ref.record)
+
+    # globals (initialisers may read imported and earlier globals)
+    for gdef in m.globals:
+        bits = eval_const(store, inst, gdef.init)
+        globals_.append(store.new_global(gdef.type.valtype, gdef.type.mutable, bits))
+    for i, g in enumerate(globals_):
+        w(vmctx + vm.global_ptr(i), g.cell)
+
+    # exports
+    for e in m.exports:
+        inst.exports[e.name] = {EXT_FUNC: inst.funcs, EXT_TABLE: tables, EXT_MEMORY: mems,
+                                EXT_GLOBAL: globals_}[e.kind][e.index]
+
+    # element segments, then data segments, in order; a trap keeps what was written
+    inst.elem_values = []
+    for seg in m.elems:
+        if seg.funcs is not None:
+            vals = [inst.funcs[f].record for f in seg.funcs]
+        else:
+            vals = [eval_const(store, inst, ex) for ex in seg.exprs]
+        inst.elem_values.append(vals)
+    for si, seg in enumerate(m.elems):
+        if seg.mode == "active":
+            t = tables[seg.table]
+            off = eval_const(store, inst, seg.offset) & M32
+            vals = inst.elem_values[si]
+            if off + len(vals) > t.size:
+                raise InstantiationTrap(_trap(TrapKind.table_out_of_bounds))
+            store._table_write(t, off, vals)
+            inst.dropped_elems.add(si)
+        elif seg.mode == "declarative":
+            inst.dropped_elems.add(si)
+    for di, seg in enumerate(m.datas):
+        if seg.mode == "active":
+            mem = mems[seg.memory]
+            off = eval_const(store, inst, seg.offset) & M32
+            if off + len(seg.init) > mem.pages * 0x10000:
+                raise InstantiationTrap(_trap(TrapKind.memory_out_of_bounds))
+            if seg.init:
+                mu.mem_write(mem.base + off, seg.init)
+            inst.dropped_data.add(di)
+
+    if m.start is not None:
+        out = call(store, inst.funcs[m.start], [])
+        if not isinstance(out, Returned):
+            raise InstantiationTrap(out)
+    return inst
+
+
+def _trap(kind):
+    from winch.host.store import Trapped
+
+    return Trapped(kind)
+
+
+def _builtin_name(k):
+    from winch.vmctx import BUILTIN_NAMES
+
+    return BUILTIN_NAMES[k]
+
+
+def eval_const(store: Store, inst: Instance, expr) -> int:
+    stack = []
+    for ins in expr.instrs:
+        n = ins.op.name
+        if n in ("i32.const",):
+            stack.append(ins.imm & M32)
+        elif n == "i64.const":
+            stack.append(ins.imm & M64)
+        elif n in ("f32.const", "f64.const"):
+            stack.append(ins.imm)
+        elif n == "ref.null":
+            stack.append(0)
+        elif n == "ref.func":
+            stack.append(inst.funcs[ins.imm].record)
+        elif n == "global.get":
+            stack.append(store.global_value(inst.globals[ins.imm]))
+        elif n in ("i32.add", "i32.sub", "i32.mul", "i64.add", "i64.sub", "i64.mul"):
+            b = stack.pop()
+            a = stack.pop()
+            r = a + b if n.endswith("add") else a - b if n.endswith("sub") else a * b
+            stack.append(r & (M32 if n[1] == "3" else M64))
+        else:
+            raise LinkError(f"unsupported constant expression {n}")
+    return stack[-1]
+
+
+def call(store: Store, ref, args: list):
+    """Call a function value (FuncRef or HostFunc) with raw argument bits."""
+    if isinstance(ref, HostFunc) or (isinstance(ref, FuncRef) and isinstance(ref.instance,
+                                                                              HostFunc)):
+        hf = ref if isinstance(ref, HostFunc) else ref.instance
+        try:
+            conv = [store.extern_value(a) if t == EXTERNREF else a
+                    for a, t in zip(args, hf.params)]
+            res = hf.fn(*conv) or []
+        except HostTrap as t:
+            from winch.host.store import Trapped
+
+            return Trapped(t.kind, message=str(t))
+        return Returned([store.extern_handle(v) if t == EXTERNREF else v
+                         for v, t in zip(res, hf.results)])
+    inst = ref.instance
+    ft = inst.compiled.module.func_type(ref.index)
+    code = store.read_u64(ref.record)
+    return store.call_address(code, inst.vmctx, ft.params, ft.results, args)

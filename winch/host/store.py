@@ -1,0 +1,542 @@
+"""The host: one Unicorn instance per store, running compiled modules.
+
+Address space (the same on every ISA; unmapped gaps between all regions):
+
+    HOST_PAGE   stubs: one return instruction per host function and builtin; a code hook
+                over the page runs the Python side before the return executes
+    STACK       the machine stack, with an unmapped guard below it
+    HEAP        vmctx blocks, global cells, funcref records, table arrays and code, each
+                in its own mapping followed by an unmapped page
+    MEMORY k    linear memory k at MEM_BASE + k * MEM_SPACING, mapped up to its current size
+
+Any access outside mapped memory is a sandbox violation (`SandboxViolation`), never a
+wrong value: compiled code checks every memory and table bound itself first.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass, field
+
+import unicorn as uc
+
+from winch.codegen.compile import CompiledModule
+from winch.host.isa import host_isa
+from winch.traps import TrapKind
+from winch.vmctx import (BUILTIN_NAMES, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT,
+                         VMOffsets)
+from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE
+from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
+
+PAGE = 0x1000
+WASM_PAGE = 0x10000
+HOST_PAGE = 0x1000_0000
+STACK_BASE = 0x2000_0000
+STACK_SIZE = 0x10_0000  # 1 MiB
+STACK_RED_ZONE = 0x4000  # prologues trap this far above the bottom
+HEAP_BASE = 0x4000_0000
+MEM_BASE = 0x1_0000_0000
+MEM_SPACING = 0x2_0000_0000  # 8 GiB of address space per memory
+MAX_MEMORY_PAGES = 0x4000  # grow beyond 1 GiB fails (returns -1), as the spec allows
+MAX_TABLE = 10_000_000
+DEFAULT_TIMEOUT = 10.0  # seconds of wall clock per top-level invocation
+
+
+class HostTrap(Exception):
+    """Raised by host functions and builtins to trap the running Wasm code."""
+
+    def __init__(self, kind: TrapKind, message: str = ""):
+        super().__init__(message or kind.value)
+        self.kind = kind
+
+
+class LinkError(Exception):
+    pass
+
+
+# -- results of running code ------------------------------------------------------------------
+@dataclass
+class Returned:
+    values: list  # [(type, bits or ref)]
+
+
+@dataclass
+class Trapped:
+    kind: TrapKind
+    func: int = -1  # function index (-1: host)
+    wasm_offset: int = -1
+    message: str = ""
+
+
+@dataclass
+class Exhausted:
+    reason: str
+
+
+@dataclass
+class SandboxViolation:
+    message: str
+    pc: int = 0
+
+
+# -- runtime objects ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Memory:
+    index: int  # which MEM_BASE slot
+    base: int
+    pages: int
+    max: int | None
+    views: list = field(default_factory=list)  # vmctx addresses whose MEM0 fields mirror us
+
+
+@dataclass(eq=False)
+class Table:
+    elem: int
+    size: int
+    max: int | None
+    base: int = 0  # address of the element array
+    capacity: int = 0
+    views: list = field(default_factory=list)  # (vmctx address, base field offset)
+
+
+@dataclass(eq=False)
+class Global:
+    valtype: int
+    mutable: bool
+    cell: int  # address of the 8-byte cell
+
+
+@dataclass(eq=False)
+class HostFunc:
+    params: tuple
+    results: tuple
+    fn: object  # callable(*args) -> list of values (ints/bits, refs)
+    stub: int = 0
+    record: int = 0
+
+
+@dataclass(eq=False)
+class FuncRef:
+    """A function as a value: a record address the code uses, and who it belongs to."""
+
+    record: int
+    instance: object
+    index: int
+
+
+@dataclass(eq=False)
+class Instance:
+    compiled: CompiledModule
+    vmctx: int
+    code_base: int
+    funcs: list  # per function index: FuncRef (with record) of every function
+    func_sigs: list  # per function index: canonical signature id
+    memories: list
+    tables: list
+    globals: list
+    exports: dict
+    dropped_data: set = field(default_factory=set)
+    dropped_elems: set = field(default_factory=set)
+    elem_values: list = field(default_factory=list)  # evaluated element segments
+
+
+class Store:
+    """A set of instances sharing one Unicorn engine (one ISA)."""
+
+    def __init__(self, isa: str = "x64", timeout: float = DEFAULT_TIMEOUT):
+        self.isa_name = isa
+        self.isa = host_isa(isa)
+        self.mu = self.isa.make_engine()
+        self.timeout = timeout
+        self.bo = self.isa.byteorder
+        self._heap = HEAP_BASE
+        self._mem_slots = 0
+        self.sig_ids: dict = {}  # FuncType -> canonical id
+        self.records: dict = {}  # funcref record address -> (instance or HostFunc, index)
+        self.externs: list = []  # host values behind externref handles (handle = index + 1)
+        self.instances_by_vmctx: dict = {}
+        self.host_stubs: dict = {}  # stub address -> callable(args_base) handling the call
+        self.pending_trap: HostTrap | None = None
+        self.pending_error: BaseException | None = None
+        mu = self.mu
+        mu.mem_map(HOST_PAGE, 16 * PAGE, uc.UC_PROT_READ | uc.UC_PROT_EXEC)
+        self._next_stub = HOST_PAGE
+        self.done_addr = self._new_stub(None)
+        mu.mem_map(STACK_BASE, STACK_SIZE, uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+        self.stack_top = STACK_BASE + STACK_SIZE - 256
+        mu.hook_add(uc.UC_HOOK_CODE, self._on_stub, begin=HOST_PAGE,
+                    end=HOST_PAGE + 16 * PAGE - 1)
+        self.clean_ctx = mu.context_save()
+        self.builtin_stubs = [self._new_stub(getattr(self, "_b_" + n.replace(".", "_")))
+                              for n in BUILTIN_NAMES]
+        self.depth = 0
+
+    # -- allocation ----------------------------------------------------------------------------
+    def _alloc(self, size: int, prot=uc.UC_PROT_READ | uc.UC_PROT_WRITE) -> int:
+        size = max(PAGE, (size + PAGE - 1) & ~(PAGE - 1))
+        addr = self._heap
+        self.mu.mem_map(addr, size, prot)
+        self._heap += size + PAGE  # an unmapped guard page after each region
+        return addr
+
+    def _new_stub(self, handler) -> int:
+        addr = self._next_stub
+        self._next_stub += 16
+        if self._next_stub > HOST_PAGE + 16 * PAGE:
+            raise RuntimeError("out of host stubs")
+        self.mu.mem_write(addr, self.isa.stub)
+        self.host_stubs[addr] = handler
+        return addr
+
+    def sig_id(self, ft) -> int:
+        key = (tuple(ft.params), tuple(ft.results))
+        if key not in self.sig_ids:
+            self.sig_ids[key] = len(self.sig_ids) + 1
+        return self.sig_ids[key]
+
+    # -- raw access -------------------------------------------------------------------------------
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.mu.mem_read(addr, 8), self.bo)
+
+    def write_u64(self, addr: int, v: int) -> None:
+        self.mu.mem_write(addr, (v & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, self.bo))
+
+    def read_value(self, t: int, addr: int):
+        if t in (I32, F32):
+            return int.from_bytes(self.mu.mem_read(addr, 4), self.bo)
+        return self.read_u64(addr)
+
+    def write_value(self, t: int, addr: int, v: int) -> None:
+        if t in (I32, F32):
+            self.mu.mem_write(addr, (v & 0xFFFF_FFFF).to_bytes(4, self.bo))
+        else:
+            self.write_u64(addr, v)
+
+    # -- memories, tables, globals -----------------------------------------------------------------
+    def new_memory(self, pages: int, maximum: int | None) -> Memory:
+        idx = self._mem_slots
+        self._mem_slots += 1
+        mem = Memory(idx, MEM_BASE + idx * MEM_SPACING, 0, maximum)
+        if pages > MAX_MEMORY_PAGES:
+            raise LinkError("memory too large for this host")
+        self._grow_memory(mem, pages)
+        return mem
+
+    def _grow_memory(self, mem: Memory, delta: int) -> int:
+        old = mem.pages
+        new = old + delta
+        limit = mem.max if mem.max is not None else 0x10000
+        if new > limit or new > MAX_MEMORY_PAGES:
+            return -1
+        if delta:
+            self.mu.mem_map(mem.base + old * WASM_PAGE, delta * WASM_PAGE,
+                            uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+        mem.pages = new
+        for vm in mem.views:
+            self.write_u64(vm + MEM0_SIZE, new * WASM_PAGE)
+        return old
+
+    def new_table(self, elem: int, size: int, maximum: int | None, init: int = 0) -> Table:
+        t = Table(elem, 0, maximum)
+        self._table_reserve(t, size)
+        t.size = size
+        if init:
+            self._table_write(t, 0, [init] * size)
+        return t
+
+    def _table_reserve(self, t: Table, size: int) -> None:
+        if size <= t.capacity:
+            return
+        cap = max(size, 2 * t.capacity, 16)
+        if t.max is not None:
+            cap = min(max(cap, size), max(t.max, size))
+        base = self._alloc(8 * cap)
+        if t.size:
+            self.mu.mem_write(base, bytes(self.mu.mem_read(t.base, 8 * t.size)))
+        t.base, t.capacity = base, cap
+        for vm, off in t.views:
+            self.write_u64(vm + off, base)
+
+    def _table_set_len(self, t: Table) -> None:
+        for vm, off in t.views:
+            self.write_u64(vm + off + 8, t.size)
+
+    def _table_write(self, t: Table, start: int, values: list) -> None:
+        if values:
+            self.mu.mem_write(t.base + 8 * start,
+                              b"".join(v.to_bytes(8, self.bo) for v in values))
+
+    def table_read(self, t: Table, i: int) -> int:
+        return self.read_u64(t.base + 8 * i)
+
+    def new_global(self, valtype: int, mutable: bool, bits: int) -> Global:
+        g = Global(valtype, mutable, self._alloc(8))
+        self.write_value(valtype, g.cell, bits)
+        return g
+
+    def global_value(self, g: Global) -> int:
+        return self.read_value(g.valtype, g.cell)
+
+    # -- references -------------------------------------------------------------------------------
+    def extern_handle(self, value) -> int:
+        if value is None:
+            return 0
+        self.externs.append(value)
+        return len(self.externs)
+
+    def extern_value(self, handle: int):
+        return None if handle == 0 else self.externs[handle - 1]
+
+    def host_func(self, params, results, fn) -> HostFunc:
+        hf = HostFunc(tuple(params), tuple(results), fn)
+        hf.stub = self._new_stub(lambda base, hf=hf: self._call_host(hf, base))
+        hf.record = self._alloc(FUNCREF_SIZE)
+        self.write_u64(hf.record, hf.stub)
+        self.write_u64(hf.record + 8, self.sig_id(_FT(hf.params, hf.results)))
+        self.write_u64(hf.record + 16, 0)
+        self.records[hf.record] = (hf, -1)
+        return hf
+
+    # -- the stub hook ------------------------------------------------------------------------------
+    def _on_stub(self, mu, address, size, user_data) -> None:
+        handler = self.host_stubs.get(address)
+        if handler is None:
+            return  # the "done" address: emu_start stops here
+        try:
+            handler(self.isa.host_args_base(mu))
+        except HostTrap as t:
+            self.pending_trap = t
+            mu.emu_stop()
+        except BaseException as e:  # a bug in a host function: report, don't crash the engine
+            self.pending_error = e
+            mu.emu_stop()
+
+    def _args(self, base: int, types) -> list:
+        out = []
+        for i, t in enumerate(types):
+            out.append(self.read_value(t, base + 8 * i))
+        return out
+
+    def _call_host(self, hf: HostFunc, base: int) -> None:
+        args = self._args(base, hf.params)
+        args = [self.extern_value(a) if t == EXTERNREF else a for a, t in zip(args, hf.params)]
+        results = hf.fn(*args) or []
+        self._write_results(hf.results, results, base + 8 * len(hf.params))
+
+    def _write_results(self, types, values, extra_base) -> None:
+        mu = self.mu
+        for k, (t, v) in enumerate(zip(types, values)):
+            if t == EXTERNREF:
+                v = self.extern_handle(v)
+            if k == 0:
+                if t in (F32, F64):
+                    self.isa.write_fpr(mu, v)
+                else:
+                    mu.reg_write(self.isa.RET_GPR, v)
+            else:
+                self.write_value(t, extra_base + 8 * (k - 1), v)
+
+    # -- builtins: args (u64 each) at base; see codegen/func.py for their order ----------------
+    def _vm_instance(self) -> Instance:
+        return self.instances_by_vmctx[self.mu.reg_read(self.isa.VMCTX)]
+
+    def _u32(self, base, i):
+        return self.read_u64(base + 8 * i) & 0xFFFF_FFFF
+
+    def _ret(self, v: int) -> None:
+        self.mu.reg_write(self.isa.RET_GPR, v & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def _mem(self, inst) -> Memory:
+        return inst.memories[0]
+
+    def _b_memory_grow(self, base):
+        inst = self._vm_instance()
+        r = self._grow_memory(self._mem(inst), self._u32(base, 0))
+        self._ret(r & 0xFFFF_FFFF)
+
+    def _check_mem(self, mem, addr, n):
+        if addr + n > mem.pages * WASM_PAGE:
+            raise HostTrap(TrapKind.memory_out_of_bounds)
+
+    def _b_memory_fill(self, base):
+        mem = self._mem(self._vm_instance())
+        d, val, n = (self._u32(base, i) for i in range(3))
+        self._check_mem(mem, d, n)
+        if n:
+            self.mu.mem_write(mem.base + d, bytes([val & 0xFF]) * n)
+
+    def _b_memory_copy(self, base):
+        mem = self._mem(self._vm_instance())
+        d, s, n = (self._u32(base, i) for i in range(3))
+        self._check_mem(mem, d, n)
+        self._check_mem(mem, s, n)
+        if n:
+            self.mu.mem_write(mem.base + d, bytes(self.mu.mem_read(mem.base + s, n)))
+
+    def _b_memory_init(self, base):
+        inst = self._vm_instance()
+        seg, d, s, n = (self._u32(base, i) for i in range(4))
+        data = b"" if seg in inst.dropped_data else inst.compiled.module.datas[seg].init
+        mem = self._mem(inst)
+        if s + n > len(data):
+            raise HostTrap(TrapKind.memory_out_of_bounds)
+        self._check_mem(mem, d, n)
+        if n:
+            self.mu.mem_write(mem.base + d, data[s:s + n])
+
+    def _b_data_drop(self, base):
+        self._vm_instance().dropped_data.add(self._u32(base, 0))
+
+    def _table(self, inst, i) -> Table:
+        return inst.tables[i]
+
+    def _b_table_get(self, base):
+        inst = self._vm_instance()
+        t = self._table(inst, self._u32(base, 0))
+        i = self._u32(base, 1)
+        if i >= t.size:
+            raise HostTrap(TrapKind.table_out_of_bounds)
+        self._ret(self.table_read(t, i))
+
+    def _b_table_set(self, base):
+        inst = self._vm_instance()
+        t = self._table(inst, self._u32(base, 0))
+        i = self._u32(base, 1)
+        v = self.read_u64(base + 16)
+        if i >= t.size:
+            raise HostTrap(TrapKind.table_out_of_bounds)
+        self._table_write(t, i, [v])
+
+    def _b_table_size(self, base):
+        inst = self._vm_instance()
+        self._ret(self._table(inst, self._u32(base, 0)).size)
+
+    def _b_table_grow(self, base):
+        inst = self._vm_instance()
+        t = self._table(inst, self._u32(base, 0))
+        init = self.read_u64(base + 8)
+        delta = self._u32(base, 2)
+        self._ret(self.table_grow(t, delta, init) & 0xFFFF_FFFF)
+
+    def table_grow(self, t: Table, delta: int, init: int) -> int:
+        old = t.size
+        new = old + delta
+        limit = t.max if t.max is not None else 0xFFFF_FFFF
+        if new > limit or new > MAX_TABLE:
+            return -1
+        self._table_reserve(t, new)
+        self._table_write(t, old, [init] * delta)
+        t.size = new
+        self._table_set_len(t)
+        return old
+
+    def _b_table_fill(self, base):
+        inst = self._vm_instance()
+        t = self._table(inst, self._u32(base, 0))
+        i = self._u32(base, 1)
+        v = self.read_u64(base + 16)
+        n = self._u32(base, 3)
+        if i + n > t.size:
+            raise HostTrap(TrapKind.table_out_of_bounds)
+        self._table_write(t, i, [v] * n)
+
+    def _b_table_copy(self, base):
+        inst = self._vm_instance()
+        dt = self._table(inst, self._u32(base, 0))
+        stt = self._table(inst, self._u32(base, 1))
+        d, s, n = (self._u32(base, i) for i in range(2, 5))
+        if s + n > stt.size or d + n > dt.size:
+            raise HostTrap(TrapKind.table_out_of_bounds)
+        if n:
+            vals = [self.table_read(stt, s + k) for k in range(n)]
+            self._table_write(dt, d, vals)
+
+    def _b_table_init(self, base):
+        inst = self._vm_instance()
+        t = self._table(inst, self._u32(base, 0))
+        seg = self._u32(base, 1)
+        d, s, n = (self._u32(base, i) for i in range(2, 5))
+        vals = [] if seg in inst.dropped_elems else inst.elem_values[seg]
+        if s + n > len(vals) or d + n > t.size:
+            raise HostTrap(TrapKind.table_out_of_bounds)
+        self._table_write(t, d, vals[s:s + n])
+
+    def _b_elem_drop(self, base):
+        self._vm_instance().dropped_elems.add(self._u32(base, 0))
+
+    # -- running --------------------------------------------------------------------------------------
+    def call_address(self, func_addr: int, vmctx: int, params, results, args):
+        """Run one function from the host; returns Returned / Trapped / Exhausted / Sandbox."""
+        mu = self.mu
+        isa = self.isa
+        nout = len(params) + max(len(results) - 1, 0)
+        if self.depth:
+            raise RuntimeError("re-entrant call into Wasm from a host function")
+        mu.context_restore(self.clean_ctx)
+        sp = (self.stack_top - 8 * nout) & ~15
+        for i, (t, a) in enumerate(zip(params, args)):
+            self.write_value(t, sp + 8 * i, a)
+        isa.enter(mu, func_addr, vmctx, sp, self.done_addr)
+        self.pending_trap = None
+        self.pending_error = None
+        self.depth += 1
+        start = time.monotonic()
+        try:
+            mu.emu_start(func_addr, self.done_addr, timeout=int(self.timeout * 1_000_000))
+        except uc.UcError as e:
+            return self._fault(e)
+        finally:
+            self.depth -= 1
+        if self.pending_error is not None:
+            raise self.pending_error
+        if self.pending_trap is not None:
+            return Trapped(self.pending_trap.kind, message=str(self.pending_trap))
+        pc = mu.reg_read(isa.PC)
+        if pc != self.done_addr:
+            elapsed = time.monotonic() - start
+            return Exhausted(f"stopped after {elapsed:.1f}s (wall-clock bound)")
+        out = []
+        for k, t in enumerate(results):
+            if k == 0:
+                v = isa.read_fpr(mu) if t in (F32, F64) else mu.reg_read(isa.RET_GPR)
+                v &= 0xFFFF_FFFF if t in (I32, F32) else 0xFFFF_FFFF_FFFF_FFFF
+            else:
+                v = self.read_value(t, sp + 8 * (len(params) + k - 1))
+            out.append(v)
+        return Returned(out)
+
+    def _fault(self, e: uc.UcError):
+        mu = self.mu
+        pc = mu.reg_read(self.isa.PC)
+        if e.errno == uc.UC_ERR_INSN_INVALID:
+            found = self._trap_for_pc(pc)
+            if found is not None:
+                return found
+            return SandboxViolation(f"invalid instruction at {pc:#x} outside any trap site", pc)
+        names = {uc.UC_ERR_READ_UNMAPPED: "read of unmapped memory",
+                 uc.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
+                 uc.UC_ERR_FETCH_UNMAPPED: "jump to unmapped memory",
+                 uc.UC_ERR_WRITE_PROT: "write to protected memory",
+                 uc.UC_ERR_READ_PROT: "read of protected memory",
+                 uc.UC_ERR_FETCH_PROT: "execution of non-code memory"}
+        what = names.get(e.errno, f"emulator error: {e}")
+        return SandboxViolation(f"{what} (pc {pc:#x})", pc)
+
+    def _trap_for_pc(self, pc: int):
+        for inst in self.instances_by_vmctx.values():
+            c = inst.compiled
+            off = pc - inst.code_base
+            if 0 <= off < len(c.code):
+                kind = c.trap_at(off)
+                if kind is None:
+                    return None
+                f, wasm_off = c.wasm_location(off)
+                return Trapped(kind, f + c.module.num_imported_funcs, wasm_off)
+        return None
+
+
+class _FT:
+    def __init__(self, params, results):
+        self.params = params
+        self.results = results

@@ -1,0 +1,618 @@
+"""The x64 MacroAssembler: Wasm-level operations lowered to x64 instruction sequences.
+
+Registers (codegen numbering: GPRs 0..15 as in the assembler, XMM n as 16 + n):
+    rsp, rbp     stack and frame pointer
+    r14          pinned: the VM context (restored from [rbp-8] after calls that change it)
+    r11, xmm15   scratch, private to this file (never allocated)
+    r15          unused (reserved for a pinned memory base)
+    everything else is allocatable and caller-saved.
+Traps are `ud2` reached by a short conditional jump over it, recorded in the trap table.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Abs32Rel, Amode, Cond,
+                               LabelAmode, X64Assembler)
+from winch.traps import TrapKind
+from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.wasm.types import F32, F64, I32
+
+XMM0 = 16
+SCRATCH_X = 15  # xmm15, in assembler numbering
+
+INT_COND = {"eq": Cond.E, "ne": Cond.NE, "lt_s": Cond.L, "lt_u": Cond.B, "gt_s": Cond.G,
+            "gt_u": Cond.A, "le_s": Cond.LE, "le_u": Cond.BE, "ge_s": Cond.GE, "ge_u": Cond.AE}
+ROUND_MODE = {"nearest": 8, "floor": 9, "ceil": 10, "trunc": 11}
+LOAD_KINDS = {
+    # name: (kind, size)  kind: i=plain int load, zx/sx = extend from size, f = float
+    "i32.load": ("i", 4), "i64.load": ("i", 8), "f32.load": ("f", 4), "f64.load": ("f", 8),
+    "i32.load8_s": ("sx4", 1), "i32.load8_u": ("zx", 1), "i32.load16_s": ("sx4", 2),
+    "i32.load16_u": ("zx", 2), "i64.load8_s": ("sx8", 1), "i64.load8_u": ("zx", 1),
+    "i64.load16_s": ("sx8", 2), "i64.load16_u": ("zx", 2), "i64.load32_s": ("sx8", 4),
+    "i64.load32_u": ("i", 4),
+}
+STORE_KINDS = {
+    "i32.store": ("i", 4), "i64.store": ("i", 8), "f32.store": ("f", 4), "f64.store": ("f", 8),
+    "i32.store8": ("i", 1), "i32.store16": ("i", 2), "i64.store8": ("i", 1),
+    "i64.store16": ("i", 2), "i64.store32": ("i", 4),
+}
+
+
+def _fsize(t) -> int:
+    return 4 if t == F32 else 8
+
+
+class X64Masm:
+    GPRS = (3, 6, 7, 8, 9, 10, 12, 13, 0, 1, 2)  # rbx rsi rdi r8 r9 r10 r12 r13 rax rcx rdx
+    FPRS = tuple(XMM0 + i for i in range(15))
+    FPR_SET = frozenset(FPRS)
+    RET_GPR = RAX
+    RET_FPR = XMM0
+    SHIFT_COUNT_REG = RCX
+
+    def __init__(self, buf, env):
+        self.buf = buf
+        self.env = env
+        self.a = X64Assembler(buf)
+        self.srcloc = -1
+
+    # -- buffer -----------------------------------------------------------------------------
+    def new_label(self) -> int:
+        return self.buf.new_label()
+
+    def bind(self, label: int) -> None:
+        self.buf.bind_label(label)
+
+    def offset(self) -> int:
+        return self.buf.offset()
+
+    def align_function(self) -> None:
+        pass  # no padding: code size matters more than fetch alignment under emulation
+
+    def _trap_here(self, kind: TrapKind) -> None:
+        self.buf.add_trap(kind, self.buf.offset())
+        self.a.ud2()
+
+    def trap(self, kind: TrapKind) -> None:
+        self._trap_here(kind)
+
+    def _trap_unless(self, cond: Cond, kind: TrapKind) -> None:
+        """Trap when `cond` is false: `j<cond> +2; ud2`."""
+        self.a.jcc_short(cond, 2)
+        self._trap_here(kind)
+
+    def _const(self, size: int, bits: int) -> LabelAmode:
+        raw = bits.to_bytes(size, "little")
+        return LabelAmode(self.buf.constant(raw, size))
+
+    # -- frame ---------------------------------------------------------------------------------
+    def prologue(self, frame) -> int:
+        a = self.a
+        a.push(RBP)
+        a.mov_rr(8, RBP, RSP)
+        self.buf.put(b"\x48\x81\xec\0\0\0\0")  # sub rsp, imm32 (patched by finish_frame)
+        patch = self.buf.offset() - 4
+        a.alu_rm("cmp", 8, RSP, Amode(R14, disp=STACK_LIMIT))
+        self._trap_unless(Cond.AE, TrapKind.call_stack_exhausted)
+        a.store(8, Amode(RBP, disp=-8), R14)
+        n = frame.nlocals
+        if n:
+            if n <= 6:
+                a.xor_zero(R11)
+                for j in range(n):
+                    a.store(8, Amode(RBP, disp=frame.local(frame.nparams + j)), R11)
+            else:
+                a.lea(RDI, Amode(RBP, disp=frame.local(frame.nparams + n - 1)))
+                a.mov_ri(4, RCX, n)
+                a.xor_zero(RAX)
+                a.rep_stosq()
+        return patch
+
+    def finish_frame(self, patch: int, size: int) -> None:
+        struct.pack_into("<i", self.buf.data, patch, size)
+
+    def epilogue(self) -> None:
+        self.a.leave()
+        self.a.ret()
+
+    # -- moves -----------------------------------------------------------------------------------
+    def mov_rr(self, size, dst, src) -> None:
+        self.a.mov_rr(8 if size == 8 else 4, dst, src)
+
+    def fmov_rr(self, dst, src) -> None:
+        self.a.movaps(dst - XMM0, src - XMM0)
+
+    def mov_ri(self, size, dst, imm) -> None:
+        if imm == 0:
+            self.a.xor_zero(dst)
+        else:
+            self.a.mov_ri(size, dst, imm)
+
+    def fconst(self, t, dst, bits) -> None:
+        x = dst - XMM0
+        if bits == 0:
+            self.a.sse_logic("xor", 4, x, x)
+        else:
+            size = _fsize(t)
+            self.a.movs_load(size, x, self._const(size, bits))
+
+    def _slot_load(self, t, reg, m) -> None:
+        if reg >= XMM0:
+            self.a.movs_load(_fsize(t), reg - XMM0, m)
+        else:
+            self.a.load(4 if t == I32 else 8, reg, m)
+
+    def _slot_store(self, t, m, reg) -> None:
+        if reg >= XMM0:
+            self.a.movs_store(_fsize(t), m, reg - XMM0)
+        else:
+            self.a.store(4 if t == I32 else 8, m, reg)
+
+    def _store_imm(self, t, m, bits) -> None:
+        size = 4 if t in (I32, F32) else 8
+        v = bits - (1 << 64) if size == 8 and bits >> 63 else bits
+        if size == 4 or -(1 << 31) <= v < (1 << 31):
+            self.a.store_imm(size, m, bits)
+        else:
+            self.a.mov_ri(8, R11, bits)
+            self.a.store(8, m, R11)
+
+    def _copy(self, t, dst_m, src_m) -> None:
+        size = 4 if t in (I32, F32) else 8
+        self.a.load(size, R11, src_m)
+        self.a.store(size, dst_m, R11)
+
+    def load_slot(self, t, reg, off) -> None:
+        self._slot_load(t, reg, Amode(RBP, disp=off))
+
+    def store_slot(self, t, off, reg) -> None:
+        self._slot_store(t, Amode(RBP, disp=off), reg)
+
+    def store_slot_imm(self, t, off, bits) -> None:
+        self._store_imm(t, Amode(RBP, disp=off), bits)
+
+    def copy_slot(self, t, dst_off, src_off) -> None:
+        self._copy(t, Amode(RBP, disp=dst_off), Amode(RBP, disp=src_off))
+
+    def store_out(self, t, k, reg) -> None:
+        self._slot_store(t, Amode(RSP, disp=8 * k), reg)
+
+    def store_out_imm(self, t, k, bits) -> None:
+        self._store_imm(t, Amode(RSP, disp=8 * k), bits)
+
+    def copy_to_out(self, t, k, src_off) -> None:
+        self._copy(t, Amode(RSP, disp=8 * k), Amode(RBP, disp=src_off))
+
+    def load_out(self, t, reg, k) -> None:
+        self._slot_load(t, reg, Amode(RSP, disp=8 * k))
+
+    def load_vmctx(self, size, dst, off) -> None:
+        self.a.load(size, dst, Amode(R14, disp=off))
+
+    # -- integer operators -----------------------------------------------------------------------
+    def alu_imm_ok(self, op, size, bits) -> bool:
+        v = bits - (1 << 64) if size == 8 and bits >> 63 else bits
+        return size == 4 or -(1 << 31) <= v < (1 << 31)
+
+    cmp_imm_ok = lambda self, size, bits: self.alu_imm_ok("cmp", size, bits)  # noqa: E731
+
+    def alu_rr(self, op, size, dst, src) -> None:
+        if op == "mul":
+            self.a.imul_rr(size, dst, src)
+        else:
+            self.a.alu_rr(op, size, dst, src)
+
+    def alu_ri(self, op, size, dst, imm) -> None:
+        if op == "mul":
+            self.a.imul_rri(size, dst, dst, imm)
+        else:
+            self.a.alu_ri(op, size, dst, imm)
+
+    _SHIFTS = {"shl": "shl", "shr_s": "sar", "shr_u": "shr", "rotl": "rol", "rotr": "ror"}
+
+    def shift_rr(self, op, size, dst, count) -> None:
+        assert count == RCX
+        self.a.shift_cl(self._SHIFTS[op], size, dst)
+
+    def shift_ri(self, op, size, dst, imm) -> None:
+        if imm:
+            self.a.shift_ri(self._SHIFTS[op], size, dst, imm)
+
+    def divrem_regs(self, op):
+        return (RAX, RDX if op.startswith("rem") else RAX, (RAX, RDX))
+
+    def divrem(self, op, size, result, lhs, rhs) -> None:
+        a = self.a
+        a.test_rr(size, rhs, rhs)
+        self._trap_unless(Cond.NE, TrapKind.integer_divide_by_zero)
+        if op == "div_s":
+            a.alu_ri("cmp", size, rhs, (1 << (8 * size)) - 1)  # -1
+            a.jcc_short(Cond.NE, 0)
+            at = self.buf.offset()
+            if size == 4:
+                a.alu_ri("cmp", 4, RAX, 0x8000_0000)
+            else:
+                a.mov_ri(8, R11, 1 << 63)
+                a.alu_rr("cmp", 8, RAX, R11)
+            self._trap_unless(Cond.NE, TrapKind.integer_overflow)
+            self.buf.data[at - 1] = self.buf.offset() - at
+            a.cdq(size)
+            a.group3("idiv", size, rhs)
+        elif op == "rem_s":
+            done = self.new_label()
+            a.alu_ri("cmp", size, rhs, (1 << (8 * size)) - 1)
+            a.jcc_short(Cond.NE, 0)
+            at = self.buf.offset()
+            a.xor_zero(RDX)
+            a.jmp_label(done)
+            self.buf.data[at - 1] = self.buf.offset() - at
+            a.cdq(size)
+            a.group3("idiv", size, rhs)
+            self.bind(done)
+        else:
+            a.xor_zero(RDX)
+            a.group3("div", size, rhs)
+
+    def unop(self, op, size, dst, src) -> None:
+        a = self.a
+        if op in ("clz", "ctz", "popcnt"):
+            a.bitcount({"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}[op], size, dst, src)
+        elif op == "extend8_s":
+            a.movsx(1, size, dst, src)
+        elif op == "extend16_s":
+            a.movsx(2, size, dst, src)
+        elif op == "extend32_s":
+            a.movsx(4, 8, dst, src)
+        else:
+            raise NotImplementedError(op)
+
+    def _setcc(self, cond, dst) -> None:
+        self.a.setcc(cond, dst)
+        self.a.movzx(1, dst, dst)
+
+    def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
+        self.a.alu_rr("cmp", size, lhs, rhs)
+        self._setcc(INT_COND[cond], dst)
+
+    def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
+        if imm == 0 and cond in ("eq", "ne"):
+            self.a.test_rr(size, lhs, lhs)
+        else:
+            self.a.alu_ri("cmp", size, lhs, imm)
+        self._setcc(INT_COND[cond], dst)
+
+    def select(self, t, a_reg, b_reg, cond) -> None:
+        a = self.a
+        a.test_rr(4, cond, cond)
+        if a_reg >= XMM0:
+            a.jcc_short(Cond.NE, 0)
+            at = self.buf.offset()
+            a.movaps(a_reg - XMM0, b_reg - XMM0)
+            self.buf.data[at - 1] = self.buf.offset() - at
+        else:
+            a.cmov(Cond.E, 8, a_reg, b_reg)
+
+    # -- float operators ---------------------------------------------------------------------------
+    def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
+        a = self.a
+        size = _fsize(t)
+        x, y = lhs - XMM0, rhs - XMM0
+        if cond in ("eq", "ne"):
+            a.ucomis(size, x, y)
+            if cond == "eq":
+                a.setcc(Cond.E, dst)
+                a.setcc(Cond.NP, R11)
+                a.alu_rr("and", 4, dst, R11)
+            else:
+                a.setcc(Cond.NE, dst)
+                a.setcc(Cond.P, R11)
+                a.alu_rr("or", 4, dst, R11)
+            a.movzx(1, dst, dst)
+            return
+        if cond in ("lt", "le"):
+            a.ucomis(size, y, x)
+        else:
+            a.ucomis(size, x, y)
+        self._setcc(Cond.A if cond in ("lt", "gt") else Cond.AE, dst)
+
+    def fbin(self, op, t, dst, src) -> None:
+        a = self.a
+        size = _fsize(t)
+        x, y = dst - XMM0, src - XMM0
+        if op in ("add", "sub", "mul", "div"):
+            a.sse_arith(op, size, x, y)
+        elif op in ("min", "max"):
+            nan, normal, done = self.new_label(), self.new_label(), self.new_label()
+            a.ucomis(size, x, y)
+            a.jcc_label(Cond.P, nan)
+            a.jcc_label(Cond.NE, normal)
+            a.sse_logic("or" if op == "min" else "and", size, x, y)
+            a.jmp_label(done)
+            self.bind(nan)
+            a.sse_arith("add", size, x, y)
+            a.jmp_label(done)
+            self.bind(normal)
+            a.sse_arith(op, size, x, y)
+            self.bind(done)
+        elif op == "copysign":
+            sign = 1 << (8 * size - 1)
+            a.movs_load(size, SCRATCH_X, self._const(size, sign))
+            a.sse_logic("and", size, y, SCRATCH_X)
+            a.sse_logic("andn", size, SCRATCH_X, x)
+            a.sse_logic("or", size, SCRATCH_X, y)
+            a.movaps(x, SCRATCH_X)
+        else:
+            raise NotImplementedError(op)
+
+    def fun(self, op, t, dst, src) -> None:
+        a = self.a
+        size = _fsize(t)
+        x, y = dst - XMM0, src - XMM0
+        sign = 1 << (8 * size - 1)
+        if op == "neg":
+            a.movs_load(size, SCRATCH_X, self._const(size, sign))
+            a.sse_logic("xor", size, x, SCRATCH_X)
+        elif op == "abs":
+            a.movs_load(size, SCRATCH_X, self._const(size, sign - 1))
+            a.sse_logic("and", size, x, SCRATCH_X)
+        elif op == "sqrt":
+            a.sse_arith("sqrt", size, x, y)
+        elif op in ROUND_MODE:
+            a.rounds(size, x, y, ROUND_MODE[op])
+        else:
+            raise NotImplementedError(op)
+
+    # -- conversions -----------------------------------------------------------------------------
+    def convert(self, name, dst, src) -> None:
+        a = self.a
+        rest = name.split(".", 1)[1]
+        if name == "i32.wrap_i64" or name == "i64.extend_i32_u":
+            a.mov_rr(4, dst, src)
+        elif name == "i64.extend_i32_s":
+            a.movsx(4, 8, dst, src)
+        elif name == "f32.demote_f64":
+            a.cvt_f2f(4, dst - XMM0, src - XMM0)
+        elif name == "f64.promote_f32":
+            a.cvt_f2f(8, dst - XMM0, src - XMM0)
+        elif rest.startswith("reinterpret"):
+            size = 8 if name[1:3] == "64" else 4
+            if dst >= XMM0:
+                a.movd_to_x(size, dst - XMM0, src)
+            else:
+                a.movd_from_x(size, dst, src - XMM0)
+        elif rest.startswith("convert"):
+            self._int_to_float(name, dst - XMM0, src)
+        elif rest.startswith("trunc_sat"):
+            self._trunc_sat(name, dst, src - XMM0)
+        elif rest.startswith("trunc"):
+            self._trunc(name, dst, src - XMM0)
+        else:
+            raise NotImplementedError(name)
+
+    def _int_to_float(self, name, x, src) -> None:
+        a = self.a
+        fsize = 4 if name.startswith("f32") else 8
+        isize = 8 if "i64" in name else 4
+        signed = name.endswith("_s")
+        if signed:
+            a.cvtsi2s(fsize, isize, x, src)
+        elif isize == 4:
+            a.mov_rr(4, R11, src)
+            a.cvtsi2s(fsize, 8, x, R11)
+        else:
+            big, done = self.new_label(), self.new_label()
+            a.test_rr(8, src, src)
+            a.jcc_label(Cond.S, big)
+            a.cvtsi2s(fsize, 8, x, src)
+            a.jmp_label(done)
+            self.bind(big)
+            # r11 = (src >> 1) | (src & 1) keeps the rounding bit; src is ours to clobber
+            a.mov_rr(8, R11, src)
+            a.shift_ri("shr", 8, R11, 1)
+            a.alu_ri("and", 4, src, 1)
+            a.alu_rr("or", 8, R11, src)
+            a.cvtsi2s(fsize, 8, x, R11)
+            a.sse_arith("add", fsize, x, x)
+            self.bind(done)
+
+    def _fconst_cmp(self, fsize, x, value: float) -> None:
+        bits = struct.unpack("<I", struct.pack("<f", value))[0] if fsize == 4 else \
+            struct.unpack("<Q", struct.pack("<d", value))[0]
+        self.a.ucomis(fsize, x, self._const(fsize, bits))
+
+    def _trunc(self, name, dst, x) -> None:
+        """Trapping float -> int truncation with explicit NaN and range checks."""
+        a = self.a
+        isize = 8 if name.startswith("i64") else 4
+        fsize = 4 if "f32" in name else 8
+        signed = name.endswith("_s")
+        a.ucomis(fsize, x, x)
+        self._trap_unless(Cond.NP, TrapKind.invalid_conversion_to_integer)
+        bits = 8 * isize
+        if signed:
+            lo = -float(1 << (bits - 1))
+            if isize == 4 and fsize == 8:
+                self._fconst_cmp(fsize, x, lo - 1.0)
+                self._trap_unless(Cond.A, TrapKind.integer_overflow)
+            else:
+                self._fconst_cmp(fsize, x, lo)
+                self._trap_unless(Cond.AE, TrapKind.integer_overflow)
+            self._fconst_cmp(fsize, x, float(1 << (bits - 1)))
+            self._trap_unless(Cond.B, TrapKind.integer_overflow)
+            a.cvtts2si(isize, fsize, dst, x)
+            return
+        self._fconst_cmp(fsize, x, -1.0)
+        self._trap_unless(Cond.A, TrapKind.integer_overflow)
+        self._fconst_cmp(fsize, x, float(1 << bits))
+        self._trap_unless(Cond.B, TrapKind.integer_overflow)
+        if isize == 4:
+            a.cvtts2si(8, fsize, dst, x)
+            a.mov_rr(4, dst, dst)
+        else:
+            self._u64_trunc(fsize, dst, x)
+
+    def _u64_trunc(self, fsize, dst, x) -> None:
+        """dst = trunc(x) for 0 <= x < 2**64 (checked by the caller)."""
+        a = self.a
+        big, done = self.new_label(), self.new_label()
+        self._fconst_cmp(fsize, x, float(1 << 63))
+        a.jcc_label(Cond.AE, big)
+        a.cvtts2si(8, fsize, dst, x)
+        a.jmp_label(done)
+        self.bind(big)
+        a.movaps(SCRATCH_X, x)
+        bits = struct.unpack("<I", struct.pack("<f", float(1 << 63)))[0] if fsize == 4 else \
+            struct.unpack("<Q", struct.pack("<d", float(1 << 63)))[0]
+        a.sse_arith("sub", fsize, SCRATCH_X, self._const(fsize, bits))
+        a.cvtts2si(8, fsize, dst, SCRATCH_X)
+        a.mov_ri(8, R11, 1 << 63)
+        a.alu_rr("xor", 8, dst, R11)
+        self.bind(done)
+
+    def _trunc_sat(self, name, dst, x) -> None:
+        a = self.a
+        isize = 8 if name.startswith("i64") else 4
+        fsize = 4 if "f32" in name else 8
+        signed = name.endswith("_s")
+        bits = 8 * isize
+        zero, high, done = self.new_label(), self.new_label(), self.new_label()
+        a.ucomis(fsize, x, x)
+        a.jcc_label(Cond.P, zero)
+        if signed:
+            self._fconst_cmp(fsize, x, float(1 << (bits - 1)))
+            a.jcc_label(Cond.AE, high)
+            a.cvtts2si(isize, fsize, dst, x)  # below the range: INT_MIN, as wanted
+            a.jmp_label(done)
+            self.bind(high)
+            a.mov_ri(isize, dst, (1 << (bits - 1)) - 1)
+        else:
+            self._fconst_cmp(fsize, x, 0.0)
+            a.jcc_label(Cond.BE, zero)
+            self._fconst_cmp(fsize, x, float(1 << bits))
+            a.jcc_label(Cond.AE, high)
+            if isize == 4:
+                a.cvtts2si(8, fsize, dst, x)
+                a.mov_rr(4, dst, dst)
+            else:
+                self._u64_trunc(fsize, dst, x)
+            a.jmp_label(done)
+            self.bind(high)
+            a.mov_ri(isize, dst, (1 << bits) - 1)
+        a.jmp_label(done)
+        self.bind(zero)
+        a.xor_zero(dst)
+        self.bind(done)
+
+    # -- control flow ----------------------------------------------------------------------------
+    def jump(self, label) -> None:
+        self.a.jmp_label(label)
+
+    def branch_zero(self, size, reg, label) -> None:
+        self.a.test_rr(size, reg, reg)
+        self.a.jcc_label(Cond.E, label)
+
+    def branch_nonzero(self, size, reg, label) -> None:
+        self.a.test_rr(size, reg, reg)
+        self.a.jcc_label(Cond.NE, label)
+
+    def br_table(self, index, labels, default) -> None:
+        a = self.a
+        n = len(labels)
+        if n == 0:
+            a.jmp_label(default)
+            return
+        a.alu_ri("cmp", 4, index, n)
+        a.jcc_label(Cond.AE, default)
+        table = self.new_label()
+        a.lea_label(R11, table)
+        a.movsx(4, 8, index, Amode(R11, index, 4))
+        a.alu_rr("add", 8, R11, index)
+        a.jmp_r(R11)
+        self.bind(table)
+        base = self.buf.offset()
+        use = Abs32Rel(base)
+        for lab in labels:
+            at = self.buf.offset()
+            self.buf.put(b"\0\0\0\0")
+            self.buf.use_label(lab, use, at)
+
+    # -- globals, memory -------------------------------------------------------------------------
+    def global_get(self, t, dst, ptr_off) -> None:
+        self.a.load(8, R11, Amode(R14, disp=ptr_off))
+        self._slot_load(t, dst, Amode(R11))
+
+    def global_set(self, t, ptr_off, src) -> None:
+        self.a.load(8, R11, Amode(R14, disp=ptr_off))
+        self._slot_store(t, Amode(R11), src)
+
+    def memory_size(self, dst) -> None:
+        self.a.load(8, dst, Amode(R14, disp=MEM0_SIZE))
+        self.a.shift_ri("shr", 8, dst, 16)
+
+    def _bounds(self, addr, offset, size) -> int:
+        """Bounds-check [addr + offset, + size) and leave the memory base in r11; returns the
+        displacement to use with [r11 + addr]."""
+        a = self.a
+        if offset + size >= (1 << 31):
+            a.mov_ri(8, R11, offset)
+            a.alu_rr("add", 8, addr, R11)
+            offset = 0
+        a.lea(R11, Amode(addr, disp=offset + size))
+        a.alu_rm("cmp", 8, R11, Amode(R14, disp=MEM0_SIZE))
+        self._trap_unless(Cond.BE, TrapKind.memory_out_of_bounds)
+        a.load(8, R11, Amode(R14, disp=MEM0_BASE))
+        return offset
+
+    def wasm_load(self, name, dst, addr, offset) -> None:
+        kind, size = LOAD_KINDS[name]
+        disp = self._bounds(addr, offset, size)
+        m = Amode(R11, addr, 1, disp)
+        a = self.a
+        if kind == "i":
+            a.load(size, dst, m)
+        elif kind == "f":
+            a.movs_load(size, dst - XMM0, m)
+        elif kind == "zx":
+            a.movzx(size, dst, m)
+        else:
+            a.movsx(size, 8 if kind == "sx8" else 4, dst, m)
+
+    def wasm_store(self, name, addr, offset, val) -> None:
+        kind, size = STORE_KINDS[name]
+        disp = self._bounds(addr, offset, size)
+        m = Amode(R11, addr, 1, disp)
+        if kind == "f":
+            self.a.movs_store(size, m, val - XMM0)
+        else:
+            self.a.store(size, m, val)
+
+    # -- calls -----------------------------------------------------------------------------------
+    def call_func(self, func_index) -> None:
+        self.a.call_label(self.env.func_labels[func_index])
+
+    def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
+        a = self.a
+        a.load(8, R11, Amode(R14, disp=code_off))
+        a.load(8, R14, Amode(R14, disp=vmctx_off))
+        a.call_r(R11)
+        a.load(8, R14, Amode(RBP, disp=vmctx_slot))
+
+    def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        a = self.a
+        a.alu_rm("cmp", 4, index, Amode(R14, disp=len_off))
+        self._trap_unless(Cond.B, TrapKind.table_out_of_bounds)
+        a.load(8, R11, Amode(R14, disp=base_off))
+        a.load(8, R11, Amode(R11, index, 8))
+        a.test_rr(8, R11, R11)
+        self._trap_unless(Cond.NE, TrapKind.indirect_call_null)
+        a.load(8, index, Amode(R14, disp=sig_off))
+        a.alu_rm("cmp", 8, index, Amode(R11, disp=8))
+        self._trap_unless(Cond.E, TrapKind.indirect_call_type_mismatch)
+        a.load(8, R14, Amode(R11, disp=16))
+        a.call_m(Amode(R11))
+        a.load(8, R14, Amode(RBP, disp=vmctx_slot))
+
+    def call_builtin(self, off) -> None:
+        self.a.call_m(Amode(R14, disp=off))
