@@ -1,0 +1,133 @@
+"""The x64 compiler and host end to end: results, traps, determinism, the sandbox, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from tests.wasm_util import wat
+from winch.codegen.compile import compile_module
+from winch.errors import Unsupported
+from winch.host import instance as winst
+from winch.host import store as wstore
+from winch.traps import TrapKind
+
+MOD = wat("""
+(module
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $add)
+  (type $bin (func (param i32 i32) (result i32)))
+  (func $add (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "icall") (param i32) (result i32)
+    (call_indirect (type $bin) (i32.const 2) (i32.const 3) (local.get 0)))
+  (func $rec (export "rec") (param i32) (result i32) (call $rec (local.get 0)))
+  (func (export "spin") (loop $l (br $l)))
+  (func (export "multi") (param i64) (result i64 i32 f64)
+    (local.get 0) (i32.wrap_i64 (local.get 0)) (f64.convert_i64_s (local.get 0)))
+)
+""")
+
+
+def run(name, *args, compiled=None, timeout=5.0):
+    c = compiled or compile_module(MOD, "x64")
+    store = wstore.Store("x64", timeout=timeout)
+    inst = winst.instantiate(store, c, {})
+    return winst.call(store, inst.exports[name], list(args))
+
+
+def test_values_and_multi_value():
+    assert run("add", 40, 2).values == [42]
+    assert run("add", 0xFFFF_FFFF, 2).values == [1]
+    r = run("multi", (1 << 64) - 5)
+    assert r.values == [(1 << 64) - 5, (1 << 32) - 5, struct.unpack("<Q", struct.pack("<d", -5.0))[0]]
+
+
+@pytest.mark.parametrize("name,args,kind", [
+    ("load", (65533,), TrapKind.memory_out_of_bounds),
+    ("load", (0xFFFF_FFFF,), TrapKind.memory_out_of_bounds),
+    ("div", (1, 0), TrapKind.integer_divide_by_zero),
+    ("div", (0x8000_0000, 0xFFFF_FFFF), TrapKind.integer_overflow),
+    ("icall", (1,), TrapKind.indirect_call_null),
+    ("icall", (2,), TrapKind.table_out_of_bounds),
+    ("rec", (0,), TrapKind.call_stack_exhausted),
+])
+def test_traps_name_kind_and_location(name, args, kind):
+    r = run(name, *args)
+    assert isinstance(r, wstore.Trapped), r
+    assert r.kind == kind
+    if kind != TrapKind.call_stack_exhausted:
+        assert r.func >= 0 and r.wasm_offset > 0
+
+
+def test_runaway_code_is_exhausted_not_a_hang():
+    r = run("spin", timeout=0.5)
+    assert isinstance(r, wstore.Exhausted)
+
+
+def test_same_bytes_twice_give_identical_code():
+    a = compile_module(MOD, "x64")
+    b = compile_module(MOD, "x64")
+    assert a.code == b.code and a.traps == b.traps and a.srclocs == b.srclocs
+
+
+def test_removed_bounds_check_is_a_sandbox_violation():
+    c = compile_module(MOD, "x64")
+    load_start, load_end = c.func_ranges[1]
+    sites = [off for off, kind in c.traps
+             if kind == TrapKind.memory_out_of_bounds and load_start <= off < load_end]
+    assert len(sites) == 1
+    ud2 = sites[0]
+    code = bytearray(c.code)
+    assert code[ud2:ud2 + 2] == b"\x0f\x0b" and code[ud2 - 2] & 0xF0 == 0x70  # jcc +2; ud2
+    code[ud2 - 2] = 0xEB  # jcc -> jmp: the check always passes
+    patched = dataclasses.replace(c, code=bytes(code))
+    assert run("load", 8, compiled=patched).values == [0]  # in bounds: still fine
+    r = run("load", 0xFFFF_FFF0, compiled=patched)
+    assert isinstance(r, wstore.SandboxViolation), r
+
+
+def test_outside_scope_is_unsupported_by_name():
+    with pytest.raises(Unsupported) as e:
+        compile_module(wat('(module (func (drop (v128.const i64x2 0 0))))'), "x64")
+    assert e.value.feature == "simd"
+    with pytest.raises(Unsupported) as e:
+        compile_module(wat('(module (memory i64 1))'), "x64")
+    assert e.value.feature == "memory64"
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "winch.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_run_explain_compile(tmp_path):
+    path = tmp_path / "m.wasm"
+    path.write_bytes(MOD)
+    r = _cli("run", "--target", "x64", str(path), "--invoke", "add", "2", "-5")
+    assert r.returncode == 0 and r.stdout.strip() == "-3:i32"
+    r = _cli("run", str(path), "--invoke", "div", "1", "0")
+    assert r.returncode == 1 and "trap: integer_divide_by_zero in func 3" in r.stdout
+    r = _cli("explain", "--target", "x64", str(path), "--func", "0")
+    assert r.returncode == 0 and "i32.add" in r.stdout and "add" in r.stdout
+    out = tmp_path / "m.bin"
+    r = _cli("compile", "--target", "x64", str(path), "-o", str(out))
+    assert r.returncode == 0 and out.read_bytes().startswith(b"WNCH")
+
+
+def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(b"\0asm\x01\0\0\0\x01\x05\x01\x60\x00")
+    r = _cli("run", str(bad), "--invoke", "f")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and str(bad) in r.stderr and "@0x" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = _cli("run", str(tmp_path / "missing.wasm"), "--invoke", "f")
+    assert r.returncode == 2 and "cannot read" in r.stderr
