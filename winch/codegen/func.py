@@ -91,7 +91,7 @@ class FuncCodegen:
                 return
         masm = self.masm
         masm.srcloc = offset
-        self.srclocs.append((masm.offset(), offset))
+        self.srclocs.append((len(masm.buf.data), offset))
         handler = HANDLERS.get(op.name)
         if handler is None:
             feature = op.feature if op.feature not in SCALAR_FEATURES else op.name

@@ -106,6 +106,10 @@ def _s8(v: int) -> bool:
     return -128 <= v < 128
 
 
+# Encodings are pure functions of their operands: memoize them (compile speed).
+_ENCODED: dict = {}
+
+
 class X64Assembler:
     def __init__(self, buf):
         self.buf = buf
@@ -114,6 +118,18 @@ class X64Assembler:
     def _emit(self, prefix: bytes, rex_w: bool, reg: int, opcode: bytes, rm, imm: bytes = b"",
               force_rex: bool = False) -> None:
         """Emit an instruction with ModRM; `rm` is a register int, an Amode or a LabelAmode."""
+        if rm.__class__ is not LabelAmode:
+            key = (prefix, rex_w, reg, opcode, rm, imm, force_rex)
+            code = _ENCODED.get(key)
+            if code is None:
+                code = _ENCODED[key] = self._encode(prefix, rex_w, reg, opcode, rm, imm,
+                                                    force_rex)
+            self.buf.data += code
+            return
+        self._encode(prefix, rex_w, reg, opcode, rm, imm, force_rex)
+
+    def _encode(self, prefix, rex_w, reg, opcode, rm, imm, force_rex):
+        """The bytes of one ModRM instruction; a LabelAmode operand is emitted directly."""
         _check_reg(reg)
         rex = 0x40 | (8 if rex_w else 0) | (4 if reg & 8 else 0)
         if isinstance(rm, int):
@@ -142,9 +158,9 @@ class X64Assembler:
             at = start + len(out) - 4
             self.buf.put(bytes(out) + imm)
             self.buf.use_label(label, _REL32_TAIL.get(len(imm), REL32) if imm else REL32, at)
-            return
+            return None
         out += imm
-        self.buf.put(bytes(out))
+        return bytes(out)
 
     def _alu_size(self, size: int) -> tuple[bytes, bool]:
         if size == 8:
@@ -247,6 +263,9 @@ class X64Assembler:
             v -= 1 << 32
         if _s8(v):
             self._emit(p, w, self._ALU[op], b"\x83", dst, struct.pack("<b", v))
+        elif dst.__class__ is int and dst == RAX and size in (4, 8) and _s32(v):  # the short accumulator form
+            self.buf.data += (b"\x48" if w else b"") + bytes((self._ALU[op] << 3 | 5,)) + \
+                struct.pack("<i", v)
         elif _s32(v):
             self._emit(p, w, self._ALU[op], b"\x81", dst, struct.pack("<i", v))
         else:
