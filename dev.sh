@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up the environment (Debian packages, virtualenv, pip) if needed, then run a job.
-#   ./dev.sh main    the main job: the spec-test runner over the official suite
+#   ./dev.sh main    the main job: the spec-test runner over the official suite, per engine
 #   ./dev.sh test    the test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -36,6 +36,7 @@ case "${1:-}" in
         setup
         .venv/bin/oracle spectest --engine frontend "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine wasmtime "$SPEC_DIR"/*.wast
+        .venv/bin/oracle spectest --engine winch-x64 "$SPEC_DIR"/*.wast
         ;;
     test)
         setup
