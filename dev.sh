@@ -37,6 +37,7 @@ case "${1:-}" in
         .venv/bin/oracle spectest --engine frontend "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine wasmtime "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine winch-x64 "$SPEC_DIR"/*.wast
+        .venv/bin/oracle spectest --engine winch-aarch64 "$SPEC_DIR"/*.wast
         ;;
     test)
         setup

@@ -61,7 +61,40 @@ class X64(HostISA):
         mu.reg_write(self.RET_FPR, bits)
 
 
-ISAS = {"x64": X64}
+class AArch64(HostISA):
+    name = "aarch64"
+    stub = (0xD65F03C0).to_bytes(4, "little")  # ret
+
+    def __init__(self):
+        from unicorn import arm64_const as A
+
+        self.A = A
+        self.PC = A.UC_ARM64_REG_PC
+        self.SP = A.UC_ARM64_REG_SP
+        self.VMCTX = A.UC_ARM64_REG_X28
+        self.RET_GPR = A.UC_ARM64_REG_X0
+        self.RET_FPR = A.UC_ARM64_REG_D0
+        self.LR = A.UC_ARM64_REG_X30
+
+    def make_engine(self) -> uc.Uc:
+        return uc.Uc(uc.UC_ARCH_ARM64, uc.UC_MODE_ARM)
+
+    def enter(self, mu, func_addr, vmctx, sp, done_addr) -> None:
+        mu.reg_write(self.SP, sp)
+        mu.reg_write(self.LR, done_addr)
+        mu.reg_write(self.VMCTX, vmctx)
+
+    def host_args_base(self, mu) -> int:
+        return mu.reg_read(self.SP)
+
+    def read_fpr(self, mu) -> int:
+        return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
+
+    def write_fpr(self, mu, bits: int) -> None:
+        mu.reg_write(self.RET_FPR, bits)
+
+
+ISAS = {"x64": X64, "aarch64": AArch64}
 
 
 def host_isa(name: str) -> HostISA:

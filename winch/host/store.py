@@ -167,6 +167,8 @@ class Store:
         self.stack_top = STACK_BASE + STACK_SIZE - 256
         mu.hook_add(uc.UC_HOOK_CODE, self._on_stub, begin=HOST_PAGE,
                     end=HOST_PAGE + 16 * PAGE - 1)
+        mu.hook_add(uc.UC_HOOK_INTR, self._on_intr)
+        self.intr = None  # (intno, pc) of the interrupt that stopped the code
         self.clean_ctx = mu.context_save()
         self.builtin_stubs = [self._new_stub(getattr(self, "_b_" + n.replace(".", "_")))
                               for n in BUILTIN_NAMES]
@@ -297,6 +299,11 @@ class Store:
         self.write_u64(hf.record + 16, 0)
         self.records[hf.record] = (hf, -1)
         return hf
+
+    def _on_intr(self, mu, intno, user_data) -> None:
+        """Traps (aarch64 brk, s390x illegal opcodes) and anything unexpected: stop, record."""
+        self.intr = (intno, mu.reg_read(self.isa.PC))
+        mu.emu_stop()
 
     # -- the stub hook ------------------------------------------------------------------------------
     def _on_stub(self, mu, address, size, user_data) -> None:
@@ -480,6 +487,7 @@ class Store:
         isa.enter(mu, func_addr, vmctx, sp, self.done_addr)
         self.pending_trap = None
         self.pending_error = None
+        self.intr = None
         self.depth += 1
         start = time.monotonic()
         try:
@@ -492,6 +500,12 @@ class Store:
             raise self.pending_error
         if self.pending_trap is not None:
             return Trapped(self.pending_trap.kind, message=str(self.pending_trap))
+        if self.intr is not None:
+            intno, pc = self.intr
+            found = self._trap_for_pc(pc)
+            if found is not None:
+                return found
+            return SandboxViolation(f"unexpected interrupt {intno} at {pc:#x}", pc)
         pc = mu.reg_read(isa.PC)
         if pc != self.done_addr:
             elapsed = time.monotonic() - start

@@ -36,17 +36,21 @@ MOD = wat("""
 """)
 
 
-def run(name, *args, compiled=None, timeout=5.0):
-    c = compiled or compile_module(MOD, "x64")
-    store = wstore.Store("x64", timeout=timeout)
+ISAS = ["x64", "aarch64"]
+
+
+def run(name, *args, compiled=None, timeout=5.0, isa="x64"):
+    c = compiled or compile_module(MOD, isa)
+    store = wstore.Store(c.isa, timeout=timeout)
     inst = winst.instantiate(store, c, {})
     return winst.call(store, inst.exports[name], list(args))
 
 
-def test_values_and_multi_value():
-    assert run("add", 40, 2).values == [42]
-    assert run("add", 0xFFFF_FFFF, 2).values == [1]
-    r = run("multi", (1 << 64) - 5)
+@pytest.mark.parametrize("isa", ISAS)
+def test_values_and_multi_value(isa):
+    assert run("add", 40, 2, isa=isa).values == [42]
+    assert run("add", 0xFFFF_FFFF, 2, isa=isa).values == [1]
+    r = run("multi", (1 << 64) - 5, isa=isa)
     assert r.values == [(1 << 64) - 5, (1 << 32) - 5, struct.unpack("<Q", struct.pack("<d", -5.0))[0]]
 
 
@@ -59,22 +63,25 @@ def test_values_and_multi_value():
     ("icall", (2,), TrapKind.table_out_of_bounds),
     ("rec", (0,), TrapKind.call_stack_exhausted),
 ])
-def test_traps_name_kind_and_location(name, args, kind):
-    r = run(name, *args)
+@pytest.mark.parametrize("isa", ISAS)
+def test_traps_name_kind_and_location(name, args, kind, isa):
+    r = run(name, *args, isa=isa)
     assert isinstance(r, wstore.Trapped), r
     assert r.kind == kind
     if kind != TrapKind.call_stack_exhausted:
         assert r.func >= 0 and r.wasm_offset > 0
 
 
-def test_runaway_code_is_exhausted_not_a_hang():
-    r = run("spin", timeout=0.5)
+@pytest.mark.parametrize("isa", ISAS)
+def test_runaway_code_is_exhausted_not_a_hang(isa):
+    r = run("spin", timeout=0.5, isa=isa)
     assert isinstance(r, wstore.Exhausted)
 
 
-def test_same_bytes_twice_give_identical_code():
-    a = compile_module(MOD, "x64")
-    b = compile_module(MOD, "x64")
+@pytest.mark.parametrize("isa", ISAS)
+def test_same_bytes_twice_give_identical_code(isa):
+    a = compile_module(MOD, isa)
+    b = compile_module(MOD, isa)
     assert a.code == b.code and a.traps == b.traps and a.srclocs == b.srclocs
 
 
@@ -90,6 +97,21 @@ def test_removed_bounds_check_is_a_sandbox_violation():
     code[ud2 - 2] = 0xEB  # jcc -> jmp: the check always passes
     patched = dataclasses.replace(c, code=bytes(code))
     assert run("load", 8, compiled=patched).values == [0]  # in bounds: still fine
+    r = run("load", 0xFFFF_FFF0, compiled=patched)
+    assert isinstance(r, wstore.SandboxViolation), r
+
+
+def test_removed_bounds_check_is_a_sandbox_violation_aarch64():
+    c = compile_module(MOD, "aarch64")
+    start, end = c.func_ranges[1]
+    brk = [off for off, kind in c.traps
+           if kind == TrapKind.memory_out_of_bounds and start <= off < end][0]
+    code = bytearray(c.code)
+    bcond = int.from_bytes(code[brk - 4:brk], "little")
+    assert bcond >> 24 == 0x54  # b.cond over the brk
+    code[brk - 4:brk] = (0x14000002).to_bytes(4, "little")  # b .+8: the check always passes
+    patched = dataclasses.replace(c, code=bytes(code))
+    assert run("load", 8, compiled=patched).values == [0]
     r = run("load", 0xFFFF_FFF0, compiled=patched)
     assert isinstance(r, wstore.SandboxViolation), r
 

@@ -1,0 +1,608 @@
+"""The aarch64 MacroAssembler: Wasm-level operations lowered to A64 sequences.
+
+Registers (codegen numbering: x0..x30 as 0..30, v0..v31 as 32 + n):
+    x29 fp, x30 lr, sp        frame pointer, link register, stack pointer (16-byte aligned)
+    x28                       pinned: the VM context (restored from [fp-8] after calls)
+    x16, x17                  scratch (IP0/IP1), private to this file
+    x18                       platform register: never used
+    v31                       FP scratch
+    x0..x15, x19..x27         allocatable GPRs;  v0..v30 allocatable FP registers
+Traps are `brk #0` reached by a conditional branch over it (ISA-NOTES.md: brk is the only
+reliable trap).  Integer division checks its operands explicitly (sdiv by zero returns 0 here).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
+from winch.isa.aarch64.imms import encode_logical_imm
+from winch.traps import TrapKind
+from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.wasm.types import F32, F64, I32
+
+FP, LR, SP, ZR = 29, 30, 31, 31
+VM = 28
+X16, X17 = 16, 17
+V0 = 32
+VS = 31  # FP scratch (assembler numbering)
+
+INT_COND = {"eq": Cond.EQ, "ne": Cond.NE, "lt_s": Cond.LT, "lt_u": Cond.LO, "gt_s": Cond.GT,
+            "gt_u": Cond.HI, "le_s": Cond.LE, "le_u": Cond.LS, "ge_s": Cond.GE, "ge_u": Cond.HS}
+F_COND = {"eq": Cond.EQ, "ne": Cond.NE, "lt": Cond.MI, "le": Cond.LS, "gt": Cond.GT,
+          "ge": Cond.GE}
+LOADS = {
+    "i32.load": ("u", 4, 4), "i64.load": ("u", 8, 8), "f32.load": ("f", 4, 4),
+    "f64.load": ("f", 8, 8), "i32.load8_s": ("s", 1, 4), "i32.load8_u": ("u", 1, 4),
+    "i32.load16_s": ("s", 2, 4), "i32.load16_u": ("u", 2, 4), "i64.load8_s": ("s", 1, 8),
+    "i64.load8_u": ("u", 1, 8), "i64.load16_s": ("s", 2, 8), "i64.load16_u": ("u", 2, 8),
+    "i64.load32_s": ("s", 4, 8), "i64.load32_u": ("u", 4, 4),
+}
+STORES = {
+    "i32.store": ("i", 4), "i64.store": ("i", 8), "f32.store": ("f", 4), "f64.store": ("f", 8),
+    "i32.store8": ("i", 1), "i32.store16": ("i", 2), "i64.store8": ("i", 1),
+    "i64.store16": ("i", 2), "i64.store32": ("i", 4),
+}
+ROUND = {"ceil": "frintp", "floor": "frintm", "trunc": "frintz", "nearest": "frintn"}
+
+
+def _fsize(t) -> int:
+    return 4 if t == F32 else 8
+
+
+def _isize(t) -> int:
+    return 4 if t == I32 else 8
+
+
+def _fbits(size: int, value: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", value))[0] if size == 4 else \
+        struct.unpack("<Q", struct.pack("<d", value))[0]
+
+
+class Word32Rel:
+    """A jump-table entry: int32 (target - base), little-endian."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: int):
+        self.base = base
+
+    def patch(self, code: bytearray, at: int, target: int) -> None:
+        struct.pack_into("<i", code, at, target - self.base)
+
+
+class A64Masm:
+    GPRS = tuple(range(0, 16)) + tuple(range(19, 28))
+    FPRS = tuple(V0 + i for i in range(31))
+    FPR_SET = frozenset(FPRS)
+    RET_GPR = 0
+    RET_FPR = V0
+    SHIFT_COUNT_REG = None
+
+    def __init__(self, buf, env):
+        self.buf = buf
+        self.env = env
+        self.a = A64Assembler(buf)
+        self.srcloc = -1
+
+    # -- buffer -----------------------------------------------------------------------------
+    def new_label(self) -> int:
+        return self.buf.new_label()
+
+    def bind(self, label: int) -> None:
+        self.buf.bind_label(label)
+
+    def offset(self) -> int:
+        return self.buf.offset()
+
+    def align_function(self) -> None:
+        pass  # instructions are 4 bytes; functions stay 4-aligned
+
+    def _brk(self, kind: TrapKind) -> None:
+        self.buf.add_trap(kind, self.buf.offset())
+        self.a.brk(0)
+
+    def trap(self, kind: TrapKind) -> None:
+        self._brk(kind)
+
+    def _trap_unless(self, cond: Cond, kind: TrapKind) -> None:
+        ok = self.new_label()
+        self.a.b_cond(cond, ok)
+        self._brk(kind)
+        self.bind(ok)
+
+    # -- addressing helpers ------------------------------------------------------------------
+    def _addr(self, base: int, off: int, width: int):
+        """(rn, offset, form) for [base + off]: 'u' scaled unsigned, 'n' unscaled, via x17."""
+        if 0 <= off <= 4095 * width and off % width == 0:
+            return base, off, "u"
+        if -256 <= off <= 255:
+            return base, off, "n"
+        self._add_const(X17, base, off)
+        return X17, 0, "u"
+
+    def _add_const(self, rd, rn, value) -> None:
+        """rd = rn + value (64-bit), rn may be sp."""
+        a = self.a
+        if 0 <= value < 4096:
+            a.add_imm(8, rd, rn, value)
+        elif -4096 < value < 0:
+            a.sub_imm(8, rd, rn, -value)
+        elif 0 <= value < (1 << 24) and value & 0xFFF == 0:
+            a.add_imm(8, rd, rn, value >> 12, 12)
+        else:
+            scratch = X16 if rd != X16 and rn != X16 else X17
+            a.mov_imm(8, scratch, value & 0xFFFF_FFFF_FFFF_FFFF)
+            a.add_ext(8, rd, rn, scratch) if rn == SP else a.add_rr(8, rd, rn, scratch)
+
+    def _ld(self, width, rt, base, off, fp=False, signed_size=0) -> None:
+        rn, o, form = self._addr(base, off, width)
+        a = self.a
+        if fp:
+            (a.ldr_fp_imm if form == "u" else a.ldur_fp)(width, rt, rn, o)
+        elif signed_size:
+            if form == "u":
+                a.ldrs_imm(width, signed_size, rt, rn, o)
+            else:
+                a.ldurs(width, signed_size, rt, rn, o)
+        else:
+            (a.ldr_imm if form == "u" else a.ldur)(width, rt, rn, o)
+
+    def _st(self, width, rt, base, off, fp=False) -> None:
+        rn, o, form = self._addr(base, off, width)
+        a = self.a
+        if fp:
+            (a.str_fp_imm if form == "u" else a.stur_fp)(width, rt, rn, o)
+        else:
+            (a.str_imm if form == "u" else a.stur)(width, rt, rn, o)
+
+    def _typed_ld(self, t, reg, base, off) -> None:
+        if reg >= V0:
+            self._ld(_fsize(t), reg - V0, base, off, fp=True)
+        else:
+            self._ld(_isize(t), reg, base, off)
+
+    def _typed_st(self, t, reg, base, off) -> None:
+        if reg >= V0:
+            self._st(_fsize(t), reg - V0, base, off, fp=True)
+        else:
+            self._st(_isize(t), reg, base, off)
+
+    def _mov_imm(self, size, rd, value) -> None:
+        value &= (1 << (8 * size)) - 1
+        if value == 0:
+            self.a.mov_rr(size, rd, ZR)
+        else:
+            self.a.mov_imm(size, rd, value)
+
+    def _const_label(self, size, bits) -> int:
+        return self.buf.constant(bits.to_bytes(size, "little"), size)
+
+    # -- frame ---------------------------------------------------------------------------------
+    def prologue(self, frame) -> int:
+        a = self.a
+        a.stp(8, FP, LR, SP, -16, index=_pre())
+        a.mov_sp(8, FP, SP)
+        patch = self.buf.offset()
+        a.movz(8, X16, 0)  # frame size, patched by finish_frame (movz + movk)
+        a.movk(8, X16, 0, 16)
+        a.sub_ext(8, SP, SP, X16)
+        a.ldr_imm(8, X17, VM, STACK_LIMIT)
+        a.cmp_ext(8, SP, X17)
+        self._trap_unless(Cond.HS, TrapKind.call_stack_exhausted)
+        a.stur(8, VM, FP, -8)
+        for j in range(frame.nlocals):
+            self._st(8, ZR, FP, frame.local(frame.nparams + j))
+        return patch
+
+    def finish_frame(self, patch: int, size: int) -> None:
+        from winch.masm.buffer import CodeBuffer
+
+        size = (size + 15) & ~15
+        tmp = A64Assembler(CodeBuffer())
+        tmp.movz(8, X16, size & 0xFFFF)
+        tmp.movk(8, X16, (size >> 16) & 0xFFFF, 16)
+        self.buf.data[patch:patch + 8] = tmp.buf.data
+
+    def epilogue(self) -> None:
+        a = self.a
+        a.mov_sp(8, SP, FP)
+        a.ldp(8, FP, LR, SP, 16, index=_post())
+        a.ret()
+
+    # -- moves -----------------------------------------------------------------------------------
+    def mov_rr(self, size, dst, src) -> None:
+        self.a.mov_rr(8, dst, src)
+
+    def fmov_rr(self, dst, src) -> None:
+        self.a.fmov_rr(8, dst - V0, src - V0)
+
+    def mov_ri(self, size, dst, imm) -> None:
+        self._mov_imm(4 if size == 4 else 8, dst, imm)
+
+    def fconst(self, t, dst, bits) -> None:
+        size = _fsize(t)
+        if bits == 0:
+            self.a.fmov_from_gpr(size, dst - V0, ZR)
+        else:
+            self.a.ldr_fp_lit(size, dst - V0, self._const_label(size, bits))
+
+    def load_slot(self, t, reg, off) -> None:
+        self._typed_ld(t, reg, FP, off)
+
+    def store_slot(self, t, off, reg) -> None:
+        self._typed_st(t, reg, FP, off)
+
+    def _store_imm(self, t, base, off, bits) -> None:
+        size = 4 if t in (I32, F32) else 8
+        if bits == 0:
+            self._st(size, ZR, base, off)
+        else:
+            self._mov_imm(size, X16, bits)
+            self._st(size, X16, base, off)
+
+    def _copy(self, t, dbase, doff, sbase, soff) -> None:
+        size = 4 if t in (I32, F32) else 8
+        self._ld(size, X16, sbase, soff)
+        self._st(size, X16, dbase, doff)
+
+    def store_slot_imm(self, t, off, bits) -> None:
+        self._store_imm(t, FP, off, bits)
+
+    def copy_slot(self, t, dst_off, src_off) -> None:
+        self._copy(t, FP, dst_off, FP, src_off)
+
+    def store_out(self, t, k, reg) -> None:
+        self._typed_st(t, reg, SP, 8 * k)
+
+    def store_out_imm(self, t, k, bits) -> None:
+        self._store_imm(t, SP, 8 * k, bits)
+
+    def copy_to_out(self, t, k, src_off) -> None:
+        self._copy(t, SP, 8 * k, FP, src_off)
+
+    def load_out(self, t, reg, k) -> None:
+        self._typed_ld(t, reg, SP, 8 * k)
+
+    def load_vmctx(self, size, dst, off) -> None:
+        self._ld(size, dst, VM, off)
+
+    # -- integer operators -----------------------------------------------------------------------
+    def alu_imm_ok(self, op, size, bits) -> bool:
+        return True  # anything not encodable goes through x16
+
+    def cmp_imm_ok(self, size, bits) -> bool:
+        return True
+
+    _RR = {"add": "add_rr", "sub": "sub_rr", "and": "and_rr", "or": "orr_rr", "xor": "eor_rr",
+           "mul": "mul"}
+
+    def alu_rr(self, op, size, dst, src) -> None:
+        getattr(self.a, self._RR[op])(size, dst, dst, src)
+
+    def alu_ri(self, op, size, dst, imm) -> None:
+        a = self.a
+        imm &= (1 << (8 * size)) - 1
+        if op in ("add", "sub"):
+            neg = (-imm) & ((1 << (8 * size)) - 1)
+            if imm < 4096:
+                (a.add_imm if op == "add" else a.sub_imm)(size, dst, dst, imm)
+                return
+            if neg < 4096:
+                (a.sub_imm if op == "add" else a.add_imm)(size, dst, dst, neg)
+                return
+        elif op in ("and", "or", "xor") and encode_logical_imm(imm, size) is not None:
+            {"and": a.and_imm, "or": a.orr_imm, "xor": a.eor_imm}[op](size, dst, dst, imm)
+            return
+        self._mov_imm(size, X16, imm)
+        self.alu_rr(op, size, dst, X16)
+
+    def shift_rr(self, op, size, dst, count) -> None:
+        a = self.a
+        if op == "rotl":
+            a.neg(size, X16, count)
+            a.rorv(size, dst, dst, X16)
+        else:
+            {"shl": a.lslv, "shr_s": a.asrv, "shr_u": a.lsrv, "rotr": a.rorv}[op](
+                size, dst, dst, count)
+
+    def shift_ri(self, op, size, dst, imm) -> None:
+        a = self.a
+        bits = 8 * size
+        if imm == 0:
+            return
+        if op == "shl":
+            a.lsl_imm(size, dst, dst, imm)
+        elif op == "shr_s":
+            a.asr_imm(size, dst, dst, imm)
+        elif op == "shr_u":
+            a.lsr_imm(size, dst, dst, imm)
+        elif op == "rotr":
+            a.ror_imm(size, dst, dst, imm)
+        else:
+            a.ror_imm(size, dst, dst, (bits - imm) % bits)
+
+    def divrem_regs(self, op):
+        return None
+
+    def divrem(self, op, size, result, lhs, rhs) -> None:
+        a = self.a
+        ok = self.new_label()
+        a.cbnz(size, rhs, ok)
+        self._brk(TrapKind.integer_divide_by_zero)
+        self.bind(ok)
+        if op == "div_s":
+            ok2 = self.new_label()
+            a.cmn_imm(size, rhs, 1)
+            a.b_cond(Cond.NE, ok2)
+            self._mov_imm(size, X16, 1 << (8 * size - 1))
+            a.cmp_rr(size, lhs, X16)
+            a.b_cond(Cond.NE, ok2)
+            self._brk(TrapKind.integer_overflow)
+            self.bind(ok2)
+            a.sdiv(size, result, lhs, rhs)
+        elif op == "div_u":
+            a.udiv(size, result, lhs, rhs)
+        else:
+            (a.sdiv if op == "rem_s" else a.udiv)(size, X16, lhs, rhs)
+            a.msub(size, result, X16, rhs, lhs)
+
+    def unop(self, op, size, dst, src) -> None:
+        a = self.a
+        if op == "clz":
+            a.clz(size, dst, src)
+        elif op == "ctz":
+            a.rbit(size, X16, src)
+            a.clz(size, dst, X16)
+        elif op == "popcnt":
+            a.fmov_from_gpr(size, VS, src)
+            a.cnt_8b(VS, VS)
+            a.addv_8b(VS, VS)
+            a.fmov_to_gpr(4, dst, VS)
+        elif op == "extend8_s":
+            a.sxtb(size, dst, src)
+        elif op == "extend16_s":
+            a.sxth(size, dst, src)
+        elif op == "extend32_s":
+            a.sxtw(dst, src)
+        else:
+            raise NotImplementedError(op)
+
+    def _cmp_imm(self, size, lhs, imm) -> None:
+        a = self.a
+        imm &= (1 << (8 * size)) - 1
+        neg = (-imm) & ((1 << (8 * size)) - 1)
+        if imm < 4096:
+            a.cmp_imm(size, lhs, imm)
+        elif neg < 4096:
+            a.cmn_imm(size, lhs, neg)
+        else:
+            self._mov_imm(size, X16, imm)
+            a.cmp_rr(size, lhs, X16)
+
+    def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
+        self.a.cmp_rr(size, lhs, rhs)
+        self.a.cset(4, dst, INT_COND[cond])
+
+    def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
+        self._cmp_imm(size, lhs, imm)
+        self.a.cset(4, dst, INT_COND[cond])
+
+    def select(self, t, a_reg, b_reg, cond) -> None:
+        a = self.a
+        a.cmp_imm(4, cond, 0)
+        if a_reg >= V0:
+            a.fcsel(_fsize(t), a_reg - V0, a_reg - V0, b_reg - V0, Cond.NE)
+        else:
+            a.csel(8, a_reg, a_reg, b_reg, Cond.NE)
+
+    # -- float operators ---------------------------------------------------------------------------
+    def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
+        self.a.fcmp(_fsize(t), lhs - V0, rhs - V0)
+        self.a.cset(4, dst, F_COND[cond])
+
+    def fbin(self, op, t, dst, src) -> None:
+        a = self.a
+        size = _fsize(t)
+        x, y = dst - V0, src - V0
+        if op in ("add", "sub", "mul", "div", "min", "max"):
+            getattr(a, "f" + op)(size, x, x, y)
+        elif op == "copysign":
+            sign = 1 << (8 * size - 1)
+            a.fmov_to_gpr(size, X16, x)
+            a.fmov_to_gpr(size, X17, y)
+            a.and_imm(size, X16, X16, sign - 1)
+            a.and_imm(size, X17, X17, sign)
+            a.orr_rr(size, X16, X16, X17)
+            a.fmov_from_gpr(size, x, X16)
+        else:
+            raise NotImplementedError(op)
+
+    def fun(self, op, t, dst, src) -> None:
+        a = self.a
+        size = _fsize(t)
+        x, y = dst - V0, src - V0
+        if op in ("abs", "neg", "sqrt"):
+            getattr(a, "f" + op)(size, x, y)
+        elif op in ROUND:
+            getattr(a, ROUND[op])(size, x, y)
+        else:
+            raise NotImplementedError(op)
+
+    # -- conversions -----------------------------------------------------------------------------
+    def convert(self, name, dst, src) -> None:
+        a = self.a
+        rest = name.split(".", 1)[1]
+        if name in ("i32.wrap_i64", "i64.extend_i32_u"):
+            a.mov_rr(4, dst, src)
+        elif name == "i64.extend_i32_s":
+            a.sxtw(dst, src)
+        elif name == "f32.demote_f64":
+            a.fcvt(4, 8, dst - V0, src - V0)
+        elif name == "f64.promote_f32":
+            a.fcvt(8, 4, dst - V0, src - V0)
+        elif rest.startswith("reinterpret"):
+            size = 8 if name[1:3] == "64" else 4
+            if dst >= V0:
+                a.fmov_from_gpr(size, dst - V0, src)
+            else:
+                a.fmov_to_gpr(size, dst, src - V0)
+        elif rest.startswith("convert"):
+            fsize = 4 if name.startswith("f32") else 8
+            isize = 8 if "i64" in name else 4
+            (a.scvtf if name.endswith("_s") else a.ucvtf)(fsize, isize, dst - V0, src)
+        elif rest.startswith("trunc"):
+            isize = 8 if name.startswith("i64") else 4
+            fsize = 4 if "f32" in name else 8
+            signed = name.endswith("_s")
+            x = src - V0
+            if not rest.startswith("trunc_sat"):
+                self._trunc_checks(isize, fsize, signed, x)
+            (a.fcvtzs if signed else a.fcvtzu)(isize, fsize, dst, x)
+        else:
+            raise NotImplementedError(name)
+
+    def _fcmp_const(self, fsize, x, value: float) -> None:
+        self.a.ldr_fp_lit(fsize, VS, self._const_label(fsize, _fbits(fsize, value)))
+        self.a.fcmp(fsize, x, VS)
+
+    def _trunc_checks(self, isize, fsize, signed, x) -> None:
+        """Trap on NaN (invalid conversion) and on values whose truncation does not fit."""
+        a = self.a
+        bits = 8 * isize
+        a.fcmp(fsize, x, x)
+        self._trap_unless(Cond.VC, TrapKind.invalid_conversion_to_integer)
+        if signed:
+            lo = -float(1 << (bits - 1))
+            if isize == 4 and fsize == 8:
+                self._fcmp_const(fsize, x, lo - 1.0)
+                self._trap_unless(Cond.GT, TrapKind.integer_overflow)
+            else:
+                self._fcmp_const(fsize, x, lo)
+                self._trap_unless(Cond.GE, TrapKind.integer_overflow)
+            hi = float(1 << (bits - 1))
+        else:
+            self._fcmp_const(fsize, x, -1.0)
+            self._trap_unless(Cond.GT, TrapKind.integer_overflow)
+            hi = float(1 << bits)
+        self._fcmp_const(fsize, x, hi)
+        self._trap_unless(Cond.LT, TrapKind.integer_overflow)
+
+    # -- control flow ----------------------------------------------------------------------------
+    def jump(self, label) -> None:
+        self.a.b(label)
+
+    def branch_zero(self, size, reg, label) -> None:
+        self.a.cbz(size, reg, label)
+
+    def branch_nonzero(self, size, reg, label) -> None:
+        self.a.cbnz(size, reg, label)
+
+    def br_table(self, index, labels, default) -> None:
+        a = self.a
+        n = len(labels)
+        if n == 0:
+            a.b(default)
+            return
+        self._cmp_imm(4, index, n)
+        a.b_cond(Cond.HS, default)
+        table = self.new_label()
+        a.adr(X16, table)
+        a.ldrs_reg(4, 8, X17, X16, index, Extend.UXTW, True)
+        a.add_rr(8, X16, X16, X17)
+        a.br(X16)
+        self.bind(table)
+        use = Word32Rel(self.buf.offset())
+        for lab in labels:
+            at = self.buf.offset()
+            self.buf.put(b"\0\0\0\0")
+            self.buf.use_label(lab, use, at)
+
+    # -- globals, memory -------------------------------------------------------------------------
+    def global_get(self, t, dst, ptr_off) -> None:
+        self._ld(8, X16, VM, ptr_off)
+        self._typed_ld(t, dst, X16, 0)
+
+    def global_set(self, t, ptr_off, src) -> None:
+        self._ld(8, X16, VM, ptr_off)
+        self._typed_st(t, src, X16, 0)
+
+    def memory_size(self, dst) -> None:
+        self._ld(8, dst, VM, MEM0_SIZE)
+        self.a.lsr_imm(8, dst, dst, 16)
+
+    def _bounds(self, addr, offset, size) -> None:
+        """Trap unless addr + offset + size <= memory size; leaves base + offset in x16."""
+        a = self.a
+        self._add_const(X16, addr, offset + size)
+        self._ld(8, X17, VM, MEM0_SIZE)
+        a.cmp_rr(8, X16, X17)
+        self._trap_unless(Cond.LS, TrapKind.memory_out_of_bounds)
+        self._ld(8, X16, VM, MEM0_BASE)
+        if offset:
+            self._add_const(X16, X16, offset)
+
+    def wasm_load(self, name, dst, addr, offset) -> None:
+        kind, width, size = LOADS[name]
+        self._bounds(addr, offset, width)
+        a = self.a
+        if kind == "f":
+            a.ldr_fp_reg(width, dst - V0, X16, addr)
+        elif kind == "s":
+            a.ldrs_reg(width, size, dst, X16, addr)
+        else:
+            a.ldr_reg(width, dst, X16, addr)
+
+    def wasm_store(self, name, addr, offset, val) -> None:
+        kind, width = STORES[name]
+        self._bounds(addr, offset, width)
+        if kind == "f":
+            self.a.str_fp_reg(width, val - V0, X16, addr)
+        else:
+            self.a.str_reg(width, val, X16, addr)
+
+    # -- calls -----------------------------------------------------------------------------------
+    def call_func(self, func_index) -> None:
+        self.a.bl(self.env.func_labels[func_index])
+
+    def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
+        self._ld(8, X16, VM, code_off)
+        self._ld(8, VM, VM, vmctx_off)
+        self.a.blr(X16)
+        self._ld(8, VM, FP, vmctx_slot)
+
+    def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        a = self.a
+        self._ld(4, X16, VM, len_off)
+        a.cmp_rr(4, index, X16)
+        self._trap_unless(Cond.LO, TrapKind.table_out_of_bounds)
+        self._ld(8, X16, VM, base_off)
+        a.ldr_reg(8, X16, X16, index, Extend.UXTW, True)
+        ok = self.new_label()
+        a.cbnz(8, X16, ok)
+        self._brk(TrapKind.indirect_call_null)
+        self.bind(ok)
+        self._ld(8, X17, VM, sig_off)
+        self._ld(8, index, X16, 8)
+        a.cmp_rr(8, index, X17)
+        self._trap_unless(Cond.EQ, TrapKind.indirect_call_type_mismatch)
+        self._ld(8, VM, X16, 16)
+        self._ld(8, X16, X16, 0)
+        a.blr(X16)
+        self._ld(8, VM, FP, vmctx_slot)
+
+    def call_builtin(self, off) -> None:
+        self._ld(8, X16, VM, off)
+        self.a.blr(X16)
+
+
+def _pre():
+    from winch.isa.aarch64.asm import Index
+
+    return Index.PRE
+
+
+def _post():
+    from winch.isa.aarch64.asm import Index
+
+    return Index.POST
