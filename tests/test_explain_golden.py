@@ -67,7 +67,7 @@ FAMILIES = {
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-@pytest.mark.parametrize("isa", ["x64", "aarch64"])
+@pytest.mark.parametrize("isa", ["x64", "aarch64", "s390x"])
 def test_explain_golden(family, isa):
     module = wat(f"(module {FAMILIES[family]})")
     text = explain(compile_module(module, isa))

@@ -20,7 +20,7 @@ def _run_suite(engine_name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine_name", ["wasmtime", "frontend", "winch-x64", "winch-aarch64"])
+@pytest.mark.parametrize("engine_name", ["wasmtime", "frontend", "winch-x64", "winch-aarch64", "winch-s390x"])
 def test_spec_suite_has_no_failures(engine_name):
     results = _run_suite(engine_name)
     failures = [(r.path, f.line, f.message) for r in results for f in r.failures]

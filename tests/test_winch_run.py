@@ -36,7 +36,7 @@ MOD = wat("""
 """)
 
 
-ISAS = ["x64", "aarch64"]
+ISAS = ["x64", "aarch64", "s390x"]
 
 
 def run(name, *args, compiled=None, timeout=5.0, isa="x64"):
@@ -153,3 +153,42 @@ def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
     assert "Traceback" not in r.stderr
     r = _cli("run", str(tmp_path / "missing.wasm"), "--invoke", "f")
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+MEMORY_MIX = wat("""
+(module
+  (memory (export "mem") 1)
+  (func (export "fill") (param i64 f64)
+    (i64.store (i32.const 0) (local.get 0))
+    (i32.store (i32.const 9) (i32.wrap_i64 (local.get 0)))
+    (i32.store16 (i32.const 14) (i32.const 0xBEEF))
+    (i32.store8 (i32.const 17) (i32.const 0x1FF))
+    (i64.store32 (i32.const 19) (local.get 0))
+    (i64.store16 (i32.const 23) (local.get 0))
+    (i64.store8 (i32.const 26) (local.get 0))
+    (f32.store (i32.const 29) (f32.demote_f64 (local.get 1)))
+    (f64.store (i32.const 35) (local.get 1))
+    (f64.store (i32.const 45) (f64.reinterpret_i64 (i64.load (i32.const 1))))
+    (memory.fill (i32.const 60) (i32.const 0xAB) (i32.const 5))
+    (memory.copy (i32.const 70) (i32.const 0) (i32.const 30)))
+  (func (export "sum") (result i64)
+    (i64.add (i64.load (i32.const 3)) (i64.extend_i32_u (i32.load16_s (i32.const 14)))))
+)
+""")
+
+
+def test_memory_bytes_identical_on_every_isa():
+    images, sums = {}, {}
+    for isa in ISAS:
+        c = compile_module(MEMORY_MIX, isa)
+        store = wstore.Store(isa)
+        inst = winst.instantiate(store, c, {})
+        r = winst.call(store, inst.exports["fill"],
+                       [0x0123456789ABCDEF, struct.unpack("<Q", struct.pack("<d", -1.25e-3))[0]])
+        assert isinstance(r, wstore.Returned), (isa, r)
+        mem = inst.exports["mem"]
+        images[isa] = bytes(store.mu.mem_read(mem.base, 128))
+        sums[isa] = winst.call(store, inst.exports["sum"], []).values
+    assert images["x64"][:8] == (0x0123456789ABCDEF).to_bytes(8, "little")  # Wasm is LE
+    assert images["aarch64"] == images["x64"] and images["s390x"] == images["x64"]
+    assert sums["aarch64"] == sums["x64"] == sums["s390x"]

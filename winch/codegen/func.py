@@ -736,7 +736,7 @@ def _table_set(g, op, imm):
 @handles("table.size")
 def _table_size(g, op, imm):
     r = g.stack.alloc(False)
-    g.masm.load_vmctx(4, r, g.env.vm.table_len(imm))
+    g.masm.load_vmctx(8, r, g.env.vm.table_len(imm))  # a u64 field (big-endian on s390x)
     g.stack.push((REG, I32, r))
 
 

@@ -76,7 +76,7 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
 
     mu = store.mu
     vmctx = store._alloc(vm.size)
-    code_base = store._alloc(len(compiled.code) or 1, prot=5)  # READ | EXEC
+    code_base = store._alloc(len(compiled.code) or 1, prot=store.isa.code_prot)
     mu.mem_write(code_base, compiled.code)
     inst = Instance(compiled, vmctx, code_base, [], [], mems, tables, globals_, {})
     store.instances_by_vmctx[vmctx] = inst

@@ -13,6 +13,7 @@ class HostISA:
     stub = b""  # one return instruction: a host stub the hook runs before it
     # the call pushes a return address (x64) or keeps it in a register
     ret_in_register = False
+    code_prot = uc.UC_PROT_READ | uc.UC_PROT_EXEC  # protection of code and stub pages
 
     def make_engine(self) -> uc.Uc:
         raise NotImplementedError
@@ -54,10 +55,10 @@ class X64(HostISA):
     def host_args_base(self, mu) -> int:
         return mu.reg_read(self.SP) + 8
 
-    def read_fpr(self, mu) -> int:
+    def read_fpr(self, mu, is32: bool) -> int:
         return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
 
-    def write_fpr(self, mu, bits: int) -> None:
+    def write_fpr(self, mu, bits: int, is32: bool) -> None:
         mu.reg_write(self.RET_FPR, bits)
 
 
@@ -87,14 +88,58 @@ class AArch64(HostISA):
     def host_args_base(self, mu) -> int:
         return mu.reg_read(self.SP)
 
-    def read_fpr(self, mu) -> int:
+    def read_fpr(self, mu, is32: bool) -> int:
         return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
 
-    def write_fpr(self, mu, bits: int) -> None:
+    def write_fpr(self, mu, bits: int, is32: bool) -> None:
         mu.reg_write(self.RET_FPR, bits)
 
 
-ISAS = {"x64": X64, "aarch64": AArch64}
+class S390x(HostISA):
+    """Big-endian; a float32 sits in the left half of an FPR (ISA-NOTES.md §3)."""
+
+    name = "s390x"
+    byteorder = "big"
+    stub = b"\x07\xfe"  # br %r14
+    # Unicorn's s390x raises an addressing exception fetching from a page without WRITE
+    # (measured): code pages are RWX here, so a stray write into code is not caught.
+    code_prot = uc.UC_PROT_ALL
+
+    def __init__(self):
+        from unicorn import s390x_const as S
+
+        self.S = S
+        self.PC = S.UC_S390X_REG_PC
+        self.SP = S.UC_S390X_REG_R15
+        self.VMCTX = S.UC_S390X_REG_R13
+        self.RET_GPR = S.UC_S390X_REG_R2
+        self.RET_FPR = S.UC_S390X_REG_F0
+        self.LR = S.UC_S390X_REG_R14
+
+    def make_engine(self) -> uc.Uc:
+        S = self.S
+        mu = uc.Uc(uc.UC_ARCH_S390X, uc.UC_MODE_BIG_ENDIAN)
+        mu.reg_write(S.UC_S390X_REG_PSWM, mu.reg_read(S.UC_S390X_REG_PSWM) | 0x0000000180000000)
+        mu.reg_write(S.UC_S390X_REG_CR0, mu.reg_read(S.UC_S390X_REG_CR0) | 0x60000)
+        return mu
+
+    def enter(self, mu, func_addr, vmctx, sp, done_addr) -> None:
+        mu.reg_write(self.SP, sp)
+        mu.reg_write(self.LR, done_addr)
+        mu.reg_write(self.VMCTX, vmctx)
+
+    def host_args_base(self, mu) -> int:
+        return mu.reg_read(self.SP)
+
+    def read_fpr(self, mu, is32: bool) -> int:
+        v = mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
+        return v >> 32 if is32 else v
+
+    def write_fpr(self, mu, bits: int, is32: bool) -> None:
+        mu.reg_write(self.RET_FPR, bits << 32 if is32 else bits)
+
+
+ISAS = {"x64": X64, "aarch64": AArch64, "s390x": S390x}
 
 
 def host_isa(name: str) -> HostISA:

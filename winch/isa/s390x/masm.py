@@ -1,0 +1,704 @@
+"""The s390x MacroAssembler: Wasm-level operations lowered to z13 instruction sequences.
+
+Registers (codegen numbering: r0..r15 as 0..15, f0..f15 as 16 + n):
+    r15 sp, r11 fp, r14 return address (BRASL/BASR link)
+    r13          pinned: the VM context (restored from [fp-8] after calls)
+    r0, r1       scratch, private to this file; the DSGR/DLGR/FLOGR even/odd pair
+    r12          scratch usable as a base register (r0 means "no register" there)
+    r2..r10      allocatable; r2 returns a value
+    f15, f14     FP scratch;  f0..f13 allocatable, f0 returns a value
+Big-endian: frame slots, globals and the VM context hold native (big-endian) values; Wasm
+linear memory is little-endian, so every memory access is byte-reversed (LRV/STRV family).
+An i32 in a register is its low 32 bits; the high half is undefined, so 32-bit operations
+are used for i32 and addresses/indices are zero-extended (LLGFR) before use.
+A float32 lives in the left (high) half of its FPR.  Traps are the 0x00NN halfword.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
+from winch.traps import TrapKind
+from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.wasm.types import F32, F64, I32
+
+SP, FP, LR, VM = 15, 11, 14, 13
+R0, R1, R12 = 0, 1, 12
+F0 = 16
+FS, FS2 = 15, 14  # FP scratch (assembler numbering)
+
+INT_COND = {"eq": ("E", False), "ne": ("NE", False), "lt_s": ("L", True), "lt_u": ("L", False),
+            "gt_s": ("H", True), "gt_u": ("H", False), "le_s": ("LE", True),
+            "le_u": ("LE", False), "ge_s": ("HE", True), "ge_u": ("HE", False)}
+MASK = {"E": 8, "NE": 7, "L": 4, "H": 2, "LE": 12, "HE": 10}
+F_MASK = {"eq": 8, "ne": 7, "lt": 4, "gt": 2, "le": 12, "ge": 10}
+ROUND = {"floor": 7, "ceil": 6, "trunc": 5, "nearest": 4}
+
+
+def _fsize(t) -> int:
+    return 4 if t == F32 else 8
+
+
+def _fbits(size: int, value: float) -> bytes:
+    return struct.pack(">f" if size == 4 else ">d", value)
+
+
+class Word32RelBE:
+    """A jump-table entry: big-endian int32 (target - base)."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: int):
+        self.base = base
+
+    def patch(self, code: bytearray, at: int, target: int) -> None:
+        struct.pack_into(">i", code, at, target - self.base)
+
+
+class S390xMasm:
+    GPRS = (2, 3, 4, 5, 6, 7, 8, 9, 10)
+    FPRS = tuple(F0 + i for i in range(14))
+    FPR_SET = frozenset(FPRS)
+    RET_GPR = 2
+    RET_FPR = F0
+    SHIFT_COUNT_REG = None
+
+    def __init__(self, buf, env):
+        self.buf = buf
+        self.env = env
+        self.a = S390xAssembler(buf)
+        self.srcloc = -1
+
+    # -- buffer -----------------------------------------------------------------------------
+    def new_label(self) -> int:
+        return self.buf.new_label()
+
+    def bind(self, label: int) -> None:
+        self.buf.bind_label(label)
+
+    def offset(self) -> int:
+        return self.buf.offset()
+
+    def align_function(self) -> None:
+        pass
+
+    def trap(self, kind: TrapKind) -> None:
+        self.a.trap(kind)
+
+    def _trap_unless(self, mask: int, kind: TrapKind) -> None:
+        ok = self.new_label()
+        self.a.brc(mask, ok)
+        self.a.trap(kind)
+        self.bind(ok)
+
+    def _brc(self, mask, label) -> None:
+        self.a.brcl(mask, label)  # long form: bodies may exceed the 64 KiB of BRC
+
+    # -- memory operand helpers (native, big-endian) --------------------------------------------
+    def _mem(self, base, off) -> Mem:
+        if -(1 << 19) <= off < (1 << 19):
+            return Mem(base, off)
+        if base != R12:
+            self.a.emit("LGR", R12, base)
+        self.a.emit("AGFI", R12, off)
+        return Mem(R12, 0)
+
+    def _ld(self, size, r, base, off, fp=False) -> None:
+        m = self._mem(base, off)
+        if fp:
+            self.a.emit_mem("LE" if size == 4 else "LD", "LEY" if size == 4 else "LDY", r, m)
+        elif size == 4:
+            self.a.emit_mem("L", "LY", r, m)
+        else:
+            self.a.emit("LG", r, m)
+
+    def _st(self, size, r, base, off, fp=False) -> None:
+        m = self._mem(base, off)
+        if fp:
+            self.a.emit_mem("STE" if size == 4 else "STD", "STEY" if size == 4 else "STDY", r, m)
+        elif size == 4:
+            self.a.emit_mem("ST", "STY", r, m)
+        else:
+            self.a.emit("STG", r, m)
+
+    def _typed_ld(self, t, reg, base, off) -> None:
+        if reg >= F0:
+            self._ld(_fsize(t), reg - F0, base, off, fp=True)
+        else:
+            self._ld(4 if t == I32 else 8, reg, base, off)
+
+    def _typed_st(self, t, reg, base, off) -> None:
+        if reg >= F0:
+            self._st(_fsize(t), reg - F0, base, off, fp=True)
+        else:
+            self._st(4 if t == I32 else 8, reg, base, off)
+
+    # -- frame ---------------------------------------------------------------------------------
+    def prologue(self, frame) -> int:
+        e = self.a.emit
+        e("AGHI", SP, -16)
+        e("STG", LR, Mem(SP, 8))
+        e("STG", FP, Mem(SP, 0))
+        e("LGR", FP, SP)
+        patch = self.buf.offset()
+        e("AGFI", SP, 0)  # -frame size, patched by finish_frame
+        e("CLG", SP, Mem(VM, STACK_LIMIT))
+        self._trap_unless(MASK["HE"], TrapKind.call_stack_exhausted)
+        e("STG", VM, Mem(FP, -8))
+        if frame.nlocals:
+            e("LGHI", R0, 0)
+            for j in range(frame.nlocals):
+                self._st(8, R0, FP, frame.local(frame.nparams + j))
+        return patch
+
+    def finish_frame(self, patch: int, size: int) -> None:
+        size = (size + 15) & ~15
+        struct.pack_into(">i", self.buf.data, patch + 2, -size)
+
+    def epilogue(self) -> None:
+        e = self.a.emit
+        e("LGR", SP, FP)
+        e("LG", LR, Mem(SP, 8))
+        e("LG", FP, Mem(SP, 0))
+        e("AGHI", SP, 16)
+        self.a.br(LR)
+
+    # -- moves -----------------------------------------------------------------------------------
+    def mov_rr(self, size, dst, src) -> None:
+        if dst != src:
+            self.a.emit("LGR", dst, src)
+
+    def fmov_rr(self, dst, src) -> None:
+        if dst != src:
+            self.a.emit("LDR", dst - F0, src - F0)
+
+    def mov_ri(self, size, dst, imm) -> None:
+        self.a.load_const(dst, imm & ((1 << (8 * size)) - 1) if size == 4 else imm,
+                          32 if size == 4 else 64)
+
+    def fconst(self, t, dst, bits) -> None:
+        size = _fsize(t)
+        self.a.load_fp_const(dst - F0, bits.to_bytes(size, "big"), R1)
+
+    def load_slot(self, t, reg, off) -> None:
+        self._typed_ld(t, reg, FP, off)
+
+    def store_slot(self, t, off, reg) -> None:
+        self._typed_st(t, reg, FP, off)
+
+    def _store_imm(self, t, base, off, bits) -> None:
+        size = 4 if t in (I32, F32) else 8
+        self.a.load_const(R0, bits, 32 if size == 4 else 64)
+        self._st(size, R0, base, off)
+
+    def _copy(self, t, dbase, doff, sbase, soff) -> None:
+        size = 4 if t in (I32, F32) else 8
+        self._ld(size, R0, sbase, soff)
+        self._st(size, R0, dbase, doff)
+
+    def store_slot_imm(self, t, off, bits) -> None:
+        self._store_imm(t, FP, off, bits)
+
+    def copy_slot(self, t, dst_off, src_off) -> None:
+        self._copy(t, FP, dst_off, FP, src_off)
+
+    def store_out(self, t, k, reg) -> None:
+        self._typed_st(t, reg, SP, 8 * k)
+
+    def store_out_imm(self, t, k, bits) -> None:
+        self._store_imm(t, SP, 8 * k, bits)
+
+    def copy_to_out(self, t, k, src_off) -> None:
+        self._copy(t, SP, 8 * k, FP, src_off)
+
+    def load_out(self, t, reg, k) -> None:
+        self._typed_ld(t, reg, SP, 8 * k)
+
+    def load_vmctx(self, size, dst, off) -> None:
+        self._ld(size, dst, VM, off)
+
+    # -- integer operators -----------------------------------------------------------------------
+    def alu_imm_ok(self, op, size, bits) -> bool:
+        return True
+
+    def cmp_imm_ok(self, size, bits) -> bool:
+        return True
+
+    _RR = {("add", 4): "AR", ("add", 8): "AGR", ("sub", 4): "SR", ("sub", 8): "SGR",
+           ("and", 4): "NR", ("and", 8): "NGR", ("or", 4): "OR", ("or", 8): "OGR",
+           ("xor", 4): "XR", ("xor", 8): "XGR", ("mul", 4): "MSR", ("mul", 8): "MSGR"}
+
+    def alu_rr(self, op, size, dst, src) -> None:
+        self.a.emit(self._RR[(op, size)], dst, src)
+
+    def alu_ri(self, op, size, dst, imm) -> None:
+        imm &= (1 << (8 * size)) - 1
+        simm = imm - (1 << (8 * size)) if imm >> (8 * size - 1) else imm
+        e = self.a.emit
+        if op == "add" and -(1 << 31) <= simm < (1 << 31):
+            e("AFI" if size == 4 else "AGFI", dst, simm)
+        elif op == "sub" and -(1 << 31) < simm <= (1 << 31):
+            e("AFI" if size == 4 else "AGFI", dst, -simm)
+        elif op == "mul" and -(1 << 31) <= simm < (1 << 31):
+            e("MSFI" if size == 4 else "MSGFI", dst, simm)
+        elif op in ("and", "or", "xor") and size == 4:
+            e({"and": "NILF", "or": "OILF", "xor": "XILF"}[op], dst, imm)
+        else:
+            self.a.load_const(R0, imm, 8 * size)
+            self.alu_rr(op, size, dst, R0)
+
+    def shift_rr(self, op, size, dst, count) -> None:
+        e = self.a.emit
+        if size == 4:
+            if op in ("rotl", "rotr"):
+                if op == "rotr":
+                    e("LCR", R1, count)
+                    e("RLL", dst, dst, Mem(R1, 0))
+                else:
+                    e("RLL", dst, dst, Mem(count, 0))
+                return
+            e("LR", R1, count)
+            e("NILL", R1, 31)  # 32-bit shifts use 6 bits of the count; Wasm wants 5
+            e({"shl": "SLL", "shr_s": "SRA", "shr_u": "SRL"}[op], dst, Mem(R1, 0))
+            return
+        if op == "rotr":
+            e("LCGR", R1, count)
+            e("RLLG", dst, dst, Mem(R1, 0))
+            return
+        e({"shl": "SLLG", "shr_s": "SRAG", "shr_u": "SRLG", "rotl": "RLLG"}[op], dst, dst,
+          Mem(count, 0))
+
+    def shift_ri(self, op, size, dst, imm) -> None:
+        e = self.a.emit
+        bits = 8 * size
+        if imm == 0:
+            return
+        if op == "rotr":
+            op, imm = "rotl", (bits - imm) % bits
+        if size == 4:
+            if op == "rotl":
+                e("RLL", dst, dst, Mem(0, imm))
+            else:
+                e({"shl": "SLL", "shr_s": "SRA", "shr_u": "SRL"}[op], dst, Mem(0, imm))
+        else:
+            e({"shl": "SLLG", "shr_s": "SRAG", "shr_u": "SRLG", "rotl": "RLLG"}[op], dst, dst,
+              Mem(0, imm))
+
+    def divrem_regs(self, op):
+        return None
+
+    def divrem(self, op, size, result, lhs, rhs) -> None:
+        e = self.a.emit
+        # operands widened to 64 bits in r1 (dividend) and r12 (divisor)
+        signed = op.endswith("_s")
+        if size == 4:
+            e("LGFR" if signed else "LLGFR", R12, rhs)
+            e("LGFR" if signed else "LLGFR", R1, lhs)
+        else:
+            e("LGR", R12, rhs)
+            e("LGR", R1, lhs)
+        e("LTGR", R12, R12)
+        self._trap_unless(MASK["NE"], TrapKind.integer_divide_by_zero)
+        if signed:
+            other = self.new_label()
+            done = self.new_label()
+            e("CGHI", R12, -1)
+            self._brc(MASK["NE"], other)
+            if op == "div_s":
+                self.a.load_const(R0, -(1 << (8 * size - 1)), 64)
+                e("CGR", R1, R0)
+                self._trap_unless(MASK["NE"], TrapKind.integer_overflow)
+                e("LCGR", R1, R1)  # x / -1 = -x (no overflow left)
+                e("LGR", result, R1)
+            else:
+                e("LGHI", result, 0)  # x % -1 = 0, also for INT_MIN
+            self._brc(15, done)
+            self.bind(other)
+            e("DSGR", R0, R12)  # r0 = remainder, r1 = quotient
+            e("LGR", result, R1 if op == "div_s" else R0)
+            self.bind(done)
+        else:
+            e("LGHI", R0, 0)
+            e("DLGR", R0, R12)
+            e("LGR", result, R1 if op == "div_u" else R0)
+
+    def unop(self, op, size, dst, src) -> None:
+        e = self.a.emit
+        if op == "clz":
+            e("LLGFR" if size == 4 else "LGR", R1, src)
+            e("FLOGR", R0, R1)
+            if size == 4:
+                e("AGHI", R0, -32)
+            e("LGR", dst, R0)
+        elif op == "ctz":
+            # ctz(x) = 64 - clz(~x & (x - 1)); for i32, bit 32 set caps the answer at 32
+            e("LLGFR" if size == 4 else "LGR", R1, src)
+            if size == 4:
+                e("OIHL", R1, 1)
+            e("LCGR", R12, R1)
+            e("AGHI", R12, -1)   # ~x
+            e("AGHI", R1, -1)    # x - 1
+            e("NGR", R1, R12)
+            e("FLOGR", R0, R1)
+            e("LGHI", R1, 64)
+            e("SGR", R1, R0)
+            e("LGR", dst, R1)
+        elif op == "popcnt":
+            e("LLGFR" if size == 4 else "LGR", R1, src)
+            e("POPCNT", R1, R1)  # per-byte counts (z196 form)
+            self.a.load_const(R0, 0x0101010101010101, 64)
+            e("MSGR", R1, R0)
+            e("SRLG", dst, R1, Mem(0, 56))
+        elif op == "extend8_s":
+            e("LGBR" if size == 8 else "LBR", dst, src)
+        elif op == "extend16_s":
+            e("LGHR" if size == 8 else "LHR", dst, src)
+        elif op == "extend32_s":
+            e("LGFR", dst, src)
+        else:
+            raise NotImplementedError(op)
+
+    def _set(self, mask, dst) -> None:
+        self.a.emit("LGHI", dst, 0)
+        self.a.emit("LOCGHI", dst, 1, mask)
+
+    def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
+        name, signed = INT_COND[cond]
+        if size == 4:
+            self.a.emit("CR" if signed else "CLR", lhs, rhs)
+        else:
+            self.a.emit("CGR" if signed else "CLGR", lhs, rhs)
+        self._set(MASK[name], dst)
+
+    def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
+        name, signed = INT_COND[cond]
+        e = self.a.emit
+        if size == 4:
+            imm &= 0xFFFF_FFFF
+            if signed:
+                e("CFI", lhs, imm - (1 << 32) if imm >> 31 else imm)
+            else:
+                e("CLFI", lhs, imm)
+        else:
+            imm &= (1 << 64) - 1
+            simm = imm - (1 << 64) if imm >> 63 else imm
+            if signed and -(1 << 31) <= simm < (1 << 31):
+                e("CGFI", lhs, simm)
+            elif not signed and imm < (1 << 32):
+                e("CLGFI", lhs, imm)
+            else:
+                self.a.load_const(R0, imm, 64)
+                e("CGR" if signed else "CLGR", lhs, R0)
+        self._set(MASK[name], dst)
+
+    def select(self, t, a_reg, b_reg, cond) -> None:
+        e = self.a.emit
+        e("LTR", cond, cond)
+        if a_reg >= F0:
+            skip = self.new_label()
+            self.a.brc(MASK["NE"], skip)
+            e("LDR", a_reg - F0, b_reg - F0)
+            self.bind(skip)
+        else:
+            e("LOCGR", a_reg, b_reg, MASK["E"])
+
+    # -- float operators ---------------------------------------------------------------------------
+    def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
+        self.a.emit("CEBR" if t == F32 else "CDBR", lhs - F0, rhs - F0)
+        self._set(F_MASK[cond], dst)
+
+    def fbin(self, op, t, dst, src) -> None:
+        e = self.a.emit
+        s = t == F32
+        x, y = dst - F0, src - F0
+        if op in ("add", "sub", "mul", "div"):
+            e({"add": "AEBR", "sub": "SEBR", "mul": "MEEBR", "div": "DEBR"}[op] if s else
+              {"add": "ADBR", "sub": "SDBR", "mul": "MDBR", "div": "DDBR"}[op], x, y)
+        elif op in ("min", "max"):
+            nan, eq, done = self.new_label(), self.new_label(), self.new_label()
+            e("CEBR" if s else "CDBR", x, y)
+            self.a.brc(Cond.UNORDERED, nan)
+            self.a.brc(Cond.EQ, eq)
+            self.a.brc(Cond.LT if op == "min" else Cond.GT, done)
+            e("LDR", x, y)
+            self.a.j(done)
+            self.bind(nan)
+            e("AEBR" if s else "ADBR", x, y)  # a quiet NaN from the NaN operand(s)
+            self.a.j(done)
+            self.bind(eq)  # equal: only the signs of zeros can differ
+            e("LGDR", R0, x)
+            e("LGDR", R1, y)
+            e("OGR" if op == "min" else "NGR", R0, R1)
+            e("LDGR", x, R0)
+            self.bind(done)
+        elif op == "copysign":
+            e("CPSDR", x, y, x)
+        else:
+            raise NotImplementedError(op)
+
+    def fun(self, op, t, dst, src) -> None:
+        e = self.a.emit
+        s = t == F32
+        x, y = dst - F0, src - F0
+        if op == "neg":
+            e("LCDFR", x, y)
+        elif op == "abs":
+            e("LPDFR", x, y)
+        elif op == "sqrt":
+            e("SQEBR" if s else "SQDBR", x, y)
+        elif op in ROUND:
+            e("FIEBRA" if s else "FIDBRA", x, ROUND[op], y, 4)
+        else:
+            raise NotImplementedError(op)
+
+    # -- conversions -----------------------------------------------------------------------------
+    def convert(self, name, dst, src) -> None:
+        e = self.a.emit
+        rest = name.split(".", 1)[1]
+        if name == "i32.wrap_i64":
+            if dst != src:
+                e("LR", dst, src)
+        elif name == "i64.extend_i32_u":
+            e("LLGFR", dst, src)
+        elif name == "i64.extend_i32_s":
+            e("LGFR", dst, src)
+        elif name == "f32.demote_f64":
+            e("LEDBR", dst - F0, src - F0)
+        elif name == "f64.promote_f32":
+            e("LDEBR", dst - F0, src - F0)
+        elif rest.startswith("reinterpret"):
+            wide = name[1:3] == "64"
+            if dst >= F0:  # int -> float
+                if wide:
+                    e("LDGR", dst - F0, src)
+                else:
+                    e("SLLG", R0, src, Mem(0, 32))
+                    e("LDGR", dst - F0, R0)
+            else:
+                e("LGDR", dst, src - F0)
+                if not wide:
+                    e("SRLG", dst, dst, Mem(0, 32))
+        elif rest.startswith("convert"):
+            f = "E" if name.startswith("f32") else "D"
+            i = "G" if "i64" in name else "F"
+            x = dst - F0
+            if name.endswith("_s"):
+                e(f"C{f}{i}BR", x, src)
+            else:
+                e(f"C{f}L{i}BR", x, 0, src, 0)
+        elif rest.startswith("trunc_sat"):
+            self._trunc_sat(name, dst, src - F0)
+        elif rest.startswith("trunc"):
+            self._trunc(name, dst, src - F0)
+        else:
+            raise NotImplementedError(name)
+
+    def _fcmp_const(self, fsize, x, value: float) -> None:
+        self.a.load_fp_const(FS, _fbits(fsize, value), R1)
+        self.a.emit("CEBR" if fsize == 4 else "CDBR", x, FS)
+
+    def _cvt(self, isize, fsize, signed, dst, x) -> None:
+        """The conversion itself, truncating (m3 = 5); the input is known to be in range."""
+        f = "E" if fsize == 4 else "D"
+        i = "G" if isize == 8 else "F"
+        if signed:
+            self.a.emit(f"C{i}{f}BR", dst, 5, x)
+        else:
+            self.a.emit(f"CL{i}{f}BR", dst, 5, x, 0)
+
+    def _bounds(self, isize, fsize, signed):
+        """(low bound, low inclusive, high bound) of the values whose truncation fits."""
+        bits = 8 * isize
+        if signed:
+            lo = -float(1 << (bits - 1))
+            if isize == 4 and fsize == 8:
+                return lo - 1.0, False, float(1 << (bits - 1))
+            return lo, True, float(1 << (bits - 1))
+        return -1.0, False, float(1 << bits)
+
+    def _trunc(self, name, dst, x) -> None:
+        isize = 8 if name.startswith("i64") else 4
+        fsize = 4 if "f32" in name else 8
+        signed = name.endswith("_s")
+        e = self.a.emit
+        e("CEBR" if fsize == 4 else "CDBR", x, x)
+        self._trap_unless(Cond.ORDERED, TrapKind.invalid_conversion_to_integer)
+        lo, incl, hi = self._bounds(isize, fsize, signed)
+        self._fcmp_const(fsize, x, lo)
+        self._trap_unless(MASK["HE"] if incl else MASK["H"], TrapKind.integer_overflow)
+        self._fcmp_const(fsize, x, hi)
+        self._trap_unless(MASK["L"], TrapKind.integer_overflow)
+        self._cvt(isize, fsize, signed, dst, x)
+
+    def _trunc_sat(self, name, dst, x) -> None:
+        isize = 8 if name.startswith("i64") else 4
+        fsize = 4 if "f32" in name else 8
+        signed = name.endswith("_s")
+        bits = 8 * isize
+        e = self.a.emit
+        zero, low, high, done = (self.new_label() for _ in range(4))
+        e("CEBR" if fsize == 4 else "CDBR", x, x)
+        self._brc(Cond.UNORDERED, zero)
+        lo, incl, hi = self._bounds(isize, fsize, signed)
+        self._fcmp_const(fsize, x, lo)
+        self._brc(MASK["L"] if incl else MASK["LE"], low)
+        self._fcmp_const(fsize, x, hi)
+        self._brc(MASK["HE"], high)
+        self._cvt(isize, fsize, signed, dst, x)
+        self._brc(15, done)
+        self.bind(low)
+        self.a.load_const(dst, -(1 << (bits - 1)) if signed else 0, 64)
+        self._brc(15, done)
+        self.bind(high)
+        self.a.load_const(dst, (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1, 64)
+        self._brc(15, done)
+        self.bind(zero)
+        e("LGHI", dst, 0)
+        self.bind(done)
+
+    # -- control flow ----------------------------------------------------------------------------
+    def jump(self, label) -> None:
+        self._brc(15, label)
+
+    def branch_zero(self, size, reg, label) -> None:
+        self.a.emit("LTR" if size == 4 else "LTGR", reg, reg)
+        self._brc(MASK["E"], label)
+
+    def branch_nonzero(self, size, reg, label) -> None:
+        self.a.emit("LTR" if size == 4 else "LTGR", reg, reg)
+        self._brc(MASK["NE"], label)
+
+    def br_table(self, index, labels, default) -> None:
+        e = self.a.emit
+        n = len(labels)
+        if n == 0:
+            self._brc(15, default)
+            return
+        e("LLGFR", R1, index)
+        e("CLGFI", R1, n)
+        self._brc(MASK["HE"], default)
+        table = self.new_label()
+        e("SLLG", R1, R1, Mem(0, 2))
+        e("LARL", R12, table)
+        e("LGF", R1, Mem(R12, 0, R1))
+        e("AGR", R12, R1)
+        self.a.br(R12)
+        self.bind(table)
+        use = Word32RelBE(self.buf.offset())
+        for lab in labels:
+            at = self.buf.offset()
+            self.buf.put(b"\0\0\0\0")
+            self.buf.use_label(lab, use, at)
+
+    # -- globals, memory -------------------------------------------------------------------------
+    def global_get(self, t, dst, ptr_off) -> None:
+        self._ld(8, R1, VM, ptr_off)
+        self._typed_ld(t, dst, R1, 0)
+
+    def global_set(self, t, ptr_off, src) -> None:
+        self._ld(8, R1, VM, ptr_off)
+        self._typed_st(t, src, R1, 0)
+
+    def memory_size(self, dst) -> None:
+        self._ld(8, dst, VM, MEM0_SIZE)
+        self.a.emit("SRLG", dst, dst, Mem(0, 16))
+
+    def _access(self, addr, offset, size) -> Mem:
+        """Bounds-check and return the operand for [memory base + addr + offset]."""
+        e = self.a.emit
+        e("LLGFR", R1, addr)
+        e("LGR", R12, R1)
+        end = offset + size
+        if end < (1 << 31):
+            e("AGFI", R12, end)
+        else:
+            self.a.load_const(R0, end, 64)
+            e("AGR", R12, R0)
+        e("CLG", R12, Mem(VM, MEM0_SIZE))
+        self._trap_unless(MASK["LE"], TrapKind.memory_out_of_bounds)
+        e("AG", R1, Mem(VM, MEM0_BASE))
+        if offset < (1 << 19):
+            return Mem(R1, offset)
+        self.a.load_const(R0, offset, 64)
+        e("AGR", R1, R0)
+        return Mem(R1, 0)
+
+    def wasm_load(self, name, dst, addr, offset) -> None:
+        e = self.a.emit
+        ty, _, kind = name.partition(".")
+        if kind.startswith("load8"):
+            m = self._access(addr, offset, 1)
+            e("LGB" if kind.endswith("_s") else "LLGC", dst, m)
+        elif kind.startswith("load16"):
+            m = self._access(addr, offset, 2)
+            e("LRVH", dst, m)
+            e("LGHR" if kind.endswith("_s") else "LLGHR", dst, dst)
+        elif kind == "load32_s" or kind == "load32_u":
+            m = self._access(addr, offset, 4)
+            e("LRV", dst, m)
+            e("LGFR" if kind.endswith("_s") else "LLGFR", dst, dst)
+        elif ty == "i32":
+            e("LRV", dst, self._access(addr, offset, 4))
+        elif ty == "i64":
+            e("LRVG", dst, self._access(addr, offset, 8))
+        elif ty == "f32":
+            e("LRV", R0, self._access(addr, offset, 4))
+            e("SLLG", R0, R0, Mem(0, 32))
+            e("LDGR", dst - F0, R0)
+        else:
+            e("LRVG", R0, self._access(addr, offset, 8))
+            e("LDGR", dst - F0, R0)
+
+    def wasm_store(self, name, addr, offset, val) -> None:
+        e = self.a.emit
+        ty, _, kind = name.partition(".")
+        if kind == "store8":
+            self.a.emit_mem("STC", "STCY", val, self._access(addr, offset, 1))
+        elif kind == "store16":
+            e("STRVH", val, self._access(addr, offset, 2))
+        elif kind == "store32" or ty == "i32":
+            e("STRV", val, self._access(addr, offset, 4))
+        elif ty == "i64":
+            e("STRVG", val, self._access(addr, offset, 8))
+        elif ty == "f32":
+            m = self._access(addr, offset, 4)
+            e("LGDR", R0, val - F0)
+            e("SRLG", R0, R0, Mem(0, 32))
+            e("STRV", R0, m)
+        else:
+            m = self._access(addr, offset, 8)
+            e("LGDR", R0, val - F0)
+            e("STRVG", R0, m)
+
+    # -- calls -----------------------------------------------------------------------------------
+    def call_func(self, func_index) -> None:
+        self.a.emit("BRASL", LR, self.env.func_labels[func_index])
+
+    def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
+        self._ld(8, R1, VM, code_off)
+        self._ld(8, VM, VM, vmctx_off)
+        self.a.emit("BASR", LR, R1)
+        self._ld(8, VM, FP, vmctx_slot)
+
+    def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        e = self.a.emit
+        e("LLGFR", R1, index)
+        e("CLG", R1, Mem(VM, len_off))
+        self._trap_unless(MASK["L"], TrapKind.table_out_of_bounds)
+        e("SLLG", R1, R1, Mem(0, 3))
+        e("AG", R1, Mem(VM, base_off))
+        e("LG", R1, Mem(R1, 0))
+        e("LTGR", R1, R1)
+        self._trap_unless(MASK["NE"], TrapKind.indirect_call_null)
+        self._ld(8, R0, VM, sig_off)
+        e("CG", R0, Mem(R1, 8))
+        self._trap_unless(MASK["E"], TrapKind.indirect_call_type_mismatch)
+        e("LG", VM, Mem(R1, 16))
+        e("LG", R1, Mem(R1, 0))
+        e("BASR", LR, R1)
+        self._ld(8, VM, FP, vmctx_slot)
+
+    def call_builtin(self, off) -> None:
+        self._ld(8, R1, VM, off)
+        self.a.emit("BASR", LR, R1)
