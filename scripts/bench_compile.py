@@ -80,8 +80,10 @@ def main(argv=None) -> int:
           f"best of {args.repeat}")
     def ours():
         from winch.isa.x64 import asm as x64asm
+        from winch.isa.x64 import masm as x64masm
 
         x64asm._ENCODED.clear()  # no help from an earlier run's memoized encodings
+        x64masm._SLOT_CODE.clear()
         return compile_module(data, args.target)
 
     t, c = time_best(ours, args.repeat)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from winch.errors import EncodingError
 
@@ -45,9 +46,8 @@ class Cond(enum.IntEnum):
         return Cond(self ^ 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Amode:
-    """[base + index*scale + disp]; base may be None only with an index (rare here)."""
+class Amode(NamedTuple):
+    """[base + index*scale + disp] (a tuple: cheap to build and to hash, see _ENCODED)."""
 
     base: int
     index: int | None = None

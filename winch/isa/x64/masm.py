@@ -40,6 +40,10 @@ STORE_KINDS = {
 }
 
 
+# frame-slot loads and stores are most of the code: their bytes, memoized per operands
+_SLOT_CODE: dict = {}
+
+
 def _fsize(t) -> int:
     return 4 if t == F32 else 8
 
@@ -165,10 +169,24 @@ class X64Masm:
         self.a.store(size, dst_m, R11)
 
     def load_slot(self, t, reg, off) -> None:
-        self._slot_load(t, reg, Amode(RBP, disp=off))
+        key = (0, t, reg, off)
+        code = _SLOT_CODE.get(key)
+        if code is None:
+            start = len(self.buf.data)
+            self._slot_load(t, reg, Amode(RBP, None, 1, off))
+            code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
+        else:
+            self.buf.data += code
 
     def store_slot(self, t, off, reg) -> None:
-        self._slot_store(t, Amode(RBP, disp=off), reg)
+        key = (1, t, reg, off)
+        code = _SLOT_CODE.get(key)
+        if code is None:
+            start = len(self.buf.data)
+            self._slot_store(t, Amode(RBP, None, 1, off), reg)
+            code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
+        else:
+            self.buf.data += code
 
     def store_slot_imm(self, t, off, bits) -> None:
         self._store_imm(t, Amode(RBP, disp=off), bits)
