@@ -175,9 +175,6 @@ class A64Masm:
         else:
             self.a.mov_imm(size, rd, value)
 
-    def _const_label(self, size, bits) -> int:
-        return self.buf.constant(bits.to_bytes(size, "little"), size)
-
     # -- frame ---------------------------------------------------------------------------------
     def prologue(self, frame) -> int:
         a = self.a
@@ -221,11 +218,14 @@ class A64Masm:
         self._mov_imm(4 if size == 4 else 8, dst, imm)
 
     def fconst(self, t, dst, bits) -> None:
+        # through x16, not a literal pool: ldr-literal reaches only +-1 MiB, and the pool
+        # sits after all the code of the module
         size = _fsize(t)
         if bits == 0:
             self.a.fmov_from_gpr(size, dst - V0, ZR)
         else:
-            self.a.ldr_fp_lit(size, dst - V0, self._const_label(size, bits))
+            self._mov_imm(size, X16, bits)
+            self.a.fmov_from_gpr(size, dst - V0, X16)
 
     def load_slot(self, t, reg, off) -> None:
         self._typed_ld(t, reg, FP, off)
@@ -463,7 +463,7 @@ class A64Masm:
             raise NotImplementedError(name)
 
     def _fcmp_const(self, fsize, x, value: float) -> None:
-        self.a.ldr_fp_lit(fsize, VS, self._const_label(fsize, _fbits(fsize, value)))
+        self.fconst(F32 if fsize == 4 else F64, V0 + VS, _fbits(fsize, value))
         self.a.fcmp(fsize, x, VS)
 
     def _trunc_checks(self, isize, fsize, signed, x) -> None:
