@@ -79,11 +79,14 @@ def main(argv=None) -> int:
     print(f"module: {path.name}, {len(data)} bytes, {n} instructions, one core, "
           f"best of {args.repeat}")
     def ours():
+        from winch.isa.s390x import asm as s390xasm
         from winch.isa.x64 import asm as x64asm
         from winch.isa.x64 import masm as x64masm
 
-        x64asm._ENCODED.clear()  # no help from an earlier run's memoized encodings
+        # no help from an earlier run's memoized encodings
+        x64asm._ENCODED.clear()
         x64masm._SLOT_CODE.clear()
+        s390xasm._MEMO.clear()
         return compile_module(data, args.target)
 
     t, c = time_best(ours, args.repeat)

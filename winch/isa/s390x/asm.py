@@ -774,6 +774,10 @@ def _pack(layout: _Layout, opcode: int, fields: dict[str, int]) -> bytes:
 # --------------------------------------------------------------------------------------
 # The assembler
 # --------------------------------------------------------------------------------------
+# Encodings of label-free instructions, memoized by (mnemonic, operands): compile speed.
+_MEMO: dict = {}
+
+
 class S390xAssembler:
     """Appends s390x instructions to a `CodeBuffer`; see the module docstring."""
 
@@ -785,6 +789,12 @@ class S390xAssembler:
     # -- the generic emitter ---------------------------------------------------------------
     def emit(self, mnemonic: str, *operands: Any) -> int:
         """Encode `mnemonic` with `operands` (GNU order) and append it; returns its offset."""
+        key = (mnemonic, operands)
+        raw = _MEMO.get(key)
+        if raw is not None:  # the same operands always encode the same (no labels here)
+            start = len(self.buf.data)
+            self.buf.data += raw
+            return start
         insn = INSNS.get(mnemonic.upper())
         if insn is None:
             raise EncodingError(f"unknown s390x mnemonic {mnemonic!r}")
@@ -817,6 +827,8 @@ class S390xAssembler:
         raw = _pack(_LAYOUTS[insn.fmt], insn.opcode, fields)
         if label_use is not None:
             self.buf.use_label(label_use[0], label_use[1], at=start)
+        elif not any(o.kind in _REL_USE for o in insn.operands):
+            _MEMO[key] = raw
         self.buf.put(raw)
         return start
 
