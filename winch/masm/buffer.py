@@ -20,6 +20,7 @@ Invariants
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +36,29 @@ class LabelUse(Protocol):
     """
 
     def patch(self, code: bytearray, at: int, target: int) -> None: ...
+
+
+class TableEntry32:
+    """A jump-table entry: the int32 `target - base` (base: the table's start), in the
+    ISA's byte order.  The table itself is data placed in the code after an indirect jump."""
+
+    __slots__ = ("base", "fmt")
+
+    def __init__(self, base: int, byteorder: str = "little"):
+        self.base = base
+        self.fmt = "<i" if byteorder == "little" else ">i"
+
+    def patch(self, code: bytearray, at: int, target: int) -> None:
+        struct.pack_into(self.fmt, code, at, target - self.base)
+
+
+def emit_jump_table(buf, labels, byteorder: str = "little") -> None:
+    """Append a table of `TableEntry32`s, one per label, based at the current offset."""
+    use = TableEntry32(buf.offset(), byteorder)
+    for lab in labels:
+        at = buf.offset()
+        buf.put(b"\0\0\0\0")
+        buf.use_label(lab, use, at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ import struct
 
 from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
 from winch.isa.aarch64.imms import encode_logical_imm
+from winch.masm.buffer import emit_jump_table
+from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
@@ -57,18 +59,6 @@ def _isize(t) -> int:
 def _fbits(size: int, value: float) -> int:
     return struct.unpack("<I", struct.pack("<f", value))[0] if size == 4 else \
         struct.unpack("<Q", struct.pack("<d", value))[0]
-
-
-class Word32Rel:
-    """A jump-table entry: int32 (target - base), little-endian."""
-
-    __slots__ = ("base",)
-
-    def __init__(self, base: int):
-        self.base = base
-
-    def patch(self, code: bytearray, at: int, target: int) -> None:
-        struct.pack_into("<i", code, at, target - self.base)
 
 
 class A64Masm:
@@ -469,22 +459,11 @@ class A64Masm:
     def _trunc_checks(self, isize, fsize, signed, x) -> None:
         """Trap on NaN (invalid conversion) and on values whose truncation does not fit."""
         a = self.a
-        bits = 8 * isize
         a.fcmp(fsize, x, x)
         self._trap_unless(Cond.VC, TrapKind.invalid_conversion_to_integer)
-        if signed:
-            lo = -float(1 << (bits - 1))
-            if isize == 4 and fsize == 8:
-                self._fcmp_const(fsize, x, lo - 1.0)
-                self._trap_unless(Cond.GT, TrapKind.integer_overflow)
-            else:
-                self._fcmp_const(fsize, x, lo)
-                self._trap_unless(Cond.GE, TrapKind.integer_overflow)
-            hi = float(1 << (bits - 1))
-        else:
-            self._fcmp_const(fsize, x, -1.0)
-            self._trap_unless(Cond.GT, TrapKind.integer_overflow)
-            hi = float(1 << bits)
+        lo, inclusive, hi = trunc_bounds(isize, fsize, signed)
+        self._fcmp_const(fsize, x, lo)
+        self._trap_unless(Cond.GE if inclusive else Cond.GT, TrapKind.integer_overflow)
         self._fcmp_const(fsize, x, hi)
         self._trap_unless(Cond.LT, TrapKind.integer_overflow)
 
@@ -512,11 +491,7 @@ class A64Masm:
         a.add_rr(8, X16, X16, X17)
         a.br(X16)
         self.bind(table)
-        use = Word32Rel(self.buf.offset())
-        for lab in labels:
-            at = self.buf.offset()
-            self.buf.put(b"\0\0\0\0")
-            self.buf.use_label(lab, use, at)
+        emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
     def global_get(self, t, dst, ptr_off) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import struct
 
 from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
+from winch.masm.buffer import emit_jump_table
+from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
@@ -42,18 +44,6 @@ def _fsize(t) -> int:
 
 def _fbits(size: int, value: float) -> bytes:
     return struct.pack(">f" if size == 4 else ">d", value)
-
-
-class Word32RelBE:
-    """A jump-table entry: big-endian int32 (target - base)."""
-
-    __slots__ = ("base",)
-
-    def __init__(self, base: int):
-        self.base = base
-
-    def patch(self, code: bytearray, at: int, target: int) -> None:
-        struct.pack_into(">i", code, at, target - self.base)
 
 
 class S390xMasm:
@@ -507,16 +497,6 @@ class S390xMasm:
         else:
             self.a.emit(f"CL{i}{f}BR", dst, 5, x, 0)
 
-    def _bounds(self, isize, fsize, signed):
-        """(low bound, low inclusive, high bound) of the values whose truncation fits."""
-        bits = 8 * isize
-        if signed:
-            lo = -float(1 << (bits - 1))
-            if isize == 4 and fsize == 8:
-                return lo - 1.0, False, float(1 << (bits - 1))
-            return lo, True, float(1 << (bits - 1))
-        return -1.0, False, float(1 << bits)
-
     def _trunc(self, name, dst, x) -> None:
         isize = 8 if name.startswith("i64") else 4
         fsize = 4 if "f32" in name else 8
@@ -524,7 +504,7 @@ class S390xMasm:
         e = self.a.emit
         e("CEBR" if fsize == 4 else "CDBR", x, x)
         self._trap_unless(Cond.ORDERED, TrapKind.invalid_conversion_to_integer)
-        lo, incl, hi = self._bounds(isize, fsize, signed)
+        lo, incl, hi = trunc_bounds(isize, fsize, signed)
         self._fcmp_const(fsize, x, lo)
         self._trap_unless(MASK["HE"] if incl else MASK["H"], TrapKind.integer_overflow)
         self._fcmp_const(fsize, x, hi)
@@ -540,7 +520,7 @@ class S390xMasm:
         zero, low, high, done = (self.new_label() for _ in range(4))
         e("CEBR" if fsize == 4 else "CDBR", x, x)
         self._brc(Cond.UNORDERED, zero)
-        lo, incl, hi = self._bounds(isize, fsize, signed)
+        lo, incl, hi = trunc_bounds(isize, fsize, signed)
         self._fcmp_const(fsize, x, lo)
         self._brc(MASK["L"] if incl else MASK["LE"], low)
         self._fcmp_const(fsize, x, hi)
@@ -585,11 +565,7 @@ class S390xMasm:
         e("AGR", R12, R1)
         self.a.br(R12)
         self.bind(table)
-        use = Word32RelBE(self.buf.offset())
-        for lab in labels:
-            at = self.buf.offset()
-            self.buf.put(b"\0\0\0\0")
-            self.buf.use_label(lab, use, at)
+        emit_jump_table(self.buf, labels, "big")
 
     # -- globals, memory -------------------------------------------------------------------------
     def global_get(self, t, dst, ptr_off) -> None:

@@ -77,18 +77,6 @@ class Rel32:
         struct.pack_into("<i", code, at, disp)
 
 
-class Abs32Rel:
-    """A jump-table entry: int32 (target - base), base being the table's start."""
-
-    __slots__ = ("base",)
-
-    def __init__(self, base: int):
-        self.base = base
-
-    def patch(self, code: bytearray, at: int, target: int) -> None:
-        struct.pack_into("<i", code, at, target - self.base)
-
-
 REL32 = Rel32()
 _REL32_TAIL = {n: Rel32(n) for n in range(1, 5)}
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import struct
 
-from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Abs32Rel, Amode, Cond,
+from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Amode, Cond,
                                LabelAmode, X64Assembler)
+from winch.masm.buffer import emit_jump_table
+from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
@@ -448,24 +450,14 @@ class X64Masm:
         signed = name.endswith("_s")
         a.ucomis(fsize, x, x)
         self._trap_unless(Cond.NP, TrapKind.invalid_conversion_to_integer)
-        bits = 8 * isize
-        if signed:
-            lo = -float(1 << (bits - 1))
-            if isize == 4 and fsize == 8:
-                self._fconst_cmp(fsize, x, lo - 1.0)
-                self._trap_unless(Cond.A, TrapKind.integer_overflow)
-            else:
-                self._fconst_cmp(fsize, x, lo)
-                self._trap_unless(Cond.AE, TrapKind.integer_overflow)
-            self._fconst_cmp(fsize, x, float(1 << (bits - 1)))
-            self._trap_unless(Cond.B, TrapKind.integer_overflow)
-            a.cvtts2si(isize, fsize, dst, x)
-            return
-        self._fconst_cmp(fsize, x, -1.0)
-        self._trap_unless(Cond.A, TrapKind.integer_overflow)
-        self._fconst_cmp(fsize, x, float(1 << bits))
+        lo, inclusive, hi = trunc_bounds(isize, fsize, signed)
+        self._fconst_cmp(fsize, x, lo)
+        self._trap_unless(Cond.AE if inclusive else Cond.A, TrapKind.integer_overflow)
+        self._fconst_cmp(fsize, x, hi)
         self._trap_unless(Cond.B, TrapKind.integer_overflow)
-        if isize == 4:
+        if signed:
+            a.cvtts2si(isize, fsize, dst, x)
+        elif isize == 4:
             a.cvtts2si(8, fsize, dst, x)
             a.mov_rr(4, dst, dst)
         else:
@@ -549,12 +541,7 @@ class X64Masm:
         a.alu_rr("add", 8, R11, index)
         a.jmp_r(R11)
         self.bind(table)
-        base = self.buf.offset()
-        use = Abs32Rel(base)
-        for lab in labels:
-            at = self.buf.offset()
-            self.buf.put(b"\0\0\0\0")
-            self.buf.use_label(lab, use, at)
+        emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
     def global_get(self, t, dst, ptr_off) -> None:
