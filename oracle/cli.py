@@ -30,9 +30,27 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--engine", required=True, help="one of: " + ", ".join(ENGINE_NAMES))
     st.add_argument("--json", action="store_true", help="print the results as one JSON object")
     st.add_argument("files", nargs="+", metavar="FILE")
+    df = sub.add_parser("diff", help="run a module on several engines and compare")
+    df.add_argument("wasm", metavar="FILE")
+    df.add_argument("--engines", default=None,
+                    help="comma-separated, the first is the reference (default: "
+                         "wasmtime,winch-x64,winch-aarch64,winch-s390x)")
+    df.add_argument("--json", action="store_true")
+    df.add_argument("--save", metavar="CRASH.wasm", help="write the first finding as a crash file")
+    rp = sub.add_parser("replay", help="re-run a saved finding (a crash .wasm)")
+    rp.add_argument("wasm", metavar="FILE")
+    rp.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "spectest":
         return spectest(args)
+    if args.command == "diff":
+        from oracle.diff_cli import diff_command
+
+        return diff_command(args)
+    if args.command == "replay":
+        from oracle.diff_cli import replay_command
+
+        return replay_command(args)
     return 2
 
 

@@ -12,15 +12,17 @@ ENGINE_NAMES = ("wasmtime", "wasmtime-winch", "frontend", "winch-x64", "winch-aa
                 "winch-s390x")
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str, budget: float | None = None) -> Engine:
+    """`budget`: bound each call's work (wasmtime: fuel, ours: wall-clock seconds); running
+    out is `Exhausted`, which the oracle counts as inconclusive."""
     if name == "wasmtime":
         from oracle.engines.wasmtime_engine import WasmtimeEngine
 
-        return WasmtimeEngine("cranelift")
+        return WasmtimeEngine("cranelift", budget)
     if name == "wasmtime-winch":
         from oracle.engines.wasmtime_engine import WasmtimeEngine
 
-        return WasmtimeEngine("winch")
+        return WasmtimeEngine("winch", budget)
     if name == "frontend":
         from oracle.engines.frontend import FrontendEngine
 
@@ -28,5 +30,5 @@ def get_engine(name: str) -> Engine:
     if name.startswith("winch-"):
         from oracle.engines.winch_engine import WinchEngine
 
-        return WinchEngine(name[len("winch-"):])
+        return WinchEngine(name[len("winch-"):], budget)
     raise KeyError(name)

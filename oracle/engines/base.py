@@ -67,6 +67,14 @@ class Session:
         """The value of an exported global, as `Values((v,))`."""
         raise NotImplementedError
 
+    def define_host_func(self, module: str, name: str, params, results, fn) -> None:
+        """Provide import `module.name`: `fn(*arg_bits) -> [result_bits]` (type names)."""
+        raise NotRun(f"{type(self).__name__} cannot provide host functions")
+
+    def memory_bytes(self, instance: Any, export: str) -> bytes:
+        """The whole contents of an exported memory."""
+        raise NotRun(f"{type(self).__name__} cannot read memories")
+
     def close(self) -> None:
         pass
 

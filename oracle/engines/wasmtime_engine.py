@@ -68,20 +68,25 @@ def make_config(strategy: str = "cranelift", fuel: bool = False) -> wasmtime.Con
     return config
 
 
+FUEL_PER_SECOND = 200_000_000  # budget seconds -> fuel units (about one per instruction)
+
+
 class WasmtimeEngine(Engine):
-    def __init__(self, strategy: str = "cranelift"):
+    def __init__(self, strategy: str = "cranelift", budget: float | None = None):
         self.strategy = strategy
         self.name = "wasmtime" if strategy == "cranelift" else "wasmtime-winch"
-        self.engine = wasmtime.Engine(make_config(strategy))
+        self.fuel = int(budget * FUEL_PER_SECOND) if budget else None
+        self.engine = wasmtime.Engine(make_config(strategy, fuel=self.fuel is not None))
 
     def session(self) -> "WasmtimeSession":
-        return WasmtimeSession(self.engine)
+        return WasmtimeSession(self.engine, self.fuel)
 
 
 class WasmtimeSession(Session):
-    def __init__(self, engine: wasmtime.Engine):
+    def __init__(self, engine: wasmtime.Engine, fuel: int | None = None):
         self.engine = engine
         self.store = wasmtime.Store(engine)
+        self.fuel = fuel
         self.linker = wasmtime.Linker(engine)
         self.linker.allow_shadowing = True
         self._define_spectest()
@@ -117,6 +122,8 @@ class WasmtimeSession(Session):
                            feature=msg if kind == "unsupported" else None) from None
 
     def instantiate(self, compiled: wasmtime.Module) -> wasmtime.Instance:
+        if self.fuel is not None:
+            self.store.set_fuel(self.fuel)
         try:
             return self.linker.instantiate(self.store, compiled)
         except wasmtime.Trap as t:
@@ -128,6 +135,25 @@ class WasmtimeSession(Session):
             if _looks_like_trap(msg):
                 raise InstantiationTrapped(Trap(TrapKind.other, msg)) from None
             raise LinkError(msg) from None
+
+    def define_host_func(self, module, name, params, results, fn) -> None:
+        vt = {"i32": wasmtime.ValType.i32(), "i64": wasmtime.ValType.i64(),
+              "f32": wasmtime.ValType.f32(), "f64": wasmtime.ValType.f64(),
+              "externref": wasmtime.ValType.externref(), "funcref": wasmtime.ValType.funcref()}
+        ft = wasmtime.FuncType([vt[t] for t in params], [vt[t] for t in results])
+
+        def call(*args):
+            bits = [_py_to_bits(t, a) for t, a in zip(params, args)]
+            out = [_bits_to_py(t, b) for t, b in zip(results, fn(*bits))]
+            return None if not out else out[0] if len(out) == 1 else out
+
+        self.linker.define_func(module, name, ft, call)
+
+    def memory_bytes(self, instance, export) -> bytes:
+        mem = instance.exports(self.store).get(export)
+        if not isinstance(mem, wasmtime.Memory):
+            raise NotRun(f"no exported memory {export!r}")
+        return bytes(mem.read(self.store, 0, mem.data_len(self.store)))
 
     def register(self, name: str, instance: wasmtime.Instance) -> None:
         self.linker.define_instance(self.store, name, instance)
@@ -142,6 +168,8 @@ class WasmtimeSession(Session):
         for i, v in enumerate(args):
             params[i] = self._to_raw(v)
         results = (ffi.wasmtime_val_t * max(nresults, 1))()
+        if self.fuel is not None:
+            self.store.set_fuel(self.fuel)
         try:
             with enter_wasm(self.store) as trap:
                 error = ffi.wasmtime_func_call(self.store._context(), byref(func._func), params,
@@ -231,6 +259,34 @@ class WasmtimeSession(Session):
         if kind == K_EXNREF:
             return Value("exnref", None if raw.of.exnref.store_id == 0 else GcRef("exn"))
         raise NotRun(f"wasmtime value kind {kind} not understood")
+
+
+def _py_to_bits(t: str, v):
+    import struct
+
+    if t == "i32":
+        return v & 0xFFFF_FFFF
+    if t == "i64":
+        return v & 0xFFFF_FFFF_FFFF_FFFF
+    if t == "f32":
+        return struct.unpack("<I", struct.pack("<f", v))[0]
+    if t == "f64":
+        return struct.unpack("<Q", struct.pack("<d", v))[0]
+    return v
+
+
+def _bits_to_py(t: str, b):
+    import struct
+
+    if t == "i32":
+        return b - (1 << 32) if b >> 31 else b
+    if t == "i64":
+        return b - (1 << 64) if b >> 63 else b
+    if t == "f32":
+        return struct.unpack("<f", struct.pack("<I", b))[0]
+    if t == "f64":
+        return struct.unpack("<d", struct.pack("<Q", b))[0]
+    return b
 
 
 def _trap_outcome(t: wasmtime.Trap):

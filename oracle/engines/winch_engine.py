@@ -40,12 +40,13 @@ def map_result(store, types, res):
 
 
 class WinchEngine(Engine):
-    def __init__(self, isa: str):
+    def __init__(self, isa: str, budget: float | None = None):
         self.isa = isa
         self.name = f"winch-{isa}"
+        self.budget = budget
 
     def session(self) -> "WinchSession":
-        return WinchSession(self.isa)
+        return WinchSession(self.isa, self.budget)
 
 
 def _f32(x: float) -> int:
@@ -57,9 +58,9 @@ def _f64(x: float) -> int:
 
 
 class WinchSession(Session):
-    def __init__(self, isa: str):
+    def __init__(self, isa: str, budget: float | None = None):
         self.isa = isa
-        self.store = wstore.Store(isa)
+        self.store = wstore.Store(isa, timeout=budget or wstore.DEFAULT_TIMEOUT)
         s = self.store
         spectest = {
             "memory": s.new_memory(1, 2),
@@ -97,6 +98,17 @@ class WinchSession(Session):
             raise LinkError(str(e)) from None
         except winst.InstantiationTrap as t:
             raise InstantiationTrapped(map_result(self.store, (), t.outcome)) from None
+
+    def define_host_func(self, module, name, params, results, fn) -> None:
+        codes = {v: k for k, v in TYPE_NAMES.items()}
+        hf = self.store.host_func([codes[t] for t in params], [codes[t] for t in results], fn)
+        self.registered.setdefault(module, {})[name] = hf
+
+    def memory_bytes(self, instance, export) -> bytes:
+        mem = instance.exports.get(export)
+        if not isinstance(mem, wstore.Memory):
+            raise NotRun(f"no exported memory {export!r}")
+        return bytes(self.store.mu.mem_read(mem.base, mem.pages * 0x10000)) if mem.pages else b""
 
     def register(self, name, instance):
         self.registered[name] = dict(instance.exports)

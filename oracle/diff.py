@@ -1,0 +1,208 @@
+"""`oracle diff`: run one module's plan on several engines and compare after every call.
+
+For every engine: compile (a Python exception there is a *compiler crash*; our compilers
+are also run twice and must give identical code), instantiate with deterministic host
+imports, then run the plan.  After each call the results (or trap) and every exported
+global and memory are compared against the reference engine (the first one).
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+from oracle.compare import Finding, compare_outcomes, isa_of, memory_digest
+from oracle.engines import get_engine
+from oracle.engines.base import InstantiationTrapped, LinkError, NotRun, Rejected
+from oracle.outcomes import HostError, Values
+from oracle.plan import TYPE_NAMES, Plan, default_plan
+from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY
+
+DEFAULT_ENGINES = ("wasmtime", "winch-x64", "winch-aarch64", "winch-s390x")
+
+
+@dataclass
+class EngineRun:
+    name: str
+    status: str = "ok"  # ok | rejected | unsupported | crashed | link error | trapped at start
+    detail: str = ""
+    outcomes: list = field(default_factory=list)  # per call: Outcome or a NotRun reason
+    states: list = field(default_factory=list)  # per call: {export: value or digest}
+    host_calls: list = field(default_factory=list)
+
+
+@dataclass
+class DiffResult:
+    engines: list
+    plan: Plan
+    runs: dict
+    findings: list = field(default_factory=list)
+    inconclusive: dict = field(default_factory=dict)
+
+    @property
+    def agree(self) -> bool:
+        return not self.findings
+
+
+def deterministic_host(record: list, module: str, name: str, results):
+    """A host function whose behaviour depends only on its arguments: it returns zeros and
+    records the call, so the sequence of host calls is compared too."""
+
+    def fn(*args):
+        record.append((module, name, tuple(a if isinstance(a, int) else repr(a) for a in args)))
+        return [0 if t != "externref" else None for t in results]
+
+    return fn
+
+
+CALL_BUDGET = 1.0  # seconds of work per call before it counts as exhausted
+
+
+def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
+    """`engine`: a name, or an Engine object (tests pass deliberately broken doubles)."""
+    name = engine if isinstance(engine, str) else engine.name
+    run = EngineRun(name)
+    try:
+        session = (get_engine(name, CALL_BUDGET) if isinstance(engine, str) else engine).session()
+    except ImportError as e:
+        run.status, run.detail = "unavailable", str(e)
+        return run
+    try:
+        compiled = session.compile(wasm)
+    except Rejected as e:
+        run.status = "unsupported" if e.kind == "unsupported" else "rejected"
+        run.detail = e.feature or e.message
+        return run
+    except Exception:  # noqa: BLE001 - any exception in a compiler is a finding
+        run.status, run.detail = "crashed", traceback.format_exc(limit=8)
+        return run
+    if hasattr(compiled, "code"):  # ours: compiling twice must give the same bytes
+        again = session.compile(wasm)
+        if again.code != compiled.code:
+            run.status, run.detail = "nondeterministic", "two compilations differ"
+    if module is not None:
+        for imp in module.imports:
+            if imp.kind == EXT_FUNC:
+                ft = module.types[imp.desc]
+                params = [TYPE_NAMES[t] for t in ft.params]
+                results = [TYPE_NAMES[t] for t in ft.results]
+                try:
+                    session.define_host_func(imp.module, imp.name, params, results,
+                                             deterministic_host(run.host_calls, imp.module,
+                                                                imp.name, results))
+                except NotRun as e:
+                    run.status, run.detail = "unavailable", e.reason
+                    return run
+    try:
+        inst = session.instantiate(compiled)
+    except LinkError as e:
+        run.status, run.detail = "link error", str(e)
+        return run
+    except InstantiationTrapped as t:
+        run.status, run.detail = "trapped at start", str(t.outcome)
+        return run
+    except Exception:  # noqa: BLE001
+        run.status, run.detail = "crashed", traceback.format_exc(limit=8)
+        return run
+    exports = [] if module is None else [e for e in module.exports
+                                         if e.kind in (EXT_GLOBAL, EXT_MEMORY)]
+    for call in plan.calls:
+        try:
+            out = session.invoke(inst, call.export, list(call.args))
+        except NotRun as e:
+            out = e.reason
+        except Exception:  # noqa: BLE001
+            out = HostError("engine raised: " + traceback.format_exc(limit=4))
+        run.outcomes.append(out)
+        state = {}
+        for e in exports:
+            try:
+                if e.kind == EXT_GLOBAL:
+                    g = session.get(inst, e.name)
+                    state[e.name] = g.values[0] if isinstance(g, Values) else g
+                else:
+                    state[e.name] = memory_digest(session.memory_bytes(inst, e.name))
+            except NotRun:
+                pass
+        run.states.append(state)
+    return run
+
+
+def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None) -> DiffResult:
+    from winch.errors import WinchError
+    from winch.wasm.reader import decode_module
+
+    try:
+        module = decode_module(wasm)
+    except WinchError:
+        module = None
+    if plan is None:
+        plan = default_plan(module) if module is not None else Plan()
+    runs = {}
+    for e in engines:
+        run = _run_engine(e, wasm, module, plan)
+        runs[run.name] = run
+    engines = list(runs)
+    result = DiffResult(engines, plan, runs)
+    ref_name = engines[0]
+    ref = runs[ref_name]
+    for name in engines[1:]:
+        _compare_runs(result, ref, runs[name])
+    return result
+
+
+def _inconclusive(result: DiffResult, reason: str) -> None:
+    result.inconclusive[reason] = result.inconclusive.get(reason, 0) + 1
+
+
+def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
+    engines = (ref.name, other.name)
+    isa = isa_of(other.name)
+    if other.status == "crashed":
+        result.findings.append(Finding("compiler crash", engines, isa, "compile", other.detail))
+        return
+    if other.status == "nondeterministic":
+        result.findings.append(Finding("nondeterministic compile", engines, isa, "compile"))
+        return
+    for run in (ref, other):
+        if run.status in ("unsupported", "unavailable"):
+            _inconclusive(result, f"{run.name}: {run.status}: {run.detail}")
+            return
+    if (ref.status == "rejected") != (other.status == "rejected"):
+        result.findings.append(Finding("validation disagreement", engines, isa, "compile",
+                                       f"{ref.name}: {ref.status}; {other.name}: {other.status}"))
+        return
+    if ref.status != "ok" or other.status != "ok":
+        if ref.status != other.status:
+            result.findings.append(Finding("wrong trap" if "trapped" in ref.status + other.status
+                                           else "host crash", engines, isa, "instantiate",
+                                           f"{ref.status} vs {other.status}"))
+        return
+    if ref.host_calls != other.host_calls:
+        result.findings.append(Finding("wrong value", engines, isa, "host calls",
+                                       f"{ref.host_calls[:3]} vs {other.host_calls[:3]}"))
+    for i, call in enumerate(result.plan.calls):
+        where = f"{call.export}#{i}"
+        a, b = ref.outcomes[i], other.outcomes[i]
+        if isinstance(a, str) or isinstance(b, str):
+            _inconclusive(result, a if isinstance(a, str) else b)
+            return
+        verdict = compare_outcomes(ref.name, a, other.name, b, where)
+        if isinstance(verdict, Finding):
+            result.findings.append(verdict)
+            return
+        if isinstance(verdict, str):
+            _inconclusive(result, verdict)
+            return  # after exhaustion the states may legitimately differ
+        sa, sb = ref.states[i], other.states[i]
+        for key in sa:
+            va, vb = sa[key], sb.get(key)
+            same = va == vb
+            if not same and hasattr(va, "type") and hasattr(vb, "type"):
+                from oracle.compare import values_agree
+
+                same = values_agree(va, vb)
+            if not same:
+                result.findings.append(Finding("wrong value", engines, isa,
+                                               f"{where}:{key}", f"{va} vs {vb}"))
+                return

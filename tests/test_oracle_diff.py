@@ -1,0 +1,147 @@
+"""The differential oracle: real engines agree; broken doubles give exactly their finding."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from oracle.crashfile import read_crash, write_crash
+from oracle.diff import run_diff
+from oracle.engines import get_engine
+from oracle.engines.winch_engine import WinchEngine, WinchSession
+from oracle.outcomes import Trap, TrapKind, Values
+from oracle.plan import Call, Plan
+from oracle.values import Value
+from tests.wasm_util import wat
+
+MOD = bytes(wat("""
+(module
+  (memory (export "mem") 1)
+  (global (export "g") (mut i32) (i32.const 0))
+  (func (export "add") (param i32 i32) (result i32)
+    (global.set 0 (i32.add (global.get 0) (i32.const 1)))
+    (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
+  (func (export "nan") (param f32) (result f32) (f32.div (local.get 0) (f32.const 0)))
+  (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 7)))
+)
+"""))
+ENGINES = ["wasmtime", "winch-x64", "winch-aarch64", "winch-s390x"]
+
+
+class Broken(WinchEngine):
+    """winch-x64 with one deliberate fault, to check that the oracle names it exactly."""
+
+    def __init__(self, fault):
+        super().__init__("x64", 1.0)
+        self.fault = fault
+
+    def session(self):
+        s = BrokenSession(self.isa, self.budget)
+        s.fault = self.fault
+        return s
+
+
+class BrokenSession(WinchSession):
+    def compile(self, wasm):
+        if self.fault == "crash":
+            raise ZeroDivisionError("compiler bug")
+        if self.fault == "reject":
+            from oracle.engines.base import Rejected
+
+            raise Rejected("invalid", "type mismatch")
+        c = super().compile(wasm)
+        if self.fault == "nondeterministic":
+            self.fault = "nondeterministic-second"
+        elif self.fault == "nondeterministic-second":
+            return dataclasses.replace(c, code=c.code + b"\x90")
+        return c
+
+    def invoke(self, instance, export, args):
+        out = super().invoke(instance, export, args)
+        f = self.fault
+        if f == "value" and export == "add" and isinstance(out, Values):
+            return Values((Value("i32", (out.values[0].bits + 1) & 0xFFFF_FFFF),))
+        if f == "trap-kind" and isinstance(out, Trap):
+            return Trap(TrapKind.integer_overflow)
+        if f == "missing-trap" and isinstance(out, Trap):
+            return Values((Value("i32", 0),))
+        if f == "spurious-trap" and export == "add":
+            return Trap(TrapKind.unreachable)
+        if f == "sandbox" and export == "add":
+            from oracle.outcomes import HostError
+
+            return HostError("sandbox violation: read of unmapped memory (pc 0x0)")
+        if f == "memory" and export == "poke":
+            mem = instance.exports["mem"]
+            self.store.mu.mem_write(mem.base + 100, b"\x01")
+        return out
+
+
+PLAN = Plan([Call("add", (Value("i32", 1), Value("i32", 2))),
+             Call("div", (Value("i32", 7), Value("i32", 0))),
+             Call("nan", (Value("f32", 0),)),
+             Call("poke", (Value("i32", 5),))])
+
+
+def test_real_engines_agree():
+    r = run_diff(MOD, ENGINES, PLAN)
+    assert r.agree, [f.signature for f in r.findings]
+    assert all(run.status == "ok" for run in r.runs.values())
+
+
+@pytest.mark.parametrize("fault,kind,where", [
+    ("value", "wrong value", "add#0"),
+    ("trap-kind", "wrong trap", "div#1"),
+    ("missing-trap", "missing trap", "div#1"),
+    ("spurious-trap", "spurious trap", "add#0"),
+    ("sandbox", "sandbox violation", "add#0"),
+    ("memory", "wrong value", "poke#3:mem"),
+    ("crash", "compiler crash", "compile"),
+    ("reject", "validation disagreement", "compile"),
+    ("nondeterministic", "nondeterministic compile", "compile"),
+])
+def test_each_finding_kind(fault, kind, where):
+    r = run_diff(MOD, [get_engine("wasmtime", 1.0), Broken(fault)], PLAN)
+    assert len(r.findings) == 1, r.findings
+    f = r.findings[0]
+    assert (f.kind, f.where, f.isa) == (kind, where, "x64")
+    assert f.signature == f"{kind}|wasmtime~winch-x64|x64|{where}"
+
+
+def test_nan_results_agree_whatever_the_payload():
+    from oracle.compare import values_agree
+
+    assert values_agree(Value("f32", 0x7FC0_0000), Value("f32", 0xFFC0_0001))
+    assert not values_agree(Value("f32", 0x7FC0_0000), Value("f32", 0x7F80_0000))
+    assert not values_agree(Value("f64", 0), Value("f64", 1 << 63))  # +0 vs -0
+
+
+def test_crash_file_replays_the_same_signature():
+    r = run_diff(MOD, [get_engine("wasmtime", 1.0), Broken("value")], PLAN)
+    sig = r.findings[0].signature
+    crash = write_crash(MOD, r.plan, sig)
+    module, plan, meta = read_crash(crash)
+    assert module == MOD and meta["signature"] == sig
+    assert [c.export for c in plan.calls] == ["add", "div", "nan", "poke"]
+    for _ in range(10):
+        again = run_diff(module, [get_engine("wasmtime", 1.0), Broken("value")], plan)
+        assert [f.signature for f in again.findings] == [sig]
+
+
+def test_cli_diff_and_replay(tmp_path, capsys):
+    from oracle.cli import main
+
+    path = tmp_path / "m.wasm"
+    path.write_bytes(MOD)
+    assert main(["diff", str(path), "--engines", "wasmtime,winch-x64"]) == 0
+    assert "all engines agree" in capsys.readouterr().out
+    crash = tmp_path / "crash.wasm"
+    crash.write_bytes(write_crash(MOD, PLAN, "wrong value|wasmtime~winch-x64|x64|add#0",
+                                  engines=["wasmtime", "winch-x64"]))
+    assert main(["replay", str(crash)]) == 0  # the real engine is right: "fixed"
+    assert "no longer reproduces" in capsys.readouterr().out
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(b"junk")
+    assert main(["diff", str(bad)]) == 2
