@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from oracle.compare import Finding, compare_outcomes, isa_of, memory_digest
 from oracle.engines import get_engine
-from oracle.engines.base import InstantiationTrapped, LinkError, NotRun, Rejected
+from oracle.engines.base import (InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited)
 from oracle.outcomes import HostError, Values
 from oracle.plan import TYPE_NAMES, Plan, default_plan
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY
@@ -95,6 +96,9 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
                     return run
     try:
         inst = session.instantiate(compiled)
+    except ResourceLimited as e:
+        run.status, run.detail = "resource limit", str(e)
+        return run
     except LinkError as e:
         run.status, run.detail = "link error", str(e)
         return run
@@ -102,7 +106,7 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
         run.status, run.detail = "trapped at start", str(t.outcome)
         return run
     except Exception:  # noqa: BLE001
-        run.status, run.detail = "crashed", traceback.format_exc(limit=8)
+        run.status, run.detail = "host crashed", traceback.format_exc(limit=8)
         return run
     exports = [] if module is None else [e for e in module.exports
                                          if e.kind in (EXT_GLOBAL, EXT_MEMORY)]
@@ -161,11 +165,14 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
     if other.status == "crashed":
         result.findings.append(Finding("compiler crash", engines, isa, "compile", other.detail))
         return
+    if other.status == "host crashed":
+        result.findings.append(Finding("host crash", engines, isa, "instantiate", other.detail))
+        return
     if other.status == "nondeterministic":
         result.findings.append(Finding("nondeterministic compile", engines, isa, "compile"))
         return
     for run in (ref, other):
-        if run.status in ("unsupported", "unavailable"):
+        if run.status in ("unsupported", "unavailable", "resource limit"):
             _inconclusive(result, f"{run.name}: {run.status}: {run.detail}")
             return
     if (ref.status == "rejected") != (other.status == "rejected"):

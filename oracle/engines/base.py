@@ -33,6 +33,10 @@ class LinkError(Exception):
     """Instantiation failed before running anything: a missing or mistyped import."""
 
 
+class ResourceLimited(LinkError):
+    """The engine refused to instantiate for lack of resources (inconclusive, not a bug)."""
+
+
 class InstantiationTrapped(Exception):
     """Instantiation ran code (segments, start function) and that trapped or ran out."""
 

@@ -13,7 +13,8 @@ import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime._func import enter_wasm
 
-from oracle.engines.base import Engine, InstantiationTrapped, LinkError, NotRun, Rejected, Session
+from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
 
@@ -134,6 +135,8 @@ class WasmtimeSession(Session):
                 raise InstantiationTrapped(Trap(TrapKind.call_stack_exhausted, msg)) from None
             if _looks_like_trap(msg):
                 raise InstantiationTrapped(Trap(TrapKind.other, msg)) from None
+            if "out of memory" in msg or "failed to allocate" in msg:
+                raise ResourceLimited(msg.splitlines()[0]) from None
             raise LinkError(msg) from None
 
     def define_host_func(self, module, name, params, results, fn) -> None:

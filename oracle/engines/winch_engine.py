@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from oracle.engines.base import Engine, InstantiationTrapped, LinkError, NotRun, Rejected, Session
+from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
 from winch.codegen.compile import compile_module
@@ -94,6 +95,8 @@ class WinchSession(Session):
                 imports[(imp.module, imp.name)] = ext
         try:
             return winst.instantiate(self.store, compiled, imports)
+        except wstore.ResourceLimit as e:
+            raise ResourceLimited(str(e)) from None
         except wstore.LinkError as e:
             raise LinkError(str(e)) from None
         except winst.InstantiationTrap as t:

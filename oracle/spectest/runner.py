@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from oracle.engines.base import Engine, InstantiationTrapped, LinkError, NotRun, Rejected
+from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited)
 from oracle.outcomes import Exhausted, Trap, TrapKind, Values, trap_kind_for_spec_message
 from oracle.spectest import script as S
 from oracle.spectest.matching import describe, matches, unverifiable
@@ -242,6 +243,8 @@ class ScriptRunner:
             return self.session.instantiate(compiled)
         except NotRun as n:
             return _Unavailable(n.reason)
+        except ResourceLimited as e:
+            raise _Skip(f"resource limit: {str(e).splitlines()[0]}") from None
         except LinkError as e:
             msg = str(e)
             if "table64" in msg:

@@ -55,6 +55,10 @@ class LinkError(Exception):
     pass
 
 
+class ResourceLimit(LinkError):
+    """The host cannot provide what the module asks for (a memory or table too large)."""
+
+
 # -- results of running code ------------------------------------------------------------------
 @dataclass
 class Returned:
@@ -221,7 +225,8 @@ class Store:
         self._mem_slots += 1
         mem = Memory(idx, MEM_BASE + idx * MEM_SPACING, 0, maximum)
         if pages > MAX_MEMORY_PAGES:
-            raise LinkError("memory too large for this host")
+            raise ResourceLimit(f"memory of {pages} pages is more than this host provides "
+                                f"({MAX_MEMORY_PAGES})")
         self._grow_memory(mem, pages)
         return mem
 
@@ -240,6 +245,9 @@ class Store:
         return old
 
     def new_table(self, elem: int, size: int, maximum: int | None, init: int = 0) -> Table:
+        if size > MAX_TABLE:
+            raise ResourceLimit(f"table of {size} elements is more than this host provides "
+                                f"({MAX_TABLE})")
         t = Table(elem, 0, maximum)
         self._table_reserve(t, size)
         t.size = size
