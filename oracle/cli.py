@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     df.add_argument("wasm", metavar="FILE")
     df.add_argument("--engines", default=None,
                     help="comma-separated, the first is the reference (default: "
-                         "wasmtime,winch-x64,winch-aarch64,winch-s390x)")
+                         "wasmtime,wasmtime-winch,winch-x64,winch-aarch64,winch-s390x)")
     df.add_argument("--json", action="store_true")
     df.add_argument("--save", metavar="CRASH.wasm", help="write the first finding as a crash file")
     rp = sub.add_parser("replay", help="re-run a saved finding (a crash .wasm)")

@@ -8,6 +8,7 @@ global and memory are compared against the reference engine (the first one).
 
 from __future__ import annotations
 
+import platform
 import traceback
 from dataclasses import dataclass, field
 
@@ -19,7 +20,9 @@ from oracle.outcomes import HostError, Values
 from oracle.plan import TYPE_NAMES, Plan, default_plan
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY
 
-DEFAULT_ENGINES = ("wasmtime", "winch-x64", "winch-aarch64", "winch-s390x")
+# wasmtime's Winch only targets x86-64 hosts here
+DEFAULT_ENGINES = ("wasmtime",) + (("wasmtime-winch",) if platform.machine() in (
+    "x86_64", "AMD64") else ()) + ("winch-x64", "winch-aarch64", "winch-s390x")
 
 
 @dataclass

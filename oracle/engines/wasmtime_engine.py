@@ -118,9 +118,11 @@ class WasmtimeSession(Session):
             return wasmtime.Module(self.engine, bytes(wasm))
         except wasmtime.WasmtimeError as e:
             msg = str(e)
-            kind = "unsupported" if "not supported" in msg or "unsupported" in msg else "rejected"
-            raise Rejected(kind, msg.splitlines()[0] if msg else "rejected",
-                           feature=msg if kind == "unsupported" else None) from None
+            cause = _cause(msg)
+            low = msg.lower()
+            kind = "unsupported" if any(w in low for w in _UNSUPPORTED_WORDS) else "rejected"
+            raise Rejected(kind, cause, feature=cause if kind == "unsupported" else None) \
+                from None
 
     def instantiate(self, compiled: wasmtime.Module) -> wasmtime.Instance:
         if self.fuel is not None:
@@ -262,6 +264,25 @@ class WasmtimeSession(Session):
         if kind == K_EXNREF:
             return Value("exnref", None if raw.of.exnref.store_id == 0 else GcRef("exn"))
         raise NotRun(f"wasmtime value kind {kind} not understood")
+
+
+# How wasmtime words "this configuration lacks a feature" (as opposed to "invalid").
+_UNSUPPORTED_WORDS = ("not supported", "unsupported", "must be enabled", "to be enabled",
+                      "not enabled", "disallowed", "required for", "without the",
+                      "proposal",
+                      # Wasm 3.0 lets constant expressions read defined globals; wasmtime
+                      # gates that on the gc feature, which its Winch strategy lacks
+                      "global.get of locally defined global")
+
+
+def _cause(msg: str) -> str:
+    """The innermost line of a wasmtime error ("Caused by: ..."), else its first line."""
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    if "Caused by:" in lines:
+        rest = lines[lines.index("Caused by:") + 1:]
+        if rest:
+            return rest[-1]
+    return lines[0] if lines else "rejected"
 
 
 def _py_to_bits(t: str, v):

@@ -89,9 +89,7 @@ class FuncCodegen:
                     return
             else:
                 return
-        masm = self.masm
-        masm.srcloc = offset
-        self.srclocs.append((len(masm.buf.data), offset))
+        self.srclocs.append((len(self.masm.buf.data), offset))
         handler = HANDLERS.get(op.name)
         if handler is None:
             feature = op.feature if op.feature not in SCALAR_FEATURES else op.name

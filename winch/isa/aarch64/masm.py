@@ -73,7 +73,6 @@ class A64Masm:
         self.buf = buf
         self.env = env
         self.a = A64Assembler(buf)
-        self.srcloc = -1
 
     # -- buffer -----------------------------------------------------------------------------
     def new_label(self) -> int:

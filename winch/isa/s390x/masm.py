@@ -58,7 +58,6 @@ class S390xMasm:
         self.buf = buf
         self.env = env
         self.a = S390xAssembler(buf)
-        self.srcloc = -1
 
     # -- buffer -----------------------------------------------------------------------------
     def new_label(self) -> int:

@@ -62,7 +62,6 @@ class X64Masm:
         self.buf = buf
         self.env = env
         self.a = X64Assembler(buf)
-        self.srcloc = -1
 
     # -- buffer -----------------------------------------------------------------------------
     def new_label(self) -> int:
