@@ -60,6 +60,13 @@ def deterministic_host(record: list, module: str, name: str, results):
 
 
 CALL_BUDGET = 1.0  # seconds of work per call before it counts as exhausted
+_ENGINES: dict = {}  # engines are reusable (each diff opens fresh sessions): build them once
+
+
+def _engine(name: str):
+    if name not in _ENGINES:
+        _ENGINES[name] = get_engine(name, CALL_BUDGET)
+    return _ENGINES[name]
 
 
 def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
@@ -67,7 +74,7 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
     name = engine if isinstance(engine, str) else engine.name
     run = EngineRun(name)
     try:
-        session = (get_engine(name, CALL_BUDGET) if isinstance(engine, str) else engine).session()
+        session = (_engine(name) if isinstance(engine, str) else engine).session()
     except ImportError as e:
         run.status, run.detail = "unavailable", str(e)
         return run
