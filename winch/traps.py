@@ -17,3 +17,4 @@ class TrapKind(enum.Enum):
     invalid_conversion_to_integer = "invalid_conversion_to_integer"
     call_stack_exhausted = "call_stack_exhausted"
     null_reference = "null_reference"
+    out_of_fuel = "out_of_fuel"

@@ -5,6 +5,8 @@ Layout (all fields 8 bytes, offsets from the start of the block):
     STACK_LIMIT        lowest address the machine stack may reach; prologues trap below it
     MEM0_BASE          address of linear memory 0
     MEM0_SIZE          its current size in bytes
+    FUEL               work left: prologues and loop headers trap `out_of_fuel` at 0, else
+                       take one (the host refills it before every call from outside)
     BUILTINS + 8*k     address of host stub k (memory.grow, bulk memory, table operations)
     globals            address of each global's 8-byte cell (imported ones point elsewhere)
     imports            (code address, callee vmctx) of each imported function, 16 bytes each
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 STACK_LIMIT = 0
 MEM0_BASE = 8
 MEM0_SIZE = 16
+FUEL = 24
 BUILTINS = 32
 
 # builtin functions the host implements; the index is the stub number

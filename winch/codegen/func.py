@@ -74,6 +74,7 @@ class FuncCodegen:
         self.ctl = [Ctl(K_FUNC, self.ret_label, 0, (), tuple(ftype.results))]
         self.local_types = self.frame.local_types
         self.prologue_patch = masm.prologue(self.frame)
+        masm.fuel_check()  # and so does every call (runaway recursion with big frames)
 
     # -- the visitor -------------------------------------------------------------------------
     def visit(self, op, imm, offset) -> None:
@@ -392,6 +393,7 @@ def _block(g, op, imm):
 def _loop(g, op, imm):
     ctl = g.enter(K_LOOP, imm)
     g.masm.bind(ctl.label)
+    g.masm.fuel_check()  # every iteration costs fuel: runaway loops end as out_of_fuel
 
 
 @handles("if")

@@ -24,7 +24,7 @@ import unicorn as uc
 from winch.codegen.compile import CompiledModule
 from winch.host.isa import host_isa
 from winch.traps import TrapKind
-from winch.vmctx import (BUILTIN_NAMES, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT,
+from winch.vmctx import (BUILTIN_NAMES, FUEL, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT,
                          VMOffsets)
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE
 from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
@@ -40,7 +40,8 @@ MEM_BASE = 0x1_0000_0000
 MEM_SPACING = 0x2_0000_0000  # 8 GiB of address space per memory
 MAX_MEMORY_PAGES = 0x4000  # grow beyond 1 GiB fails (returns -1), as the spec allows
 MAX_TABLE = 10_000_000
-DEFAULT_TIMEOUT = 10.0  # seconds of wall clock per top-level invocation
+DEFAULT_TIMEOUT = 10.0  # seconds of work per top-level invocation, as fuel (see below)
+FUEL_PER_SECOND = 20_000_000  # fuel checks (loop iterations, calls) per emulated second
 
 
 class HostTrap(Exception):
@@ -494,13 +495,18 @@ class Store:
         for i, (t, a) in enumerate(zip(params, args)):
             self.write_value(t, sp + 8 * i, a)
         isa.enter(mu, func_addr, vmctx, sp, self.done_addr)
+        fuel = max(1, int(self.timeout * FUEL_PER_SECOND))
+        for inst_vmctx in self.instances_by_vmctx:  # calls may cross instances
+            self.write_u64(inst_vmctx + FUEL, fuel)
         self.pending_trap = None
         self.pending_error = None
         self.intr = None
         self.depth += 1
         start = time.monotonic()
         try:
-            mu.emu_start(func_addr, self.done_addr, timeout=int(self.timeout * 1_000_000))
+            # no emu_start timeout: its timer thread costs ~0.1 ms a call; fuel checks in
+            # loop headers and prologues guarantee that compiled code stops
+            mu.emu_start(func_addr, self.done_addr)
         except uc.UcError as e:
             return self._fault(e)
         finally:
@@ -515,7 +521,7 @@ class Store:
             intno, pc = self.intr
             found = self._trap_for_pc(pc)
             if found is not None:
-                return found
+                return _fuel_to_exhausted(found)
             return SandboxViolation(f"unexpected interrupt {intno} at {pc:#x}", pc)
         pc = mu.reg_read(isa.PC)
         if pc != self.done_addr:
@@ -537,7 +543,7 @@ class Store:
         if e.errno == uc.UC_ERR_INSN_INVALID:
             found = self._trap_for_pc(pc)
             if found is not None:
-                return found
+                return _fuel_to_exhausted(found)
             return SandboxViolation(f"invalid instruction at {pc:#x} outside any trap site", pc)
         names = {uc.UC_ERR_READ_UNMAPPED: "read of unmapped memory",
                  uc.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
@@ -559,6 +565,12 @@ class Store:
                 f, wasm_off = c.wasm_location(off)
                 return Trapped(kind, f + c.module.num_imported_funcs, wasm_off)
         return None
+
+
+def _fuel_to_exhausted(t: Trapped):
+    if t.kind == TrapKind.out_of_fuel:
+        return Exhausted("out of fuel (the per-call work bound)")
+    return t
 
 
 class _FT:

@@ -20,7 +20,7 @@ from winch.isa.aarch64.imms import encode_logical_imm
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
-from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
 
 FP, LR, SP, ZR = 29, 30, 31, 31
@@ -180,6 +180,14 @@ class A64Masm:
         for j in range(frame.nlocals):
             self._st(8, ZR, FP, frame.local(frame.nparams + j))
         return patch
+
+    def fuel_check(self) -> None:
+        """Trap out_of_fuel if the fuel is 0, else take one unit."""
+        a = self.a
+        a.ldr_imm(8, X16, VM, FUEL)
+        a.subs_imm(8, X16, X16, 1)
+        a.str_imm(8, X16, VM, FUEL)
+        self._trap_unless(Cond.HS, TrapKind.out_of_fuel)  # no borrow: it was >= 1
 
     def finish_frame(self, patch: int, size: int) -> None:
         from winch.masm.buffer import CodeBuffer

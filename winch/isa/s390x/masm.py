@@ -22,7 +22,7 @@ from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
-from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
 
 SP, FP, LR, VM = 15, 11, 14, 13
@@ -140,6 +140,15 @@ class S390xMasm:
             for j in range(frame.nlocals):
                 self._st(8, R0, FP, frame.local(frame.nparams + j))
         return patch
+
+    def fuel_check(self) -> None:
+        """Trap out_of_fuel if the fuel is 0, else take one unit."""
+        e = self.a.emit
+        e("LG", R1, Mem(VM, FUEL))
+        e("LTGR", R1, R1)
+        self._trap_unless(MASK["NE"], TrapKind.out_of_fuel)
+        e("AGHI", R1, -1)
+        e("STG", R1, Mem(VM, FUEL))
 
     def finish_frame(self, patch: int, size: int) -> None:
         size = (size + 15) & ~15

@@ -18,7 +18,7 @@ from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Amode, Co
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
-from winch.vmctx import MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
 
 XMM0 = 16
@@ -114,6 +114,11 @@ class X64Masm:
                 a.xor_zero(RAX)
                 a.rep_stosq()
         return patch
+
+    def fuel_check(self) -> None:
+        """Trap out_of_fuel if the fuel is 0, else take one unit."""
+        self.a.alu_ri("sub", 8, Amode(R14, None, 1, FUEL), 1)
+        self._trap_unless(Cond.AE, TrapKind.out_of_fuel)  # a borrow: it was 0
 
     def finish_frame(self, patch: int, size: int) -> None:
         struct.pack_into("<i", self.buf.data, patch, size)
