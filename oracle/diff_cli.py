@@ -108,6 +108,26 @@ def replay_command(args) -> int:
         print(f"expected signature: {expected or '(none)'}")
         print("REPRODUCES" if reproduces else "fixed: the finding no longer reproduces")
         for f in result.findings:
-            if f.signature == expected and f.kind == "compiler crash":
-                print(f.detail)
+            if f.signature != expected:
+                continue
+            if f.kind == "compiler crash":
+                print(f.detail)  # the traceback ends with the function and opcode compiled
+            elif f.isa and f.kind in ("wrong value", "wrong trap", "missing trap",
+                                      "spurious trap"):
+                print(explain_export(module, f.isa, f.where.split("#")[0]))
     return 1 if reproduces else 0
+
+
+def explain_export(wasm: bytes, isa: str, export: str) -> str:
+    """`winch explain` of the function behind `export`, for a human reading a finding."""
+    from winch.codegen.compile import compile_module
+    from winch.explain import explain
+
+    try:
+        c = compile_module(wasm, isa)
+    except Exception as e:  # noqa: BLE001 - the finding stands; the listing is a courtesy
+        return f"(no listing: {e})"
+    exp = c.module.export_map().get(export)
+    if exp is None or exp.index < c.module.num_imported_funcs:
+        return f"(no listing: {export!r} is not a defined function)"
+    return f"winch explain --target {isa} --func {exp.index}:\n" + explain(c, exp.index)

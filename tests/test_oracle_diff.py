@@ -145,3 +145,31 @@ def test_cli_diff_and_replay(tmp_path, capsys):
     bad = tmp_path / "bad.wasm"
     bad.write_bytes(b"junk")
     assert main(["diff", str(bad)]) == 2
+
+
+def test_replay_shows_the_code_of_a_wrong_value(tmp_path, capsys, monkeypatch):
+    import oracle.diff as diff_mod
+    from oracle.cli import main
+
+    crash = tmp_path / "crash.wasm"
+    sig = "wrong value|wasmtime~winch-x64|x64|add#0"
+    crash.write_bytes(write_crash(MOD, PLAN, sig, engines=["wasmtime", "winch-x64"]))
+    # make winch-x64 wrong for the duration of the replay
+    monkeypatch.setitem(diff_mod._ENGINES, "winch-x64", Broken("value"))
+    assert main(["replay", str(crash)]) == 1
+    out = capsys.readouterr().out
+    assert "REPRODUCES" in out and "winch explain --target x64 --func 0" in out
+    assert "i32.add" in out
+
+
+def test_compiler_bug_names_function_and_opcode(monkeypatch):
+    from winch.codegen import func as F
+    from winch.codegen.compile import compile_module
+
+    def broken(g, op, imm):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setitem(F.HANDLERS, "i32.add", broken)
+    with pytest.raises(F.CompilerBug) as e:
+        compile_module(MOD, "x64")
+    assert "function 0, i32.add at wasm offset" in str(e.value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from winch.codegen.frame import VMCTX_SLOT, Frame
 from winch.codegen.stack import CONST, FLOAT_TYPES, LOCAL, MEM, REG, ValueStack
-from winch.errors import Unsupported
+from winch.errors import Unsupported, WinchError
 from winch.traps import TrapKind
 from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
 
@@ -97,9 +97,11 @@ class FuncCodegen:
             raise Unsupported(feature, op.name, offset)
         try:
             handler(self, op, imm)
-        except (IndexError, KeyError) as e:
-            # never let a compiler bug pass for a decoding error of the module
-            raise CompilerBug(f"{op.name} at {offset:#x}: {type(e).__name__}: {e}") from e
+        except WinchError:
+            raise
+        except Exception as e:  # a compiler bug: say where, never pass for a decoding error
+            raise CompilerBug(f"compiling function {self.func_index}, {op.name} at wasm offset "
+                              f"{offset:#x}: {type(e).__name__}: {e}") from e
 
     def finish(self) -> None:
         self.masm.finish_frame(self.prologue_patch,
