@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -15,18 +16,7 @@ from oracle.plan import Call, Plan
 from oracle.values import Value
 from tests.wasm_util import wat
 
-MOD = bytes(wat("""
-(module
-  (memory (export "mem") 1)
-  (global (export "g") (mut i32) (i32.const 0))
-  (func (export "add") (param i32 i32) (result i32)
-    (global.set 0 (i32.add (global.get 0) (i32.const 1)))
-    (i32.add (local.get 0) (local.get 1)))
-  (func (export "div") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
-  (func (export "nan") (param f32) (result f32) (f32.div (local.get 0) (f32.const 0)))
-  (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 7)))
-)
-"""))
+MOD = bytes(wat((Path(__file__).parent / "wat" / "oracle_basic.wat").read_text()))
 ENGINES = ["wasmtime", "winch-x64", "winch-aarch64", "winch-s390x"]
 
 
