@@ -17,6 +17,7 @@ import struct
 
 from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
 from winch.isa.aarch64.imms import encode_logical_imm
+from winch.masm.base import MacroAssembler
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
@@ -61,7 +62,8 @@ def _fbits(size: int, value: float) -> int:
         struct.unpack("<Q", struct.pack("<d", value))[0]
 
 
-class A64Masm:
+class A64Masm(MacroAssembler):
+    FP, SP = FP, SP
     GPRS = tuple(range(0, 16)) + tuple(range(19, 28))
     FPRS = tuple(V0 + i for i in range(31))
     FPR_SET = frozenset(FPRS)
@@ -70,22 +72,8 @@ class A64Masm:
     SHIFT_COUNT_REG = None
 
     def __init__(self, buf, env):
-        self.buf = buf
-        self.env = env
+        super().__init__(buf, env)
         self.a = A64Assembler(buf)
-
-    # -- buffer -----------------------------------------------------------------------------
-    def new_label(self) -> int:
-        return self.buf.new_label()
-
-    def bind(self, label: int) -> None:
-        self.buf.bind_label(label)
-
-    def offset(self) -> int:
-        return self.buf.offset()
-
-    def align_function(self) -> None:
-        pass  # instructions are 4 bytes; functions stay 4-aligned
 
     def _brk(self, kind: TrapKind) -> None:
         self.buf.add_trap(kind, self.buf.offset())
@@ -224,12 +212,6 @@ class A64Masm:
             self._mov_imm(size, X16, bits)
             self.a.fmov_from_gpr(size, dst - V0, X16)
 
-    def load_slot(self, t, reg, off) -> None:
-        self._typed_ld(t, reg, FP, off)
-
-    def store_slot(self, t, off, reg) -> None:
-        self._typed_st(t, reg, FP, off)
-
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         if bits == 0:
@@ -242,24 +224,6 @@ class A64Masm:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, X16, sbase, soff)
         self._st(size, X16, dbase, doff)
-
-    def store_slot_imm(self, t, off, bits) -> None:
-        self._store_imm(t, FP, off, bits)
-
-    def copy_slot(self, t, dst_off, src_off) -> None:
-        self._copy(t, FP, dst_off, FP, src_off)
-
-    def store_out(self, t, k, reg) -> None:
-        self._typed_st(t, reg, SP, 8 * k)
-
-    def store_out_imm(self, t, k, bits) -> None:
-        self._store_imm(t, SP, 8 * k, bits)
-
-    def copy_to_out(self, t, k, src_off) -> None:
-        self._copy(t, SP, 8 * k, FP, src_off)
-
-    def load_out(self, t, reg, k) -> None:
-        self._typed_ld(t, reg, SP, 8 * k)
 
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)

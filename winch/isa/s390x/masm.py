@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 
 from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
+from winch.masm.base import MacroAssembler
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
@@ -46,7 +47,8 @@ def _fbits(size: int, value: float) -> bytes:
     return struct.pack(">f" if size == 4 else ">d", value)
 
 
-class S390xMasm:
+class S390xMasm(MacroAssembler):
+    FP, SP = FP, SP
     GPRS = (2, 3, 4, 5, 6, 7, 8, 9, 10)
     FPRS = tuple(F0 + i for i in range(14))
     FPR_SET = frozenset(FPRS)
@@ -55,22 +57,8 @@ class S390xMasm:
     SHIFT_COUNT_REG = None
 
     def __init__(self, buf, env):
-        self.buf = buf
-        self.env = env
+        super().__init__(buf, env)
         self.a = S390xAssembler(buf)
-
-    # -- buffer -----------------------------------------------------------------------------
-    def new_label(self) -> int:
-        return self.buf.new_label()
-
-    def bind(self, label: int) -> None:
-        self.buf.bind_label(label)
-
-    def offset(self) -> int:
-        return self.buf.offset()
-
-    def align_function(self) -> None:
-        pass
 
     def trap(self, kind: TrapKind) -> None:
         self.a.trap(kind)
@@ -179,12 +167,6 @@ class S390xMasm:
         size = _fsize(t)
         self.a.load_fp_const(dst - F0, bits.to_bytes(size, "big"), R1)
 
-    def load_slot(self, t, reg, off) -> None:
-        self._typed_ld(t, reg, FP, off)
-
-    def store_slot(self, t, off, reg) -> None:
-        self._typed_st(t, reg, FP, off)
-
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         self.a.load_const(R0, bits, 32 if size == 4 else 64)
@@ -194,24 +176,6 @@ class S390xMasm:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, R0, sbase, soff)
         self._st(size, R0, dbase, doff)
-
-    def store_slot_imm(self, t, off, bits) -> None:
-        self._store_imm(t, FP, off, bits)
-
-    def copy_slot(self, t, dst_off, src_off) -> None:
-        self._copy(t, FP, dst_off, FP, src_off)
-
-    def store_out(self, t, k, reg) -> None:
-        self._typed_st(t, reg, SP, 8 * k)
-
-    def store_out_imm(self, t, k, bits) -> None:
-        self._store_imm(t, SP, 8 * k, bits)
-
-    def copy_to_out(self, t, k, src_off) -> None:
-        self._copy(t, SP, 8 * k, FP, src_off)
-
-    def load_out(self, t, reg, k) -> None:
-        self._typed_ld(t, reg, SP, 8 * k)
 
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)

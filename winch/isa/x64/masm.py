@@ -15,6 +15,7 @@ import struct
 
 from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Amode, Cond,
                                LabelAmode, X64Assembler)
+from winch.masm.base import MacroAssembler
 from winch.masm.buffer import emit_jump_table
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
@@ -50,7 +51,8 @@ def _fsize(t) -> int:
     return 4 if t == F32 else 8
 
 
-class X64Masm:
+class X64Masm(MacroAssembler):
+    FP, SP = RBP, RSP
     GPRS = (3, 6, 7, 8, 9, 10, 12, 13, 0, 1, 2)  # rbx rsi rdi r8 r9 r10 r12 r13 rax rcx rdx
     FPRS = tuple(XMM0 + i for i in range(15))
     FPR_SET = frozenset(FPRS)
@@ -59,22 +61,8 @@ class X64Masm:
     SHIFT_COUNT_REG = RCX
 
     def __init__(self, buf, env):
-        self.buf = buf
-        self.env = env
+        super().__init__(buf, env)
         self.a = X64Assembler(buf)
-
-    # -- buffer -----------------------------------------------------------------------------
-    def new_label(self) -> int:
-        return self.buf.new_label()
-
-    def bind(self, label: int) -> None:
-        self.buf.bind_label(label)
-
-    def offset(self) -> int:
-        return self.buf.offset()
-
-    def align_function(self) -> None:
-        pass  # no padding: code size matters more than fetch alignment under emulation
 
     def _trap_here(self, kind: TrapKind) -> None:
         self.buf.add_trap(kind, self.buf.offset())
@@ -160,7 +148,14 @@ class X64Masm:
         else:
             self.a.store(4 if t == I32 else 8, m, reg)
 
-    def _store_imm(self, t, m, bits) -> None:
+    def _typed_ld(self, t, reg, base, off) -> None:
+        self._slot_load(t, reg, Amode(base, None, 1, off))
+
+    def _typed_st(self, t, reg, base, off) -> None:
+        self._slot_store(t, Amode(base, None, 1, off), reg)
+
+    def _store_imm(self, t, base, off, bits) -> None:
+        m = Amode(base, None, 1, off)
         size = 4 if t in (I32, F32) else 8
         v = bits - (1 << 64) if size == 8 and bits >> 63 else bits
         if size == 4 or -(1 << 31) <= v < (1 << 31):
@@ -169,10 +164,10 @@ class X64Masm:
             self.a.mov_ri(8, R11, bits)
             self.a.store(8, m, R11)
 
-    def _copy(self, t, dst_m, src_m) -> None:
+    def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
-        self.a.load(size, R11, src_m)
-        self.a.store(size, dst_m, R11)
+        self.a.load(size, R11, Amode(sbase, None, 1, soff))
+        self.a.store(size, Amode(dbase, None, 1, doff), R11)
 
     def load_slot(self, t, reg, off) -> None:
         key = (0, t, reg, off)
@@ -193,24 +188,6 @@ class X64Masm:
             code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
         else:
             self.buf.data += code
-
-    def store_slot_imm(self, t, off, bits) -> None:
-        self._store_imm(t, Amode(RBP, disp=off), bits)
-
-    def copy_slot(self, t, dst_off, src_off) -> None:
-        self._copy(t, Amode(RBP, disp=dst_off), Amode(RBP, disp=src_off))
-
-    def store_out(self, t, k, reg) -> None:
-        self._slot_store(t, Amode(RSP, disp=8 * k), reg)
-
-    def store_out_imm(self, t, k, bits) -> None:
-        self._store_imm(t, Amode(RSP, disp=8 * k), bits)
-
-    def copy_to_out(self, t, k, src_off) -> None:
-        self._copy(t, Amode(RSP, disp=8 * k), Amode(RBP, disp=src_off))
-
-    def load_out(self, t, reg, k) -> None:
-        self._slot_load(t, reg, Amode(RSP, disp=8 * k))
 
     def load_vmctx(self, size, dst, off) -> None:
         self.a.load(size, dst, Amode(R14, disp=off))
