@@ -19,12 +19,22 @@ class HostISA:
         raise NotImplementedError
 
     def enter(self, mu, func_addr, vmctx, sp, done_addr) -> None:
-        """Registers for a call of `func_addr` from the host returning to `done_addr`."""
-        raise NotImplementedError
+        """Registers for a call of `func_addr` from the host returning to `done_addr`
+        (here: the return address travels in a link register, `self.LR`)."""
+        mu.reg_write(self.SP, sp)
+        mu.reg_write(self.LR, done_addr)
+        mu.reg_write(self.VMCTX, vmctx)
 
     def host_args_base(self, mu) -> int:
-        """Address of argument 0 while a host stub's hook runs."""
-        raise NotImplementedError
+        """Address of argument 0 while a host stub's hook runs (a link-register call
+        leaves the stack pointer where the caller put the arguments)."""
+        return mu.reg_read(self.SP)
+
+    def read_fpr(self, mu, is32: bool) -> int:
+        return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
+
+    def write_fpr(self, mu, bits: int, is32: bool) -> None:
+        mu.reg_write(self.RET_FPR, bits)
 
 
 class X64(HostISA):
@@ -55,12 +65,6 @@ class X64(HostISA):
     def host_args_base(self, mu) -> int:
         return mu.reg_read(self.SP) + 8
 
-    def read_fpr(self, mu, is32: bool) -> int:
-        return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
-
-    def write_fpr(self, mu, bits: int, is32: bool) -> None:
-        mu.reg_write(self.RET_FPR, bits)
-
 
 class AArch64(HostISA):
     name = "aarch64"
@@ -79,20 +83,6 @@ class AArch64(HostISA):
 
     def make_engine(self) -> uc.Uc:
         return uc.Uc(uc.UC_ARCH_ARM64, uc.UC_MODE_ARM)
-
-    def enter(self, mu, func_addr, vmctx, sp, done_addr) -> None:
-        mu.reg_write(self.SP, sp)
-        mu.reg_write(self.LR, done_addr)
-        mu.reg_write(self.VMCTX, vmctx)
-
-    def host_args_base(self, mu) -> int:
-        return mu.reg_read(self.SP)
-
-    def read_fpr(self, mu, is32: bool) -> int:
-        return mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
-
-    def write_fpr(self, mu, bits: int, is32: bool) -> None:
-        mu.reg_write(self.RET_FPR, bits)
 
 
 class S390x(HostISA):
@@ -122,14 +112,6 @@ class S390x(HostISA):
         mu.reg_write(S.UC_S390X_REG_PSWM, mu.reg_read(S.UC_S390X_REG_PSWM) | 0x0000000180000000)
         mu.reg_write(S.UC_S390X_REG_CR0, mu.reg_read(S.UC_S390X_REG_CR0) | 0x60000)
         return mu
-
-    def enter(self, mu, func_addr, vmctx, sp, done_addr) -> None:
-        mu.reg_write(self.SP, sp)
-        mu.reg_write(self.LR, done_addr)
-        mu.reg_write(self.VMCTX, vmctx)
-
-    def host_args_base(self, mu) -> int:
-        return mu.reg_read(self.SP)
 
     def read_fpr(self, mu, is32: bool) -> int:
         v = mu.reg_read(self.RET_FPR) & 0xFFFF_FFFF_FFFF_FFFF
