@@ -10,26 +10,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from winch.traps import TrapKind as WinchTrapKind
 
-class TrapKind(enum.Enum):
-    unreachable = "unreachable"
-    memory_out_of_bounds = "memory_out_of_bounds"
-    table_out_of_bounds = "table_out_of_bounds"
-    indirect_call_null = "indirect_call_null"
-    indirect_call_type_mismatch = "indirect_call_type_mismatch"
-    integer_divide_by_zero = "integer_divide_by_zero"
-    integer_overflow = "integer_overflow"
-    invalid_conversion_to_integer = "invalid_conversion_to_integer"
-    call_stack_exhausted = "call_stack_exhausted"
-    null_reference = "null_reference"
-    out_of_fuel = "out_of_fuel"
-    interrupt = "interrupt"
-    unaligned_atomic = "unaligned_atomic"
-    cast_failure = "cast_failure"
-    array_out_of_bounds = "array_out_of_bounds"
-    allocation_too_large = "allocation_too_large"
-    uncaught_exception = "uncaught_exception"
-    other = "other"
+
+# Our compiler's trap kinds, and what other engines can also report (wasmtime's GC,
+# exception and fuel traps), in one enum; engines map into it by name.
+TrapKind = enum.Enum("TrapKind", [(k.name, k.value) for k in WinchTrapKind] + [
+    (name, name) for name in ("interrupt", "unaligned_atomic", "cast_failure",
+                              "array_out_of_bounds", "allocation_too_large",
+                              "uncaught_exception", "other")])
 
 
 # The spec suite's `assert_trap` messages (prefixes), mapped to the kind they mean.
