@@ -142,7 +142,8 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan) -> EngineRun:
     return run
 
 
-def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None) -> DiffResult:
+def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
+             _canonical: bool = False) -> DiffResult:
     from winch.errors import WinchError
     from winch.wasm.reader import decode_module
 
@@ -153,7 +154,8 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None) -> 
     if plan is None:
         plan = default_plan(module) if module is not None else Plan()
     runs = {}
-    for e in engines:
+    engines_in = list(engines)
+    for e in engines_in:
         run = _run_engine(e, wasm, module, plan)
         runs[run.name] = run
     engines = list(runs)
@@ -162,7 +164,33 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None) -> 
     ref = runs[ref_name]
     for name in engines[1:]:
         _compare_runs(result, ref, runs[name])
+    if module is not None and not _canonical and any(
+            f.kind == "wrong value" for f in result.findings):
+        _recheck_nans(result, wasm, module, engines_in, plan)
     return result
+
+
+def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) -> None:
+    """A wrong value may be a NaN whose sign or payload the spec leaves open, seen through
+    memory, a global or a host call.  Run the module again with every such NaN made
+    canonical: a wrong value that disappears was spec-allowed nondeterminism (counted as
+    inconclusive); one that stays is kept."""
+    from oracle.nan_canon import canonicalize_module, has_nondeterministic_nans
+    from winch.wasm.encoder import encode_module
+
+    if not has_nondeterministic_nans(module):
+        return
+    again = run_diff(encode_module(canonicalize_module(module)), engines, plan,
+                     _canonical=True)
+    still = {f.signature for f in again.findings}
+    kept = []
+    for f in result.findings:
+        if f.kind == "wrong value" and f.signature not in still:
+            _inconclusive(result, "NaN sign/payload (spec-nondeterministic) observed: "
+                          f"{f.where}")
+        else:
+            kept.append(f)
+    result.findings = kept
 
 
 def _inconclusive(result: DiffResult, reason: str) -> None:

@@ -57,15 +57,27 @@ class BrokenSession(WinchSession):
             return Trap(TrapKind.integer_overflow)
         if f == "missing-trap" and isinstance(out, Trap):
             return Values((Value("i32", 0),))
-        if f == "spurious-trap" and export == "add":
+        if f == "spurious-trap" and export in ("add", "ok"):
             return Trap(TrapKind.unreachable)
-        if f == "sandbox" and export == "add":
+        if f == "sandbox" and export in ("add", "load"):
             from oracle.outcomes import HostError
 
             return HostError("sandbox violation: read of unmapped memory (pc 0x0)")
-        if f == "memory" and export == "poke":
+        if f in ("memory", "memory-nan") and export in ("poke", "store_nan"):
             mem = instance.exports["mem"]
             self.store.mu.mem_write(mem.base + 100, b"\x01")
+        return out
+
+    def instantiate(self, compiled):
+        if self.fault == "host-crash":
+            raise RuntimeError("host bug while copying data segments")
+        return super().instantiate(compiled)
+
+    def get(self, instance, export):
+        out = super().get(instance, export)
+        if self.fault == "global" and isinstance(out, Values):
+            v = out.values[0]
+            return Values((Value(v.type, v.bits + 1),))
         return out
 
 
@@ -81,23 +93,84 @@ def test_real_engines_agree():
     assert all(run.status == "ok" for run in r.runs.values())
 
 
-@pytest.mark.parametrize("fault,kind,where", [
-    ("value", "wrong value", "add#0"),
-    ("trap-kind", "wrong trap", "div#1"),
-    ("missing-trap", "missing trap", "div#1"),
-    ("spurious-trap", "spurious trap", "add#0"),
-    ("sandbox", "sandbox violation", "add#0"),
-    ("memory", "wrong value", "poke#3:mem"),
-    ("crash", "compiler crash", "compile"),
-    ("reject", "validation disagreement", "compile"),
-    ("nondeterministic", "nondeterministic compile", "compile"),
-])
-def test_each_finding_kind(fault, kind, where):
-    r = run_diff(MOD, [get_engine("wasmtime", 1.0), Broken(fault)], PLAN)
+KINDS_DIR = Path(__file__).parent / "wat" / "kinds"
+
+
+def _kind_module(name: str) -> bytes:
+    return bytes(wat((KINDS_DIR / f"{name}.wat").read_text()))
+
+
+def _i32(v):
+    return Value("i32", v & 0xFFFF_FFFF)
+
+
+# file in tests/wat/kinds -> (fault of the double, plan, finding kind, where)
+KIND_CASES = {
+    "wrong_value": ("value", [Call("add", (_i32(1), _i32(2)))], "wrong value", "add#0"),
+    "wrong_value_memory": ("memory", [Call("poke", (_i32(5),))], "wrong value", "poke#0:mem"),
+    "wrong_value_global": ("global", [Call("bump", ())], "wrong value", "bump#0:g"),
+    "wrong_trap": ("trap-kind", [Call("div", (_i32(7), _i32(0)))], "wrong trap", "div#0"),
+    "missing_trap": ("missing-trap", [Call("boom", ())], "missing trap", "boom#0"),
+    "spurious_trap": ("spurious-trap", [Call("ok", ())], "spurious trap", "ok#0"),
+    "sandbox_violation": ("sandbox", [Call("load", (_i32(0),))], "sandbox violation",
+                          "load#0"),
+    "compiler_crash": ("crash", [Call("f", ())], "compiler crash", "compile"),
+    "validation_disagreement": ("reject", [Call("f", (_i32(1),))], "validation disagreement",
+                                "compile"),
+    "nondeterministic_compile": ("nondeterministic", [Call("f", (_i32(3),))],
+                                 "nondeterministic compile", "compile"),
+    "host_crash": ("host-crash", [Call("f", ())], "host crash", "instantiate"),
+}
+
+
+def test_every_finding_kind_has_a_case():
+    from oracle.compare import KINDS
+
+    assert {c[2] for c in KIND_CASES.values()} == set(KINDS)
+    assert {p.stem for p in KINDS_DIR.glob("*.wat")} == set(KIND_CASES) | {"nan_through_memory"}
+
+
+@pytest.mark.parametrize("name", sorted(KIND_CASES))
+def test_each_finding_kind(name):
+    fault, calls, kind, where = KIND_CASES[name]
+    r = run_diff(_kind_module(name), [get_engine("wasmtime", 1.0), Broken(fault)], Plan(calls))
     assert len(r.findings) == 1, r.findings
     f = r.findings[0]
     assert (f.kind, f.where, f.isa) == (kind, where, "x64")
     assert f.signature == f"{kind}|wasmtime~winch-x64|x64|{where}"
+
+
+@pytest.mark.parametrize("name", sorted(KIND_CASES))
+def test_each_kind_module_agrees_on_real_engines(name):
+    r = run_diff(_kind_module(name), ENGINES, Plan(KIND_CASES[name][1]))
+    assert r.agree, [f.signature for f in r.findings]
+    assert all(run.status == "ok" for run in r.runs.values())
+
+
+def test_nan_bits_through_memory_are_inconclusive_not_findings():
+    mod = _kind_module("nan_through_memory")
+    plan = Plan([Call("store_nan", (Value("f32", 0),)), Call("bits", ())])
+    r = run_diff(mod, ["wasmtime", "winch-aarch64", "winch-s390x"], plan)
+    assert r.agree, [f.signature for f in r.findings]
+    assert any(k.startswith("NaN sign/payload") for k in r.inconclusive), r.inconclusive
+    # the bits really differ between x86 and aarch64 before canonicalization
+    raw = {n: run.outcomes[1] for n, run in r.runs.items()}
+    assert raw["wasmtime"].values[0].bits != raw["winch-aarch64"].values[0].bits
+    # a real wrong value in the same module stays a finding
+    r = run_diff(mod, [get_engine("wasmtime", 1.0), Broken("memory-nan")], plan)
+    assert [f.signature for f in r.findings] == ["wrong value|wasmtime~winch-x64|x64|store_nan#0:mem"]
+
+
+def test_nan_canonicalization_keeps_modules_valid_and_makes_nans_canonical():
+    from oracle.nan_canon import canonicalize_nans
+    from winch.wasm import validate
+
+    canon = canonicalize_nans(_kind_module("nan_through_memory"))
+    validate(canon)
+    plan = Plan([Call("store_nan", (Value("f32", 0),)), Call("bits", ())])
+    for engine in ENGINES:
+        r = run_diff(canon, [engine], plan)
+        assert r.runs[engine].outcomes[1].values[0].bits == 0x7FC0_0000, engine
 
 
 def test_nan_results_agree_whatever_the_payload():
