@@ -90,10 +90,12 @@ class WasmtimeSession(Session):
         self.fuel = fuel
         self.linker = wasmtime.Linker(engine)
         self.linker.allow_shadowing = True
-        self._define_spectest()
+        self._spectest_defined = False
 
     # -- the spectest host module -------------------------------------------------------
     def _define_spectest(self) -> None:
+        """Defined on first use: most modules never import `spectest`."""
+        self._spectest_defined = True
         s, L = self.store, self.linker
         i32, i64, f32, f64 = (wasmtime.ValType.i32(), wasmtime.ValType.i64(),
                               wasmtime.ValType.f32(), wasmtime.ValType.f64())
@@ -127,6 +129,9 @@ class WasmtimeSession(Session):
     def instantiate(self, compiled: wasmtime.Module) -> wasmtime.Instance:
         if self.fuel is not None:
             self.store.set_fuel(self.fuel)
+        if not self._spectest_defined and any(
+                imp.module == "spectest" for imp in compiled.imports):
+            self._define_spectest()
         try:
             return self.linker.instantiate(self.store, compiled)
         except wasmtime.Trap as t:
@@ -161,6 +166,8 @@ class WasmtimeSession(Session):
         return bytes(mem.read(self.store, 0, mem.data_len(self.store)))
 
     def register(self, name: str, instance: wasmtime.Instance) -> None:
+        if name == "spectest":
+            self._spectest_defined = True
         self.linker.define_instance(self.store, name, instance)
 
     # -- running ------------------------------------------------------------------------

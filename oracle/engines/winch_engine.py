@@ -62,6 +62,11 @@ class WinchSession(Session):
     def __init__(self, isa: str, budget: float | None = None):
         self.isa = isa
         self.store = wstore.Store(isa, timeout=budget or wstore.DEFAULT_TIMEOUT)
+        self.registered = {}
+
+    def _spectest(self) -> None:
+        """The spec suite's `spectest` module, made on first use (most modules never
+        import it, and each object costs the store a mapping)."""
         s = self.store
         spectest = {
             "memory": s.new_memory(1, 2),
@@ -89,6 +94,9 @@ class WinchSession(Session):
 
     def instantiate(self, compiled):
         imports = {}
+        if "spectest" not in self.registered and any(
+                imp.module == "spectest" for imp in compiled.module.imports):
+            self._spectest()
         for imp in compiled.module.imports:
             ext = self.registered.get(imp.module, {}).get(imp.name)
             if ext is not None:

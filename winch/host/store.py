@@ -157,6 +157,7 @@ class Store:
         self.bo = self.isa.byteorder
         self._heap = HEAP_BASE
         self._mem_slots = 0
+        self._arena, self._arena_left = 0, 0
         self.sig_ids: dict = {}  # FuncType -> canonical id
         self.records: dict = {}  # funcref record address -> (instance or HostFunc, index)
         self.externs: list = []  # host values behind externref handles (handle = index + 1)
@@ -185,6 +186,19 @@ class Store:
         addr = self._heap
         self.mu.mem_map(addr, size, prot)
         self._heap += size + PAGE  # an unmapped guard page after each region
+        return addr
+
+    def _small(self, size: int) -> int:
+        """Room for a small host object (a global's cell, a function record) that Wasm code
+        reaches only through pointers the host wrote: packed into shared arena pages
+        instead of a page and a guard page each (mapping is most of a store's set-up)."""
+        size = (size + 15) & ~15
+        if self._arena_left < size:
+            self._arena = self._alloc(4 * PAGE)
+            self._arena_left = 4 * PAGE
+        addr = self._arena
+        self._arena += size
+        self._arena_left -= size
         return addr
 
     def _new_stub(self, handler) -> int:
@@ -282,7 +296,7 @@ class Store:
         return self.read_u64(t.base + 8 * i)
 
     def new_global(self, valtype: int, mutable: bool, bits: int) -> Global:
-        g = Global(valtype, mutable, self._alloc(8))
+        g = Global(valtype, mutable, self._small(8))
         self.write_value(valtype, g.cell, bits)
         return g
 
@@ -302,7 +316,7 @@ class Store:
     def host_func(self, params, results, fn) -> HostFunc:
         hf = HostFunc(tuple(params), tuple(results), fn)
         hf.stub = self._new_stub(lambda base, hf=hf: self._call_host(hf, base))
-        hf.record = self._alloc(FUNCREF_SIZE)
+        hf.record = self._small(FUNCREF_SIZE)
         self.write_u64(hf.record, hf.stub)
         self.write_u64(hf.record + 8, self.sig_id(_FT(hf.params, hf.results)))
         self.write_u64(hf.record + 16, 0)

@@ -249,8 +249,12 @@ class X64Assembler:
             v -= 1 << 64
         elif size == 4 and v >= (1 << 31):
             v -= 1 << 32
+        if size == 2:
+            v = _imm16(v)
         if _s8(v):
             self._emit(p, w, self._ALU[op], b"\x83", dst, struct.pack("<b", v))
+        elif size == 2:  # the operand-size prefix makes the wide immediate 16 bits
+            self._emit(p, w, self._ALU[op], b"\x81", dst, struct.pack("<h", v))
         elif dst.__class__ is int and dst == RAX and size in (4, 8) and _s32(v):  # the short accumulator form
             self.buf.data += (b"\x48" if w else b"") + bytes((self._ALU[op] << 3 | 5,)) + \
                 struct.pack("<i", v)
@@ -274,8 +278,12 @@ class X64Assembler:
             v -= 1 << 64
         elif size == 4 and v >= (1 << 31):
             v -= 1 << 32
+        if size == 2:
+            v = _imm16(v)
         if _s8(v):
             self._emit(p, w, dst, b"\x6b", src, struct.pack("<b", v))
+        elif size == 2:
+            self._emit(p, w, dst, b"\x69", src, struct.pack("<h", v))
         elif _s32(v):
             self._emit(p, w, dst, b"\x69", src, struct.pack("<i", v))
         else:
@@ -417,8 +425,19 @@ class X64Assembler:
 
     def rounds(self, size: int, dst: int, src: int, mode: int) -> None:
         """roundss / roundsd (SSE4.1) with an imm8 rounding mode."""
+        if not 0 <= mode <= 0xFF:
+            raise EncodingError(f"rounding mode {mode} does not fit 8 bits")
         self._emit(b"\x66", False, dst, b"\x0f\x3a" + bytes((0x0A if size == 4 else 0x0B,)),
                    src, bytes((mode,)))
+
+
+def _imm16(v: int) -> int:
+    """A 16-bit operation's immediate as a signed value (0x8000..0xFFFF wrap)."""
+    if 0x8000 <= v <= 0xFFFF:
+        v -= 0x10000
+    if not -0x8000 <= v <= 0x7FFF:
+        raise EncodingError(f"immediate {v:#x} does not fit 16 bits")
+    return v
 
 
 def _mem(reg: int, m: Amode) -> tuple[bytes, int]:

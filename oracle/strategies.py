@@ -1,0 +1,751 @@
+"""Hypothesis strategies for valid WebAssembly modules.
+
+    from oracle.strategies import wasm_modules, configs, single_instruction_modules
+
+Every module is built instruction by instruction against a *type stack* (the operand types)
+and a *control stack* (open blocks and what their labels expect), so any choice sequence
+hypothesis makes gives a valid module: an operator is offered only when its operands are on
+the stack, a branch only with its label's values in place, and every block is closed by
+making the stack match its results (values in the way are folded into sink globals, missing
+ones pushed as constants).
+
+What the generated code guarantees:
+- termination: a fuel global (`fuel`, exported) is decremented at every function entry and
+  loop header and traps (`unreachable`) when spent, so recursion and loops end;
+- observability: values that would be dropped are XOR-ed into exported sink globals, every
+  mutable global and the memory are exported, and the oracle compares them after each call;
+- imports are host functions (`"host" "hN"`) that the oracle defines deterministically;
+- optional NaN canonicalization (`Config.canonicalize_nans`) after every float operation
+  whose NaN bits the spec leaves open, so results compare bit for bit.
+
+The corners baseline compilers get wrong are favoured: more live values than registers
+(spills), nested and multi-value blocks, `br_table` carrying values, code after `br` /
+`return` / `unreachable` that still merges, calls with many arguments and results, memory
+accesses at the edges of the memory and constants at the edges of their types.
+
+Shrinking: modules shrink toward fewer functions, shorter bodies, the first operators of the
+opcode table, and constants toward 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from winch.wasm.encoder import encode_module
+from winch.wasm.module import (EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, ConstExpr, Data, Elem, Export,
+                               Func, Global, Import, Instr, Module)
+from winch.wasm.opcodes import BY_NAME, OPS
+from winch.wasm.types import (F32, F64, FUNCREF, I32, I64, FuncType, GlobalType, Limits,
+                              MemoryType, TableType)
+
+__all__ = ["Config", "FAMILIES", "configs", "wasm_modules", "single_instruction_modules",
+           "SINGLE_INSTRUCTION_OPS"]
+
+NUM = (I32, I64, F32, F64)
+_SIZE = {I32: 32, I64: 64, F32: 32, F64: 64}
+
+# instruction families a configuration switches on or off (swarm testing)
+FAMILIES = ("int", "float", "compare", "convert", "locals", "globals", "select", "memory",
+            "bulk_memory", "blocks", "branches", "br_table", "calls", "call_indirect",
+            "host_calls", "unreachable_code", "sign_extension", "saturating")
+
+# edge values per type, as bit patterns; drawn first, so constants shrink toward them
+EDGE_BITS = {
+    I32: (0, 1, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF, 2, 31, 32, 0xFFFF, 0x10000),
+    I64: (0, 1, (1 << 64) - 1, 1 << 63, (1 << 63) - 1, 63, 64, 0xFFFF_FFFF, 1 << 32,
+          0x8000_0000),
+    F32: (0, 0x8000_0000, 0x3F80_0000, 0xBF80_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000,
+          0x7FA0_0000, 0x7F7F_FFFF, 1, 0x4F00_0000, 0xCF00_0000, 0x3F00_0000),
+    F64: (0, 1 << 63, 0x3FF0 << 48, 0xBFF0 << 48, 0x7FF0 << 48, 0xFFF0 << 48, 0x7FF8 << 48,
+          0x7FF4 << 48, 0x7FEF_FFFF_FFFF_FFFF, 1, 0x41E0 << 48, 0xC3E0 << 48, 0x3FE0 << 48),
+}
+PAGE = 65536
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a generated module may contain.  `families` is a subset of `FAMILIES`."""
+
+    families: frozenset = frozenset(FAMILIES)
+    max_funcs: int = 4
+    max_instrs: int = 60  # per function body, before blocks are closed
+    max_params: int = 5
+    max_results: int = 3
+    max_locals: int = 4
+    max_depth: int = 4
+    max_imports: int = 2
+    multi_value: bool = True
+    canonicalize_nans: bool = False
+    fuel: int = 1000
+
+    def __post_init__(self):
+        unknown = set(self.families) - set(FAMILIES)
+        if unknown:
+            raise InvalidArgument(f"unknown instruction families {sorted(unknown)}; "
+                                  f"known: {', '.join(FAMILIES)}")
+        for name in ("max_funcs", "max_instrs", "max_params", "max_results", "max_locals",
+                     "max_depth", "max_imports", "fuel"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0:
+                raise InvalidArgument(f"Config.{name} must be an int >= 0, not {v!r}")
+        if self.max_funcs < 1:
+            raise InvalidArgument("Config.max_funcs must be at least 1")
+        if not 1 <= self.fuel < 2 ** 31:
+            raise InvalidArgument("Config.fuel must be in 1 .. 2**31-1")
+
+    def has(self, family: str) -> bool:
+        return family in self.families
+
+
+def configs(*, max_funcs: int = 6, max_instrs: int = 120) -> st.SearchStrategy:
+    """Swarm configurations: each family on or off, size limits drawn per test.
+
+    Shrinks toward no optional family (only constants, locals and arithmetic survive
+    shrinking if the bug needs them) and toward the smallest sizes."""
+    if max_funcs < 1 or max_instrs < 0:
+        raise InvalidArgument("configs() needs max_funcs >= 1 and max_instrs >= 0")
+    return st.builds(
+        Config,
+        families=st.frozensets(st.sampled_from(FAMILIES)),
+        max_funcs=st.integers(1, max_funcs),
+        max_instrs=st.integers(0, max_instrs),
+        max_params=st.integers(0, 8),
+        max_results=st.integers(0, 4),
+        max_locals=st.integers(0, 6),
+        max_depth=st.integers(0, 5),
+        max_imports=st.integers(0, 2),
+        multi_value=st.booleans(),
+        canonicalize_nans=st.booleans(),
+    )
+
+
+def _op(name):
+    return BY_NAME[name]
+
+
+def _ops(family_filter) -> list:
+    return [o for o in OPS if o.has_sig and family_filter(o)]
+
+
+def _numeric_ops(cfg: Config) -> list:
+    out = []
+    for o in OPS:
+        if not o.has_sig or o.family in ("const", "load", "store"):
+            continue
+        if any(t not in NUM for t in o.params + o.results):
+            continue
+        floaty = any(t in (F32, F64) for t in o.params + o.results)
+        fam = {"cmp": "compare", "test": "compare", "conv": "convert"}.get(o.family, None)
+        if o.feature == "sign-extension":
+            fam = "sign_extension"
+        elif o.feature == "nontrapping-float-to-int":
+            fam = "saturating"
+        elif fam is None:
+            fam = "float" if floaty else "int"
+        if cfg.has(fam) and (not floaty or cfg.has("float") or fam in ("convert",
+                                                                          "saturating")):
+            out.append(o)
+    return out
+
+
+@dataclass
+class _Frame:
+    kind: str  # func | block | loop | if | else
+    params: tuple
+    results: tuple
+    height: int
+    unreachable: bool = False
+
+    @property
+    def label_types(self) -> tuple:
+        return self.params if self.kind == "loop" else self.results
+
+
+@dataclass
+class _ModuleState:
+    cfg: Config
+    types: list = field(default_factory=list)
+    func_types: list = field(default_factory=list)  # type index per function (imports first)
+    n_imports: int = 0
+    globals: list = field(default_factory=list)  # (valtype, mutable)
+    sink: dict = field(default_factory=dict)  # I32/I64 -> global index
+    fuel: int = 0
+    has_memory: bool = False
+    has_table: bool = False
+
+    def type_index(self, ft: FuncType) -> int:
+        if ft not in self.types:
+            self.types.append(ft)
+        return self.types.index(ft)
+
+
+class _Body:
+    """Builds one function body; `draw` is hypothesis's."""
+
+    def __init__(self, draw, ms: _ModuleState, func_index: int):
+        self.draw, self.ms, self.cfg = draw, ms, ms.cfg
+        ft = ms.types[ms.func_types[func_index]]
+        self.ft = ft
+        extra = draw(st.lists(st.sampled_from(NUM), max_size=self.cfg.max_locals))
+        # scratch locals: values parked while a frame's results are lifted over junk
+        self.scratch = {t: [] for t in NUM}
+        locals_ = list(ft.params) + extra
+        for t in NUM:
+            for _ in range(max(1, self.cfg.max_results)):
+                self.scratch[t].append(len(locals_))
+                locals_.append(t)
+        self.local_types = locals_
+        self.decl = tuple((1, t) for t in locals_[len(ft.params):])
+        self.out: list = []
+        self.stack: list = []
+        self.ctrl = [_Frame("func", (), ft.results, 0)]
+        self.ops = _numeric_ops(self.cfg)
+
+    # -- emission helpers ------------------------------------------------------------------
+    def emit(self, name: str, imm=None) -> None:
+        self.out.append(Instr(_op(name), imm))
+
+    def const(self, t: int) -> None:
+        bits = self.draw(st.one_of(st.sampled_from(EDGE_BITS[t]),
+                                   st.integers(0, (1 << _SIZE[t]) - 1)))
+        if t in (I32, I64):
+            n = _SIZE[t]
+            bits = bits - (1 << n) if bits >> (n - 1) else bits
+        self.emit({I32: "i32.const", I64: "i64.const", F32: "f32.const", F64: "f64.const"}[t],
+                  bits)
+        self.stack.append(t)
+
+    def fuel_check(self) -> None:
+        g = self.ms.fuel
+        self.emit("global.get", g)
+        self.emit("i32.eqz")
+        self.emit("if", -64)
+        self.emit("unreachable")
+        self.emit("end")
+        self.emit("global.get", g)
+        self.emit("i32.const", 1)
+        self.emit("i32.sub")
+        self.emit("global.set", g)
+
+    def sink(self) -> None:
+        """Fold the top value into its sink global (so dropping it stays observable)."""
+        t = self.stack.pop()
+        if t == F32:
+            self.emit("i32.reinterpret_f32")
+            t = I32
+        elif t == F64:
+            self.emit("i64.reinterpret_f64")
+            t = I64
+        g = self.ms.sink[t]
+        self.emit("global.get", g)
+        self.emit("i32.xor" if t == I32 else "i64.xor")
+        self.emit("global.set", g)
+
+    @property
+    def frame(self) -> _Frame:
+        return self.ctrl[-1]
+
+    def avail(self) -> list:
+        return self.stack[self.frame.height:]
+
+    def top_is(self, types) -> bool:
+        n = len(types)
+        a = self.avail()
+        return len(a) >= n and tuple(a[len(a) - n:]) == tuple(types)
+
+    def ensure(self, types) -> None:
+        """Make the top of the stack hold `types`: reuse it if it does, else push constants."""
+        if not self.top_is(types):
+            for t in types:
+                self.const(t)
+
+    def fix_to(self, types) -> None:
+        """Make the frame's stack exactly `types` (for `end`, `else`, fallthrough)."""
+        types = tuple(types)
+        a = self.avail()
+        if tuple(a) == types:
+            return
+        n = len(types)
+        if n and self.top_is(types):
+            parked = []
+            for t in reversed(types):
+                loc = self.scratch[t][sum(1 for p in parked if p[0] == t)]
+                self.emit("local.set", loc)
+                self.stack.pop()
+                parked.append((t, loc))
+            while len(self.stack) > self.frame.height:
+                self.sink()
+            for t, loc in reversed(parked):
+                self.emit("local.get", loc)
+                self.stack.append(t)
+            return
+        while len(self.stack) > self.frame.height:
+            self.sink()
+        for t in types:
+            self.const(t)
+
+    def block_type(self, params, results):
+        if not params and not results:
+            return -64
+        if not params and len(results) == 1:
+            return results[0] - 128
+        return self.ms.type_index(FuncType(tuple(params), tuple(results)))
+
+    def draw_results(self) -> tuple:
+        k = self.draw(st.integers(0, self.cfg.max_results if self.cfg.multi_value
+                                  else min(1, self.cfg.max_results)))
+        return tuple(self.draw(st.lists(st.sampled_from(NUM), min_size=k, max_size=k)))
+
+    def draw_params(self, below: int = 0) -> tuple:
+        if not self.cfg.multi_value:
+            return ()
+        a = self.avail()
+        usable = len(a) - below
+        k = self.draw(st.integers(0, max(0, min(usable, 3))))
+        return tuple(a[usable - k:usable]) if k else ()
+
+    def int_operand(self) -> None:
+        """An i32 for a condition, index or address: a local, a global or a constant."""
+        i32_locals = [i for i, t in enumerate(self.local_types) if t == I32]
+        choice = self.draw(st.integers(0, 2))
+        if choice == 1 and i32_locals:
+            self.emit("local.get", self.draw(st.sampled_from(i32_locals)))
+        elif choice == 2:
+            gs = [i for i, (t, _) in enumerate(self.ms.globals) if t == I32]
+            self.emit("global.get", self.draw(st.sampled_from(gs)))
+        else:
+            self.emit("i32.const", self.draw(st.sampled_from((0, 1, 2, 3, -1, 7))))
+        self.stack.append(I32)
+
+    def address(self, width: int) -> None:
+        addr = self.draw(st.one_of(
+            st.sampled_from((0, 1, 8, PAGE - width, PAGE - width + 1, PAGE - 1, PAGE, -1)),
+            st.integers(0, PAGE - 1)))
+        self.emit("i32.const", addr if addr < 2 ** 31 else addr - 2 ** 32)
+        self.stack.append(I32)
+
+    # -- actions ---------------------------------------------------------------------------
+    def actions(self) -> list:
+        cfg, a = self.cfg, self.avail()
+        acts = ["const"]
+        if cfg.has("locals"):
+            acts.append("local.get")
+            if a and any(t == a[-1] for t in self.local_types):
+                acts += ["local.set", "local.tee"]
+        if self.ops and any(self.top_is(o.params) for o in self.ops):
+            acts.append("op")
+        if a:
+            acts.append("drop")
+        if cfg.has("globals"):
+            acts.append("global.get")
+            if a and any(m and t == a[-1] for t, m in self.ms.globals):
+                acts.append("global.set")
+        if cfg.has("select") and len(a) >= 3 and a[-1] == I32 and a[-2] == a[-3]:
+            acts.append("select")
+        if self.ms.has_memory:
+            acts += ["load", "store"] if a and a[-1] in NUM else ["load"]
+            acts += ["memory.size", "memory.grow"]
+            if cfg.has("bulk_memory"):
+                acts += ["memory.fill", "memory.copy"]
+        depth = len(self.ctrl) - 1
+        if cfg.has("blocks") and depth < cfg.max_depth:
+            acts += ["block", "loop", "if"]
+        if depth:
+            acts.append("end")
+            if self.frame.kind == "if":
+                acts.append("else")
+        if cfg.has("branches"):
+            acts += ["br_if", "br"]
+        if cfg.has("br_table"):
+            acts.append("br_table")
+        if cfg.has("calls") and len(self.ms.func_types) > self.ms.n_imports:
+            acts.append("call")
+        if cfg.has("host_calls") and self.ms.n_imports:
+            acts.append("call_host")
+        if cfg.has("call_indirect") and self.ms.has_table:
+            acts.append("call_indirect")
+        if cfg.has("unreachable_code"):
+            acts += ["return", "unreachable"]
+        return acts
+
+    def step(self) -> None:
+        act = self.draw(st.sampled_from(self.actions()))
+        getattr(self, "a_" + act.replace(".", "_"))()
+
+    def a_const(self):
+        self.const(self.draw(st.sampled_from(NUM)))
+
+    def a_local_get(self):
+        i = self.draw(st.integers(0, len(self.local_types) - 1))
+        self.emit("local.get", i)
+        self.stack.append(self.local_types[i])
+
+    def _local_of_top(self):
+        return self.draw(st.sampled_from([i for i, t in enumerate(self.local_types)
+                                          if t == self.stack[-1]]))
+
+    def a_local_set(self):
+        self.emit("local.set", self._local_of_top())
+        self.stack.pop()
+
+    def a_local_tee(self):
+        self.emit("local.tee", self._local_of_top())
+
+    def a_op(self):
+        o = self.draw(st.sampled_from([o for o in self.ops if self.top_is(o.params)]))
+        self.emit(o.name)
+        del self.stack[len(self.stack) - len(o.params):]
+        self.stack.extend(o.results)
+
+    def a_drop(self):
+        self.sink()
+
+    def a_global_get(self):
+        i = self.draw(st.integers(0, len(self.ms.globals) - 1))
+        self.emit("global.get", i)
+        self.stack.append(self.ms.globals[i][0])
+
+    def a_global_set(self):
+        t = self.stack[-1]
+        i = self.draw(st.sampled_from([i for i, (gt, m) in enumerate(self.ms.globals)
+                                       if m and gt == t]))
+        self.emit("global.set", i)
+        self.stack.pop()
+
+    def a_select(self):
+        self.emit("select")
+        self.stack.pop()
+        self.stack.pop()
+
+    _LOADS = {I32: ("i32.load", "i32.load8_s", "i32.load8_u", "i32.load16_s", "i32.load16_u"),
+              I64: ("i64.load", "i64.load8_s", "i64.load8_u", "i64.load16_s", "i64.load16_u",
+                    "i64.load32_s", "i64.load32_u"),
+              F32: ("f32.load",), F64: ("f64.load",)}
+    _STORES = {I32: ("i32.store", "i32.store8", "i32.store16"),
+               I64: ("i64.store", "i64.store8", "i64.store16", "i64.store32"),
+               F32: ("f32.store",), F64: ("f64.store",)}
+
+    def memarg(self, o):
+        align = self.draw(st.integers(0, o.align))
+        offset = self.draw(st.sampled_from((0, 1, 4, 7, 8, PAGE - 8, PAGE, 0xFFFF_FFFF)))
+        return (align, offset, 0)
+
+    def a_load(self):
+        t = self.draw(st.sampled_from(NUM))
+        o = _op(self.draw(st.sampled_from(self._LOADS[t])))
+        self.address(1 << o.align)
+        self.emit(o.name, self.memarg(o))
+        self.stack[-1] = t
+
+    def a_store(self):
+        t = self.stack[-1]
+        o = _op(self.draw(st.sampled_from(self._STORES[t])))
+        loc = self.scratch[t][0]
+        self.emit("local.set", loc)
+        self.stack.pop()
+        self.address(1 << o.align)
+        self.emit("local.get", loc)
+        self.emit(o.name, self.memarg(o))
+        self.stack.pop()
+
+    def a_memory_size(self):
+        self.emit("memory.size", 0)
+        self.stack.append(I32)
+
+    def a_memory_grow(self):
+        self.emit("i32.const", self.draw(st.sampled_from((0, 1, 2, -1))))
+        self.emit("memory.grow", 0)
+        self.stack.append(I32)
+
+    def a_memory_fill(self):
+        for v in (self.draw(st.sampled_from((0, 1, PAGE - 4, PAGE))),
+                  self.draw(st.integers(0, 255)), self.draw(st.sampled_from((0, 1, 4, 17)))):
+            self.emit("i32.const", v)
+        self.emit("memory.fill", 0)
+
+    def a_memory_copy(self):
+        for v in (self.draw(st.sampled_from((0, 1, 3, PAGE - 4))),
+                  self.draw(st.sampled_from((0, 2, 5, PAGE - 2))),
+                  self.draw(st.sampled_from((0, 1, 4, 9)))):
+            self.emit("i32.const", v)
+        self.emit("memory.copy", (0, 0))
+
+    def _open(self, kind: str, cond: bool) -> None:
+        params = self.draw_params()  # the condition is pushed after them
+        results = self.draw_results()
+        if cond:
+            self.int_operand()
+        bt = self.block_type(params, results)
+        self.emit(kind, bt)
+        if cond:
+            self.stack.pop()
+        h = len(self.stack) - len(params)
+        self.ctrl.append(_Frame(kind, params, results, h))
+        if kind == "loop":
+            self.fuel_check()
+
+    def a_block(self):
+        self._open("block", False)
+
+    def a_loop(self):
+        self._open("loop", False)
+
+    def a_if(self):
+        self._open("if", True)
+
+    def a_else(self):
+        f = self.frame
+        self.fix_to(f.results)
+        self.emit("else")
+        del self.stack[f.height:]
+        self.stack.extend(f.params)
+        f.kind, f.unreachable = "else", False
+
+    def a_end(self):
+        f = self.frame
+        if f.kind == "if" and f.params != f.results:
+            self.a_else()  # an `if` without `else` must pass its params through unchanged
+        self.fix_to(f.results)
+        self.emit("end")
+        self.ctrl.pop()
+        del self.stack[f.height:]
+        self.stack.extend(f.results)
+
+    def _label(self) -> int:
+        return self.draw(st.integers(0, len(self.ctrl) - 1))
+
+    def _transfer(self) -> None:
+        """After an unconditional branch the rest of the block is unreachable code."""
+        del self.stack[self.frame.height:]
+        self.frame.unreachable = True
+
+    def a_br(self):
+        lab = self._label()
+        self.ensure(self.ctrl[-1 - lab].label_types)
+        self.emit("br", lab)
+        self._transfer()
+
+    def a_br_if(self):
+        lab = self._label()
+        types = self.ctrl[-1 - lab].label_types
+        self.ensure(types)
+        self.int_operand()
+        self.emit("br_if", lab)
+        self.stack.pop()
+
+    def a_br_table(self):
+        default = self._label()
+        types = self.ctrl[-1 - default].label_types
+        same = [i for i in range(len(self.ctrl)) if self.ctrl[-1 - i].label_types == types]
+        targets = tuple(self.draw(st.lists(st.sampled_from(same), max_size=5)))
+        self.ensure(types)
+        self.int_operand()
+        self.emit("br_table", (targets, default))
+        self._transfer()
+
+    def _call(self, fidx: int) -> None:
+        ft = self.ms.types[self.ms.func_types[fidx]]
+        self.ensure(ft.params)
+        self.emit("call", fidx)
+        del self.stack[len(self.stack) - len(ft.params):]
+        self.stack.extend(ft.results)
+
+    def a_call(self):
+        self._call(self.draw(st.integers(self.ms.n_imports, len(self.ms.func_types) - 1)))
+
+    def a_call_host(self):
+        self._call(self.draw(st.integers(0, self.ms.n_imports - 1)))
+
+    def a_call_indirect(self):
+        ms = self.ms
+        target = self.draw(st.integers(0, len(ms.func_types) - 1))
+        ti = ms.func_types[target]
+        ft = ms.types[ti]
+        self.ensure(ft.params)
+        # mostly the right slot; sometimes another slot (signature mismatch) or out of range
+        slot = self.draw(st.one_of(st.just(target), st.integers(0, len(ms.func_types) + 1)))
+        self.emit("i32.const", slot)
+        self.emit("call_indirect", (ti, 0))
+        del self.stack[len(self.stack) - len(ft.params):]
+        self.stack.extend(ft.results)
+
+    def a_return(self):
+        self.ensure(self.ft.results)
+        self.emit("return")
+        self._transfer()
+
+    def a_unreachable(self):
+        self.emit("unreachable")
+        self._transfer()
+
+    def build(self) -> tuple:
+        self.fuel_check()
+        n = self.draw(st.integers(0, self.cfg.max_instrs))
+        for _ in range(n):
+            self.step()
+        while len(self.ctrl) > 1:
+            self.a_end()
+        self.fix_to(self.ft.results)
+        self.emit("end")
+        return tuple(self.out)
+
+
+def _functype(draw, cfg: Config) -> FuncType:
+    params = draw(st.lists(st.sampled_from(NUM), max_size=cfg.max_params))
+    k = cfg.max_results if cfg.multi_value else min(1, cfg.max_results)
+    results = draw(st.lists(st.sampled_from(NUM), max_size=k))
+    return FuncType(tuple(params), tuple(results))
+
+
+@st.composite
+def _modules(draw, config: Config | None):
+    cfg = config if config is not None else draw(configs())
+    ms = _ModuleState(cfg)
+    imports = []
+    if cfg.has("host_calls"):
+        for i in range(draw(st.integers(0, cfg.max_imports))):
+            ti = ms.type_index(_functype(draw, cfg))
+            imports.append(Import("host", f"h{i}", EXT_FUNC, ti))
+            ms.func_types.append(ti)
+    ms.n_imports = len(imports)
+    n_funcs = draw(st.integers(1, cfg.max_funcs))
+    for _ in range(n_funcs):
+        ms.func_types.append(ms.type_index(_functype(draw, cfg)))
+    # globals: user globals, two sinks and the fuel counter
+    inits = []
+    for t in draw(st.lists(st.sampled_from(NUM), max_size=3 if cfg.has("globals") else 0)):
+        ms.globals.append((t, True))
+        inits.append((t, draw(st.sampled_from(EDGE_BITS[t]))))
+    for t in (I32, I64):
+        ms.sink[t] = len(ms.globals)
+        ms.globals.append((t, True))
+        inits.append((t, 0))
+    ms.fuel = len(ms.globals)
+    ms.globals.append((I32, True))
+    inits.append((I32, cfg.fuel))
+    ms.has_memory = cfg.has("memory") or cfg.has("bulk_memory")
+    ms.has_table = cfg.has("call_indirect")
+    funcs = []
+    for k in range(n_funcs):
+        body = _Body(draw, ms, ms.n_imports + k)
+        instrs = body.build()
+        funcs.append(Func(ms.func_types[ms.n_imports + k], body.decl, instrs=instrs))
+    globals_ = []
+    for t, bits in inits:
+        if t in (I32, I64):
+            n = _SIZE[t]
+            bits = bits - (1 << n) if bits >> (n - 1) else bits
+        name = {I32: "i32.const", I64: "i64.const", F32: "f32.const", F64: "f64.const"}[t]
+        globals_.append(Global(GlobalType(t, True), ConstExpr((Instr(_op(name), bits),))))
+    exports = [Export(f"f{k}", EXT_FUNC, ms.n_imports + k) for k in range(n_funcs)]
+    exports += [Export("fuel" if i == ms.fuel else f"g{i}", EXT_GLOBAL, i)
+                for i in range(len(ms.globals))]
+    mems, datas, tables, elems = (), (), (), ()
+    if ms.has_memory:
+        mems = (MemoryType(Limits(1, 2)),)
+        exports.append(Export("mem", EXT_MEMORY, 0))
+        init = bytes(draw(st.lists(st.integers(0, 255), max_size=16)))
+        if init:
+            off = draw(st.sampled_from((0, 8, PAGE - len(init))))
+            datas = (Data(0, "active", init, 0,
+                          ConstExpr((Instr(_op("i32.const"), off),))),)
+    if ms.has_table:
+        n = len(ms.func_types)
+        tables = (TableType(FUNCREF, Limits(n, n)),)
+        elems = (Elem(0, "active", FUNCREF, 0, ConstExpr((Instr(_op("i32.const"), 0),)),
+                      funcs=tuple(range(n))),)
+    m = Module(types=tuple(ms.types), imports=tuple(imports), funcs=tuple(funcs),
+               tables=tables, mems=mems, globals=tuple(globals_), exports=tuple(exports),
+               elems=elems, datas=datas)
+    if cfg.canonicalize_nans:
+        from oracle.nan_canon import canonicalize_module
+
+        m = canonicalize_module(m)
+    return encode_module(m)
+
+
+def wasm_modules(config: Config | None = None) -> st.SearchStrategy:
+    """Valid modules (as `bytes`) under `config`, or under a swarm configuration drawn by
+    `configs()` when `config` is None.
+
+    Shrinks toward one function with an empty body, no imports, no user globals and no
+    data; within bodies toward fewer instructions, constants, and the first operators."""
+    if config is not None and not isinstance(config, Config):
+        raise InvalidArgument(f"wasm_modules(config=...) takes a Config or None, "
+                              f"not {type(config).__name__}")
+    return _modules(config)
+
+
+# -- one operator per module ---------------------------------------------------------------------
+def _single_ops() -> list:
+    out = []
+    for o in OPS:
+        if o.feature not in ("mvp", "sign-extension", "nontrapping-float-to-int"):
+            continue
+        if o.has_sig and o.family not in ("const",) and all(
+                t in NUM for t in o.params + o.results):
+            out.append(o)
+    return out
+
+
+SINGLE_INSTRUCTION_OPS = tuple(o.name for o in _single_ops())
+
+
+@st.composite
+def _single(draw, ops):
+    name = draw(st.sampled_from(ops))
+    o = _op(name)
+    body = []
+    params = o.params
+    if o.family == "load":
+        addr = draw(st.sampled_from((0, 1, PAGE - (1 << o.align), PAGE - 1, PAGE, -1)))
+        offset = draw(st.sampled_from((0, 1, PAGE)))
+        body = [Instr(_op("i32.const"), addr), Instr(o, (o.align, offset, 0))]
+    else:
+        if o.family == "store":
+            addr = draw(st.sampled_from((0, PAGE - (1 << o.align), PAGE - 1, PAGE)))
+            body.append(Instr(_op("i32.const"), addr))  # the table's sig omits the address
+        for t in params:
+            bits = draw(st.one_of(st.sampled_from(EDGE_BITS[t]),
+                                  st.integers(0, (1 << _SIZE[t]) - 1)))
+            if t in (I32, I64):
+                n = _SIZE[t]
+                bits = bits - (1 << n) if bits >> (n - 1) else bits
+            cname = {I32: "i32.const", I64: "i64.const", F32: "f32.const",
+                     F64: "f64.const"}[t]
+            body.append(Instr(_op(cname), bits))
+        body.append(Instr(o, (o.align, 0, 0) if o.family == "store" else None))
+    body.append(Instr(_op("end")))
+    ft = FuncType((), tuple(o.results))
+    mem = o.family in ("load", "store")
+    m = Module(types=(ft,), funcs=(Func(0, (), instrs=tuple(body)),),
+               mems=(MemoryType(Limits(1, 1)),) if mem else (),
+               datas=(Data(0, "active", bytes(range(1, 17)), 0,
+                           ConstExpr((Instr(_op("i32.const"), PAGE - 16),))),) if mem else (),
+               exports=(Export("run", EXT_FUNC, 0),)
+               + ((Export("mem", EXT_MEMORY, 0),) if mem else ()))
+    return encode_module(m)
+
+
+def single_instruction_modules(ops=None) -> st.SearchStrategy:
+    """Modules whose one exported function `run` executes exactly one operator on constant
+    operands drawn from the edge values of their types (memory operators: at the edges of a
+    one-page memory).  `ops`: operator names to draw from (default: every numeric and
+    memory operator in scope, `SINGLE_INSTRUCTION_OPS`).
+
+    Shrinks toward the first operator of the opcode table and operands toward 0."""
+    if ops is None:
+        ops = SINGLE_INSTRUCTION_OPS
+    ops = tuple(ops)
+    bad = [n for n in ops if n not in SINGLE_INSTRUCTION_OPS]
+    if bad or not ops:
+        raise InvalidArgument(f"single_instruction_modules: not in scope: {bad or 'no ops'}")
+    return _single(ops)
+
+
+# keep dataclasses imported for users who derive configs: Config is a frozen dataclass
+replace_config = dataclasses.replace
