@@ -1,0 +1,15 @@
+;; bulk memory and table operations, reference types
+(module
+  (memory (export "mem") 1)
+  (table $t 4 funcref)
+  (data $d "hello, world")
+  (elem $e func $f $f)
+  (func $f (result i32) (i32.const 42))
+  (func (export "bulk") (param i32)
+    (memory.fill (local.get 0) (i32.const 0xAA) (i32.const 16))
+    (memory.copy (i32.const 100) (local.get 0) (i32.const 8))
+    (memory.init $d (i32.const 200) (i32.const 0) (i32.const 12)))
+  (func (export "tables") (param i32) (result i32)
+    (table.init $t $e (i32.const 0) (i32.const 0) (i32.const 2))
+    (drop (table.grow $t (ref.null func) (i32.const 1)))
+    (i32.add (table.size $t) (ref.is_null (table.get $t (local.get 0))))))

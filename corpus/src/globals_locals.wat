@@ -1,0 +1,13 @@
+;; globals of every type, locals under register pressure (more live values than registers)
+(module
+  (global $a (export "a") (mut i32) (i32.const 7))
+  (global $b (export "b") (mut i64) (i64.const -1))
+  (global $c (export "c") (mut f64) (f64.const 0.5))
+  (func (export "pressure") (param i32) (result i32)
+    (local i32 i32 i32 i32 i32 i32 i32 i32)
+    (global.set $a (i32.add (global.get $a) (local.get 0)))
+    (i32.add (i32.add (i32.add (i32.add (local.get 0) (i32.const 1))
+      (i32.add (i32.mul (local.get 0) (i32.const 3)) (i32.add (local.get 0) (i32.const 5))))
+      (i32.add (i32.add (i32.xor (local.get 0) (i32.const 9)) (local.tee 1 (i32.const 11)))
+        (i32.add (i32.sub (local.get 0) (i32.const 13)) (i32.add (local.get 1) (global.get $a)))))
+      (i32.add (i32.wrap_i64 (global.get $b)) (i32.trunc_sat_f64_s (global.get $c))))))

@@ -1,0 +1,16 @@
+;; integer arithmetic, bit operations, comparisons and sign extension on i32 and i64
+(module
+  (func (export "i32ops") (param i32 i32) (result i32)
+    (i32.add (i32.mul (local.get 0) (local.get 1))
+      (i32.xor (i32.rotl (local.get 0) (local.get 1))
+        (i32.or (i32.shr_s (local.get 0) (i32.const 3)) (i32.popcnt (local.get 1))))))
+  (func (export "i32div") (param i32 i32) (result i32)
+    (i32.add (i32.div_s (local.get 0) (local.get 1)) (i32.rem_u (local.get 0) (local.get 1))))
+  (func (export "i64ops") (param i64 i64) (result i64)
+    (i64.sub (i64.clz (local.get 0))
+      (i64.and (i64.shl (local.get 1) (local.get 0)) (i64.extend32_s (local.get 1)))))
+  (func (export "i64div") (param i64 i64) (result i64)
+    (i64.rem_s (local.get 0) (local.get 1)))
+  (func (export "cmp") (param i64 i64) (result i32)
+    (i32.add (i64.lt_u (local.get 0) (local.get 1))
+      (i32.add (i64.eqz (local.get 0)) (i32.extend8_s (i32.wrap_i64 (local.get 1)))))))
