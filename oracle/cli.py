@@ -40,7 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("replay", help="re-run a saved finding (a crash .wasm)")
     rp.add_argument("wasm", metavar="FILE")
     rp.add_argument("--json", action="store_true")
+    rd = sub.add_parser("reduce", help="shrink a finding to a minimal module")
+    rd.add_argument("wasm", metavar="CRASH.wasm")
+    rd.add_argument("-o", "--output", metavar="MIN.wasm", default=None)
+    rd.add_argument("--json", action="store_true")
+    rd.add_argument("--command", dest="predicate_command", default=None,
+                    help="interestingness command run on each candidate file (exit 0 = "
+                         "interesting) instead of the finding's signature")
+    rd.add_argument("--max-seconds", type=float, default=60.0)
+    rd.add_argument("--save-regression", action="store_true",
+                    help="also write corpus/regressions/<signature-hash>.wasm")
     args = parser.parse_args(argv)
+    if args.command == "reduce":
+        from oracle.reduce_cli import reduce_command
+
+        return reduce_command(args)
     if args.command == "spectest":
         return spectest(args)
     if args.command == "diff":

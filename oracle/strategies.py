@@ -204,6 +204,7 @@ class _Body:
         self.stack: list = []
         self.ctrl = [_Frame("func", (), ft.results, 0)]
         self.ops = _numeric_ops(self.cfg)
+        self.dead_left = 0
 
     # -- emission helpers ------------------------------------------------------------------
     def emit(self, name: str, imm=None) -> None:
@@ -258,10 +259,20 @@ class _Body:
         return len(a) >= n and tuple(a[len(a) - n:]) == tuple(types)
 
     def ensure(self, types) -> None:
-        """Make the top of the stack hold `types`: reuse it if it does, else push constants."""
+        """Make the top of the stack hold `types`: reuse it if it does, else push operands,
+        each a constant or a local of its type (locals carry the plan's edge-value
+        arguments, and are not folded at compile time as two constants may be)."""
         if not self.top_is(types):
             for t in types:
-                self.const(t)
+                self.operand(t)
+
+    def operand(self, t: int) -> None:
+        locs = [i for i, lt in enumerate(self.local_types) if lt == t]
+        if locs and self.draw(st.booleans()):
+            self.emit("local.get", self.draw(st.sampled_from(locs)))
+            self.stack.append(t)
+        else:
+            self.const(t)
 
     def fix_to(self, types) -> None:
         """Make the frame's stack exactly `types` (for `end`, `else`, fallthrough)."""
@@ -321,10 +332,22 @@ class _Body:
             self.emit("i32.const", self.draw(st.sampled_from((0, 1, 2, 3, -1, 7))))
         self.stack.append(I32)
 
+    def branch_condition(self) -> None:
+        """A `br_if` condition: usually 0 (fall through, so the code after it runs),
+        sometimes data-dependent."""
+        if self.draw(st.integers(0, 3)):
+            self.emit("i32.const", 0)
+            self.stack.append(I32)
+        else:
+            self.int_operand()
+
     def address(self, width: int) -> None:
+        """Mostly in bounds (so the call goes on), one in four at the memory's edge."""
         addr = self.draw(st.one_of(
-            st.sampled_from((0, 1, 8, PAGE - width, PAGE - width + 1, PAGE - 1, PAGE, -1)),
-            st.integers(0, PAGE - 1)))
+            st.sampled_from((0, 1, 8, 16, 33, 64)), st.integers(0, 256),
+            st.integers(0, PAGE - 64),
+            st.sampled_from((PAGE - width - 16, PAGE - width, PAGE - width + 1, PAGE - 1, PAGE,
+                             -1))))
         self.emit("i32.const", addr if addr < 2 ** 31 else addr - 2 ** 32)
         self.stack.append(I32)
 
@@ -336,15 +359,15 @@ class _Body:
             acts.append("local.get")
             if a and any(t == a[-1] for t in self.local_types):
                 acts += ["local.set", "local.tee"]
-        if self.ops and any(self.top_is(o.params) for o in self.ops):
-            acts.append("op")
+        if self.ops:
+            acts += ["op"] * 8  # operators are what most bugs are about: weight them up
         if a:
             acts.append("drop")
         if cfg.has("globals"):
             acts.append("global.get")
             if a and any(m and t == a[-1] for t, m in self.ms.globals):
                 acts.append("global.set")
-        if cfg.has("select") and len(a) >= 3 and a[-1] == I32 and a[-2] == a[-3]:
+        if cfg.has("select"):
             acts.append("select")
         if self.ms.has_memory:
             acts += ["load", "store"] if a and a[-1] in NUM else ["load"]
@@ -359,8 +382,8 @@ class _Body:
             if self.frame.kind == "if":
                 acts.append("else")
         if cfg.has("branches"):
-            acts += ["br_if", "br"]
-        if cfg.has("br_table"):
+            acts += ["br_if", "br"] if depth else ["br_if"]
+        if cfg.has("br_table") and depth:
             acts.append("br_table")
         if cfg.has("calls") and len(self.ms.func_types) > self.ms.n_imports:
             acts.append("call")
@@ -368,11 +391,18 @@ class _Body:
             acts.append("call_host")
         if cfg.has("call_indirect") and self.ms.has_table:
             acts.append("call_indirect")
-        if cfg.has("unreachable_code"):
-            acts += ["return", "unreachable"]
+        if cfg.has("unreachable_code") and depth:
+            acts += ["return", "return", "unreachable"]
         return acts
 
     def step(self) -> None:
+        f = self.frame
+        if f.unreachable and len(self.ctrl) > 1:
+            # a little dead code, then the merge: most code after a branch should run
+            if self.dead_left <= 0:
+                self.a_end()
+                return
+            self.dead_left -= 1
         act = self.draw(st.sampled_from(self.actions()))
         getattr(self, "a_" + act.replace(".", "_"))()
 
@@ -396,7 +426,15 @@ class _Body:
         self.emit("local.tee", self._local_of_top())
 
     def a_op(self):
-        o = self.draw(st.sampled_from([o for o in self.ops if self.top_is(o.params)]))
+        # half the time an operator that takes what is on the stack (deep data flow),
+        # otherwise any enabled operator, its operands made if need be (every operator
+        # equally often)
+        fitting = [o for o in self.ops if self.top_is(o.params)]
+        if fitting and self.draw(st.booleans()):
+            o = self.draw(st.sampled_from(fitting))
+        else:
+            o = self.draw(st.sampled_from(self.ops))
+            self.ensure(o.params)
         self.emit(o.name)
         del self.stack[len(self.stack) - len(o.params):]
         self.stack.extend(o.results)
@@ -417,6 +455,12 @@ class _Body:
         self.stack.pop()
 
     def a_select(self):
+        a = self.avail()
+        if not (len(a) >= 3 and a[-1] == I32 and a[-2] == a[-3] and self.draw(st.booleans())):
+            t = self.draw(st.sampled_from(NUM))
+            self.operand(t)
+            self.operand(t)
+            self.int_operand()
         self.emit("select")
         self.stack.pop()
         self.stack.pop()
@@ -431,7 +475,9 @@ class _Body:
 
     def memarg(self, o):
         align = self.draw(st.integers(0, o.align))
-        offset = self.draw(st.sampled_from((0, 1, 4, 7, 8, PAGE - 8, PAGE, 0xFFFF_FFFF)))
+        small = st.sampled_from((0, 1, 4, 7, 8, 16, 3))
+        offset = self.draw(st.one_of(small, small, small, small, small,
+                                     st.sampled_from((PAGE - 8, PAGE, 0xFFFF_FFFF))))
         return (align, offset, 0)
 
     def a_load(self):
@@ -518,13 +564,20 @@ class _Body:
     def _label(self) -> int:
         return self.draw(st.integers(0, len(self.ctrl) - 1))
 
+    def _forward_label(self) -> int:
+        """A label that is not a loop: an unconditional jump back would spin until the fuel
+        runs out, and the fuel is shared by every call of the plan."""
+        fwd = [i for i in range(len(self.ctrl)) if self.ctrl[-1 - i].kind != "loop"]
+        return self.draw(st.sampled_from(fwd))
+
     def _transfer(self) -> None:
         """After an unconditional branch the rest of the block is unreachable code."""
         del self.stack[self.frame.height:]
         self.frame.unreachable = True
+        self.dead_left = self.draw(st.integers(0, 3))
 
     def a_br(self):
-        lab = self._label()
+        lab = self._forward_label()
         self.ensure(self.ctrl[-1 - lab].label_types)
         self.emit("br", lab)
         self._transfer()
@@ -533,14 +586,15 @@ class _Body:
         lab = self._label()
         types = self.ctrl[-1 - lab].label_types
         self.ensure(types)
-        self.int_operand()
+        self.branch_condition()
         self.emit("br_if", lab)
         self.stack.pop()
 
     def a_br_table(self):
-        default = self._label()
+        default = self._forward_label()
         types = self.ctrl[-1 - default].label_types
-        same = [i for i in range(len(self.ctrl)) if self.ctrl[-1 - i].label_types == types]
+        same = [i for i in range(len(self.ctrl)) if self.ctrl[-1 - i].label_types == types
+                and self.ctrl[-1 - i].kind != "loop"]
         targets = tuple(self.draw(st.lists(st.sampled_from(same), max_size=5)))
         self.ensure(types)
         self.int_operand()

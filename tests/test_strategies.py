@@ -77,7 +77,8 @@ def test_every_family_appears_when_switched_on():
              "saturating": "trunc_sat", "locals": "local.tee", "globals": "global.set"}
     assert set(marks) == set(S.FAMILIES)
     for fam, mark in marks.items():
-        cfg = S.Config(families=frozenset({fam, "int", "float", "locals"}), max_instrs=40)
+        cfg = S.Config(families=frozenset({fam, "int", "float", "locals", "blocks"}),
+                       max_instrs=40)
         seen = []
 
         @settings(max_examples=40, **SETTINGS)

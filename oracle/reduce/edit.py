@@ -1,0 +1,160 @@
+"""Structural edits of a `Module` that keep every index consistent: remove an item of an
+index space (function, global, type, data or element segment, export, table, memory) and
+renumber every reference to the ones after it.  An edit that would leave a dangling
+reference returns None instead."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from winch.wasm.encoder import func_instrs
+from winch.wasm.module import (EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE, ConstExpr, Instr,
+                               Module)
+
+
+def bodies(m: Module) -> list:
+    return [list(func_instrs(m, f)) for f in m.funcs]
+
+
+def with_bodies(m: Module, new_bodies) -> Module:
+    funcs = tuple(dataclasses.replace(f, instrs=tuple(b)) for f, b in zip(m.funcs, new_bodies))
+    return dataclasses.replace(m, funcs=funcs)
+
+
+# which immediates refer to which index space: op name -> function(imm, map) -> new imm
+def _idx(imm, f):
+    return f(imm)
+
+
+_REFS = {
+    "func": {"call": _idx, "ref.func": _idx},
+    "global": {"global.get": _idx, "global.set": _idx},
+    "type": {"call_indirect": lambda imm, f: (f(imm[0]), imm[1]),
+             "block": lambda imm, f: f(imm) if imm >= 0 else imm,
+             "loop": lambda imm, f: f(imm) if imm >= 0 else imm,
+             "if": lambda imm, f: f(imm) if imm >= 0 else imm},
+    "data": {"memory.init": lambda imm, f: (f(imm[0]), imm[1]), "data.drop": _idx},
+    "elem": {"table.init": lambda imm, f: (f(imm[0]), imm[1]), "elem.drop": _idx},
+    "table": {"call_indirect": lambda imm, f: (imm[0], f(imm[1])),
+              "table.get": _idx, "table.set": _idx, "table.grow": _idx, "table.size": _idx,
+              "table.fill": _idx, "table.init": lambda imm, f: (imm[0], f(imm[1])),
+              "table.copy": lambda imm, f: (f(imm[0]), f(imm[1]))},
+}
+
+
+class _Dangling(Exception):
+    pass
+
+
+def _mapper(removed: int):
+    def f(i):
+        if i == removed:
+            raise _Dangling
+        return i - 1 if i > removed else i
+    return f
+
+
+def _map_instrs(instrs, space: str, f) -> tuple:
+    table = _REFS[space]
+    out = []
+    for ins in instrs:
+        h = table.get(ins.op.name)
+        out.append(Instr(ins.op, h(ins.imm, f)) if h else ins)
+    return tuple(out)
+
+
+def _map_expr(e, space, f):
+    return None if e is None else ConstExpr(_map_instrs(e.instrs, space, f))
+
+
+def _remap(m: Module, space: str, f) -> Module:
+    """Every reference to `space` in `m` passed through f (which raises _Dangling)."""
+    funcs = tuple(dataclasses.replace(fn, instrs=_map_instrs(func_instrs(m, fn), space, f))
+                  for fn in m.funcs)
+    globals_ = tuple(dataclasses.replace(g, init=_map_expr(g.init, space, f)) for g in m.globals)
+    elems = []
+    for e in m.elems:
+        e2 = dataclasses.replace(e, offset=_map_expr(e.offset, space, f))
+        if space == "func" and e.funcs is not None:
+            e2 = dataclasses.replace(e2, funcs=tuple(f(i) for i in e.funcs))
+        if e.exprs is not None:
+            e2 = dataclasses.replace(e2, exprs=tuple(_map_expr(x, space, f) for x in e.exprs))
+        if space == "table" and e.mode == "active":
+            e2 = dataclasses.replace(e2, table=f(e.table))
+        elems.append(e2)
+    datas = tuple(dataclasses.replace(d, offset=_map_expr(d.offset, space, f)) for d in m.datas)
+    kind = {"func": EXT_FUNC, "global": EXT_GLOBAL, "table": EXT_TABLE}.get(space)
+    exports = tuple(dataclasses.replace(e, index=f(e.index)) if e.kind == kind else e
+                    for e in m.exports)
+    start = m.start
+    if space == "func" and start is not None:
+        start = f(start)
+    out = dataclasses.replace(m, funcs=funcs, globals=globals_, elems=tuple(elems), datas=datas,
+                              exports=exports, start=start)
+    if space == "type":
+        out = dataclasses.replace(
+            out, funcs=tuple(dataclasses.replace(fn, type_index=f(fn.type_index))
+                             for fn in out.funcs),
+            imports=tuple(dataclasses.replace(i, desc=f(i.desc)) if i.kind == EXT_FUNC else i
+                          for i in m.imports))
+    return out
+
+
+def _n_imported(m: Module, kind: int) -> int:
+    return sum(1 for i in m.imports if i.kind == kind)
+
+
+def remove(m: Module, space: str, index: int) -> Module | None:
+    """`m` without item `index` of `space` (an index in that space, imports first), or None
+    if something still refers to it."""
+    try:
+        if space == "export":
+            return dataclasses.replace(m, exports=m.exports[:index] + m.exports[index + 1:])
+        if space == "memory":
+            if index != 0 or len(m.mems) != 1 or _n_imported(m, EXT_MEMORY):
+                return None
+            if m.datas or any(e.kind == EXT_MEMORY for e in m.exports) or any(
+                    i.op.name.startswith(("memory.", "data.")) or i.op.family in ("load", "store")
+                    for b in bodies(m) for i in b):
+                return None
+            return dataclasses.replace(m, mems=())
+        mapped = _remap(m, space, _mapper(index))
+        if space == "func":
+            n_imp = _n_imported(m, EXT_FUNC)
+            if index < n_imp:
+                imps = [i for i in m.imports if i.kind == EXT_FUNC]
+                target = imps[index]
+                return dataclasses.replace(mapped, imports=tuple(
+                    i for i in mapped.imports if i is not target))
+            k = index - n_imp
+            return dataclasses.replace(mapped, funcs=mapped.funcs[:k] + mapped.funcs[k + 1:])
+        if space == "global":
+            n_imp = _n_imported(m, EXT_GLOBAL)
+            if index < n_imp:
+                return None
+            k = index - n_imp
+            return dataclasses.replace(mapped, globals=mapped.globals[:k] + mapped.globals[k + 1:])
+        if space == "type":
+            return dataclasses.replace(mapped, types=mapped.types[:index] + mapped.types[index + 1:])
+        if space == "data":
+            dc = mapped.data_count - 1 if mapped.data_count is not None else None
+            return dataclasses.replace(mapped, datas=mapped.datas[:index] + mapped.datas[index + 1:],
+                                       data_count=dc)
+        if space == "elem":
+            return dataclasses.replace(mapped, elems=mapped.elems[:index] + mapped.elems[index + 1:])
+        if space == "table":
+            n_imp = _n_imported(m, EXT_TABLE)
+            if index < n_imp:
+                return None
+            k = index - n_imp
+            return dataclasses.replace(mapped, tables=mapped.tables[:k] + mapped.tables[k + 1:])
+    except _Dangling:
+        return None
+    raise ValueError(f"unknown index space {space!r}")
+
+
+def space_size(m: Module, space: str) -> int:
+    return {"func": len(m.func_types), "global": _n_imported(m, EXT_GLOBAL) + len(m.globals),
+            "type": len(m.types), "data": len(m.datas), "elem": len(m.elems),
+            "table": _n_imported(m, EXT_TABLE) + len(m.tables), "export": len(m.exports),
+            "memory": _n_imported(m, EXT_MEMORY) + len(m.mems)}[space]

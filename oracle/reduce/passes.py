@@ -1,0 +1,497 @@
+"""Reduction passes.  Each is a small class whose `run(state, test)` returns a smaller state
+for which `test` still holds (or the same state).  `test(state)` is the cached predicate;
+every candidate a pass proposes is a complete (module, plan) pair.
+
+Passes that keep the module valid by construction (index-space edits, subtree replacement,
+block unwrapping) come with passes that rely on the validator to reject (ddmin over bodies).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from oracle.plan import Plan
+from oracle.reduce import edit
+from oracle.reduce.stack_types import block_sig, local_types, stack_before
+from winch.wasm.module import Instr, Module
+from winch.wasm.opcodes import BY_NAME
+from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
+
+_END = Instr(BY_NAME["end"])
+_CONST_OP = {I32: "i32.const", I64: "i64.const", F32: "f32.const", F64: "f64.const"}
+
+
+@dataclass(frozen=True)
+class State:
+    module: Module
+    plan: Plan
+
+
+def instruction_count(m: Module) -> int:
+    """Instructions in all function bodies, not counting each body's final `end`."""
+    return sum(len(b) - 1 for b in edit.bodies(m))
+
+
+def ddmin(items: list, test) -> list:
+    """Zeller's delta debugging, complement-only: a smallest-found sublist of `items` for
+    which `test(sublist)` holds (it holds for `items`)."""
+    n = 2
+    while len(items) >= 1:
+        chunk = max(1, -(-len(items) // n))
+        reduced = False
+        for start in range(0, len(items), chunk):
+            rest = items[:start] + items[start + chunk:]
+            if test(rest):
+                items = rest
+                n = max(n - 1, 2)
+                reduced = True
+                break
+        if not reduced:
+            if chunk == 1:
+                break
+            n = min(2 * n, len(items))
+    return items
+
+
+def _typed_const(t: int, value: int = 0):
+    if t in _CONST_OP:
+        return Instr(BY_NAME[_CONST_OP[t]], value)
+    if t in (FUNCREF, EXTERNREF):
+        return Instr(BY_NAME["ref.null"], t)
+    return None
+
+
+def _balanced(body, i: int, j: int) -> bool:
+    """Whether body[i:j] opens and closes its own blocks (no `else`/`end` of an outer one)."""
+    depth = 0
+    for ins in body[i:j]:
+        n = ins.op.name
+        if n in ("block", "loop", "if"):
+            depth += 1
+        elif n == "end":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif n == "else" and depth == 0:
+            return False
+    return depth == 0
+
+
+class Reducer:
+    name = "reducer"
+
+    def run(self, state: State, test) -> State:
+        raise NotImplementedError
+
+
+class DropCalls(Reducer):
+    name = "drop calls"
+
+    def run(self, state, test):
+        calls = ddmin(list(state.plan.calls), lambda cs: test(State(state.module, Plan(cs))))
+        return State(state.module, Plan(calls))
+
+
+class DropExports(Reducer):
+    name = "drop exports"
+
+    def run(self, state, test):
+        m = state.module
+
+        def build(keep):
+            names = {e.name for e in keep}
+            return State(dataclasses.replace(m, exports=tuple(keep)),
+                         Plan([c for c in state.plan.calls if c.export in names]))
+
+        keep = ddmin(list(m.exports), lambda k: test(build(k)))
+        return build(keep)
+
+
+class RemoveItems(Reducer):
+    """Remove functions, globals, segments, tables, memories and types nothing refers to."""
+
+    name = "remove items"
+    SPACES = ("export", "elem", "data", "func", "global", "table", "memory", "type")
+
+    def run(self, state, test):
+        for space in self.SPACES:
+            i = edit.space_size(state.module, space) - 1
+            while i >= 0:
+                m2 = edit.remove(state.module, space, i)
+                if m2 is not None:
+                    plan = state.plan
+                    if space == "export":
+                        names = {e.name for e in m2.exports}
+                        plan = Plan([c for c in plan.calls if c.export in names])
+                    cand = State(m2, plan)
+                    if test(cand):
+                        state = cand
+                i -= 1
+        return state
+
+
+class ReplaceBodies(Reducer):
+    """Each function body by `unreachable`, or by constants of its results."""
+
+    name = "replace bodies"
+
+    def run(self, state, test):
+        m = state.module
+        for k, f in enumerate(m.funcs):
+            results = m.types[f.type_index].results
+            consts = [_typed_const(t) for t in results]
+            options = [[Instr(BY_NAME["unreachable"]), _END]]
+            if None not in consts:
+                options.append(consts + [_END])
+            for body in options:
+                bodies = edit.bodies(state.module)
+                if len(bodies[k]) <= len(body):
+                    continue
+                bodies[k] = body
+                cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                if test(cand):
+                    state = cand
+                    break
+        return state
+
+
+class DdminBodies(Reducer):
+    """Delta debugging over each body's instructions (the validator rejects broken ones)."""
+
+    name = "ddmin bodies"
+
+    def run(self, state, test):
+        for k in range(len(state.module.funcs)):
+            body = edit.bodies(state.module)[k]
+            idx = list(range(len(body) - 1))
+
+            def build(keep, k=k, body=body):
+                bodies = edit.bodies(state.module)
+                bodies[k] = [body[i] for i in keep] + [_END]
+                return State(edit.with_bodies(state.module, bodies), state.plan)
+
+            keep = ddmin(idx, lambda keep: test(build(keep)))
+            if len(keep) < len(idx):
+                state = build(keep)
+        return state
+
+
+class _SpanPass(Reducer):
+    """Shared: candidate spans (i, j) of a body where the stack before i and before j are
+    known and at the same block depth, longest first."""
+
+    max_candidates = 400
+
+    def spans(self, m, k, body, want):
+        stacks = stack_before(m, k, body)
+        cands = []
+        n = len(body) - 1
+        for i in range(n):
+            si = stacks[i]
+            if si is None:
+                continue
+            for j in range(i + 1, n + 1):
+                sj = stacks[j] if j < len(stacks) else None
+                if sj is None or sj[0] != si[0]:
+                    continue
+                if want(si[1], sj[1]) is not None and _balanced(body, i, j):
+                    cands.append((j - i, i, j, want(si[1], sj[1])))
+        cands.sort(key=lambda c: (-c[0], c[1]))
+        return cands[:self.max_candidates]
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            progress = True
+            while progress:
+                progress = False
+                body = edit.bodies(state.module)[k]
+                for _, i, j, extra in self.spans(state.module, k, body, self.want):
+                    for repl in self.replacements(state.module, k, extra):
+                        if len(repl) >= j - i:
+                            continue
+                        bodies = edit.bodies(state.module)
+                        bodies[k] = body[:i] + repl + body[j:]
+                        cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                        if test(cand):
+                            state, progress = cand, True
+                            break
+                    if progress:
+                        break
+            k += 1
+        return state
+
+
+class CutSpans(_SpanPass):
+    """Remove spans that leave the stack as they found it."""
+
+    name = "cut spans"
+
+    @staticmethod
+    def want(a, b):
+        return () if a == b else None
+
+    def replacements(self, m, k, extra):
+        return [[]]
+
+
+class ReplaceSubtrees(_SpanPass):
+    """Replace a span that pushes one value by a constant of its type or a `local.get`."""
+
+    name = "replace subtrees"
+
+    @staticmethod
+    def want(a, b):
+        return b[-1] if len(b) == len(a) + 1 and b[:-1] == a else None
+
+    def replacements(self, m, k, t):
+        out = []
+        c = _typed_const(t)
+        if c is not None:
+            out.append([c])
+        for li, lt in enumerate(local_types(m, k)):
+            if lt == t:
+                out.append([Instr(BY_NAME["local.get"], li)])
+                break
+        return out
+
+
+class UnwrapBlocks(Reducer):
+    """`block`/`loop` without params -> their body; `if` -> `drop` + one arm."""
+
+    name = "unwrap blocks"
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            body = edit.bodies(state.module)[k]
+            for i, ins in enumerate(body):
+                if ins.op.name not in ("block", "loop", "if"):
+                    continue
+                params, _ = block_sig(state.module, ins.imm)
+                if params:
+                    continue
+                end, els = _match(body, i)
+                if end is None or _targets(body, i, end):
+                    continue
+                inner = _shift_labels(body[i + 1:end])
+                cands = []
+                if ins.op.name == "if":
+                    then = _shift_labels(body[i + 1:els if els else end])
+                    cands.append([Instr(BY_NAME["drop"])] + then)
+                    if els:
+                        cands.append([Instr(BY_NAME["drop"])] + _shift_labels(body[els + 1:end]))
+                else:
+                    cands.append(inner)
+                done = False
+                for c in cands:
+                    bodies = edit.bodies(state.module)
+                    bodies[k] = body[:i] + c + body[end + 1:]
+                    cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                    if test(cand):
+                        state, done = cand, True
+                        break
+                if done:
+                    break
+            else:
+                k += 1
+        return state
+
+
+def _match(body, i):
+    """Index of the `end` closing body[i], and of its `else` (or None)."""
+    depth, els = 0, None
+    for j in range(i, len(body)):
+        n = body[j].op.name
+        if n in ("block", "loop", "if"):
+            depth += 1
+        elif n == "else" and depth == 1:
+            els = j
+        elif n == "end":
+            depth -= 1
+            if depth == 0:
+                return j, els
+    return None, None
+
+
+def _targets(body, i, end) -> bool:
+    """Whether a branch inside body[i+1:end] targets the block opened at i."""
+    depth = 0
+    for ins in body[i + 1:end]:
+        n = ins.op.name
+        if n in ("block", "loop", "if"):
+            depth += 1
+        elif n == "end":
+            depth -= 1
+        elif n in ("br", "br_if") and ins.imm == depth:
+            return True
+        elif n == "br_table" and depth in tuple(ins.imm[0]) + (ins.imm[1],):
+            return True
+    return False
+
+
+def _shift_labels(instrs) -> list:
+    """Labels that reached past the removed block now need one level less."""
+    out, depth = [], 0
+    for ins in instrs:
+        n = ins.op.name
+        if n in ("block", "loop", "if"):
+            depth += 1
+        elif n == "end":
+            depth -= 1
+        if n in ("br", "br_if") and ins.imm > depth:
+            ins = Instr(ins.op, ins.imm - 1)
+        elif n == "br_table":
+            ts, d = ins.imm
+            f = (lambda x: x - 1 if x > depth else x)
+            ins = Instr(ins.op, (tuple(f(x) for x in ts), f(d)))
+        out.append(ins)
+    return out
+
+
+class SimplifyConstants(Reducer):
+    """Constants toward 0, 1, -1; `br_table` toward fewer targets."""
+
+    name = "simplify constants"
+
+    def run(self, state, test):
+        for k in range(len(state.module.funcs)):
+            i = 0
+            while i < len(edit.bodies(state.module)[k]):
+                body = edit.bodies(state.module)[k]
+                ins = body[i]
+                cands = []
+                if ins.op.name in ("i32.const", "i64.const", "f32.const", "f64.const"):
+                    cands = [Instr(ins.op, v) for v in (0, 1, -1) if v != ins.imm and not (
+                        ins.op.name[0] == "f" and v == -1)]
+                elif ins.op.name == "br_table" and ins.imm[0]:
+                    ts, d = ins.imm
+                    cands = [Instr(ins.op, ((), d))] + [
+                        Instr(ins.op, (ts[:x] + ts[x + 1:], d)) for x in range(len(ts))]
+                for c in cands:
+                    b2 = list(body)
+                    b2[i] = c
+                    bodies = edit.bodies(state.module)
+                    bodies[k] = b2
+                    cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                    if test(cand):
+                        state = cand
+                        break
+                i += 1
+        return state
+
+
+class ShrinkLimits(Reducer):
+    """Memory and table sizes toward their smallest."""
+
+    name = "shrink limits"
+
+    def run(self, state, test):
+        from winch.wasm.types import Limits, MemoryType, TableType
+
+        m = state.module
+        for i, mt in enumerate(m.mems):
+            for lim in (Limits(0, 0), Limits(1, 1), Limits(mt.limits.min, None),
+                        Limits(mt.limits.min, mt.limits.min)):
+                if lim == mt.limits:
+                    continue
+                mems = list(state.module.mems)
+                mems[i] = MemoryType(lim)
+                cand = State(dataclasses.replace(state.module, mems=tuple(mems)), state.plan)
+                if test(cand):
+                    state = cand
+                    break
+        for i, tt in enumerate(m.tables):
+            for lim in (Limits(0, 0), Limits(tt.limits.min, None)):
+                if lim == tt.limits:
+                    continue
+                tables = list(state.module.tables)
+                tables[i] = TableType(tt.elem, lim)
+                cand = State(dataclasses.replace(state.module, tables=tuple(tables)), state.plan)
+                if test(cand):
+                    state = cand
+                    break
+        return state
+
+
+class DropLocals(Reducer):
+    """Local declarations no instruction uses."""
+
+    name = "drop locals"
+
+    def run(self, state, test):
+        for k in range(len(state.module.funcs)):
+            m = state.module
+            f = m.funcs[k]
+            if not f.locals:
+                continue
+            body = edit.bodies(m)[k]
+            n_params = len(m.types[f.type_index].params)
+            used = max([ins.imm for ins in body if ins.op.name.startswith("local.")] or [-1])
+            keep, total = [], n_params
+            for count, t in f.locals:
+                if total >= used + 1:
+                    break
+                take = min(count, used + 1 - total)
+                keep.append((take, t))
+                total += take
+            if tuple(keep) != tuple(f.locals):
+                funcs = list(m.funcs)
+                funcs[k] = dataclasses.replace(f, locals=tuple(keep), instrs=tuple(body))
+                cand = State(dataclasses.replace(m, funcs=tuple(funcs)), state.plan)
+                if test(cand):
+                    state = cand
+        return state
+
+
+class DropResults(Reducer):
+    """A function nothing calls indirectly or by reference, with its results (and the code
+    computing them at the end of the body) removed, its calls dropping nothing."""
+
+    name = "drop results"
+
+    def run(self, state, test):
+        from winch.wasm.types import FuncType
+
+        k = 0
+        while k < len(state.module.funcs):
+            m = state.module
+            f = m.funcs[k]
+            ft = m.types[f.type_index]
+            fidx = len(m.func_types) - len(m.funcs) + k
+            body = edit.bodies(m)[k]
+            if not ft.results or _referenced_indirectly(m, fidx) or any(
+                    i.op.name == "call" and i.imm == fidx for b in edit.bodies(m) for i in b):
+                k += 1
+                continue
+            stacks = stack_before(m, k, body)
+            cut = max((i for i, s in enumerate(stacks) if s is not None and s[0] == 1 and
+                       s[1] == ()), default=None)
+            new_ft = FuncType(tuple(ft.params), ())
+            types = list(m.types)
+            if new_ft not in types:
+                types.append(new_ft)
+            if cut is not None:
+                funcs = list(m.funcs)
+                funcs[k] = dataclasses.replace(f, type_index=types.index(new_ft),
+                                               instrs=tuple(body[:cut]) + (_END,))
+                cand = State(dataclasses.replace(m, types=tuple(types), funcs=tuple(funcs)),
+                             state.plan)
+                if test(cand):
+                    state = cand
+            k += 1
+        return state
+
+
+def _referenced_indirectly(m: Module, fidx: int) -> bool:
+    if any(e.funcs is not None and fidx in e.funcs for e in m.elems):
+        return True
+    if any(e.exprs for e in m.elems) or m.start == fidx:
+        return True
+    return any(i.op.name == "ref.func" and i.imm == fidx for b in edit.bodies(m) for i in b)
+
+
+DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
+                  CutSpans(), ReplaceSubtrees(), DdminBodies(), DropResults(),
+                  SimplifyConstants(), DropLocals(), ShrinkLimits())

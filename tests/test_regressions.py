@@ -1,0 +1,61 @@
+"""Every reduced finding in corpus/regressions/ runs on every ISA and must give the outcomes
+recorded in it (computed by wasmtime when it was saved).  A file dropped into that
+directory is picked up without editing this test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oracle.compare import values_agree
+from oracle.crashfile import read_crash
+from oracle.diff import run_diff
+from oracle.outcomes import Trap, Values
+from oracle.values import Value
+
+DIR = Path(__file__).resolve().parent.parent / "corpus" / "regressions"
+FILES = sorted(DIR.glob("*.wasm"))
+ISAS = ("x64", "aarch64", "s390x")
+
+
+def _matches(expected: dict, out) -> bool:
+    if "values" in expected:
+        return isinstance(out, Values) and len(out.values) == len(expected["values"]) and all(
+            values_agree(Value(t, b), v) for (t, b), v in zip(expected["values"], out.values))
+    if "trap" in expected:
+        return isinstance(out, Trap) and out.kind.value == expected["trap"]
+    return str(out) == expected["other"]
+
+
+def _state_matches(expected: dict, state: dict) -> bool:
+    for k, e in expected.items():
+        got = state.get(k)
+        if isinstance(e, list):
+            if not (hasattr(got, "bits") and values_agree(Value(*e), got)):
+                return False
+        elif str(got) != e:
+            return False
+    return True
+
+
+def test_the_directory_exists_and_is_documented():
+    assert DIR.is_dir() and (DIR / "README.md").exists()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_regression(path, isa):
+    module, plan, meta = read_crash(path.read_bytes())
+    assert plan is not None and "expected" in meta, f"{path.name} has no recorded outcomes"
+    engine = f"winch-{isa}"
+    run = run_diff(module, [engine], plan, determinism="all").runs[engine]
+    assert run.status == "ok", (run.status, run.detail[:500])
+    for i, (call, exp) in enumerate(zip(plan.calls, meta["expected"])):
+        out = run.outcomes[i]
+        assert _matches(exp, out), f"{meta['signature']}: call {i} {call.export}: " \
+                                   f"expected {exp}, got {out}"
+        states = meta.get("expected_states") or []
+        if i < len(states):
+            assert _state_matches(states[i], run.states[i]), \
+                f"call {i} {call.export}: state {run.states[i]} != {states[i]}"
