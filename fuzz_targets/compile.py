@@ -30,7 +30,7 @@ with atheris.instrument_imports(include=["winch"]):
     from winch.wasm.opcodes import OPS
     from winch.wasm.reader import decode_module
 
-from fuzz_targets import findings  # noqa: E402
+from fuzz_targets import apply_mutant_from_env, findings  # noqa: E402
 
 ISAS = tuple(os.environ.get("ORACLE_ISAS", "x64,aarch64,s390x").split(","))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,6 +129,9 @@ def check_module(wasm: bytes) -> None:
             findings.record("compile", "nondeterministic compile",
                             f"nondeterministic compile|winch-{isa}|{isa}|compile", wasm,
                             detail="two compilations of the same module differ")
+
+
+apply_mutant_from_env()
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)

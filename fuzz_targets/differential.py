@@ -21,14 +21,14 @@ with atheris.instrument_imports(include=["winch"]):
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from fuzz_targets import findings  # noqa: E402
+from fuzz_targets import apply_mutant_from_env, findings  # noqa: E402
 from oracle.crashfile import write_crash  # noqa: E402
 from oracle.diff import DEFAULT_ENGINES, run_diff  # noqa: E402
 from oracle.strategies import wasm_modules  # noqa: E402
 
 ENGINES = tuple(os.environ["ORACLE_ENGINES"].split(",")) if os.environ.get(
     "ORACLE_ENGINES") else DEFAULT_ENGINES
-STATS = {"modules": 0, "findings": 0, "inconclusive": 0}
+STATS = {"modules": 0, "findings": 0, "inconclusive": 0, "inconclusive_reasons": {}}
 
 
 def check_module(wasm: bytes) -> list:
@@ -36,6 +36,10 @@ def check_module(wasm: bytes) -> list:
     r = run_diff(wasm, ENGINES)
     STATS["modules"] += 1
     STATS["inconclusive"] += bool(r.inconclusive)
+    reasons = STATS["inconclusive_reasons"]
+    for reason in r.inconclusive:
+        key = reason.split(":")[0][:60]
+        reasons[key] = reasons.get(key, 0) + 1
     for f in r.findings:
         STATS["findings"] += 1
         crash = write_crash(wasm, r.plan, f.signature, kind=f.kind,
@@ -48,6 +52,9 @@ def check_module(wasm: bytes) -> list:
 @given(wasm_modules())
 def _property(wasm):
     check_module(wasm)
+
+
+apply_mutant_from_env()
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)

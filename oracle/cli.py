@@ -50,7 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     rd.add_argument("--max-seconds", type=float, default=60.0)
     rd.add_argument("--save-regression", action="store_true",
                     help="also write corpus/regressions/<signature-hash>.wasm")
+    cp = sub.add_parser("campaign", help="run the fuzz targets for a time budget, report")
+    cp.add_argument("--minutes", type=float, default=2.0)
+    cp.add_argument("--jobs", type=int, default=2)
+    cp.add_argument("--targets", default="differential,validate,compile,assemble")
+    cp.add_argument("--isa", default="x64,aarch64,s390x")
+    cp.add_argument("--out", default="campaign-out")
+    cp.add_argument("--resume", action="store_true",
+                    help="continue the campaign in --out (after a kill)")
+    cp.add_argument("--mutant", default=None,
+                    help="apply a deliberate bug of scripts/mutants.py in the workers")
+    cp.add_argument("--reduce-seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if args.command == "campaign":
+        return campaign(args)
     if args.command == "reduce":
         from oracle.reduce_cli import reduce_command
 
@@ -66,6 +79,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return replay_command(args)
     return 2
+
+
+def campaign(args) -> int:
+    from oracle.campaign.runner import TARGETS, Options, Runner
+
+    targets = tuple(t for t in args.targets.split(",") if t)
+    bad = [t for t in targets if t not in TARGETS]
+    isas = tuple(i for i in args.isa.split(",") if i)
+    bad_isa = [i for i in isas if i not in ("x64", "aarch64", "s390x")]
+    if bad or bad_isa or not targets or not isas or args.jobs < 1 or args.minutes <= 0:
+        print(f"oracle campaign: bad options (targets from {', '.join(TARGETS)}; ISAs from "
+              "x64, aarch64, s390x; --jobs >= 1; --minutes > 0)", file=sys.stderr)
+        return 2
+    opts = Options(minutes=args.minutes, jobs=args.jobs, targets=targets, isas=isas,
+                   out=args.out, mutant=args.mutant, reduce_seconds=args.reduce_seconds)
+    return Runner(opts, resume=args.resume, progress=sys.stderr.isatty()).run()
 
 
 def spectest(args) -> int:

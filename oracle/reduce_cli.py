@@ -31,7 +31,8 @@ def state_to_json(state: dict) -> dict:
     return {k: ([v.type, v.bits] if hasattr(v, "bits") else str(v)) for k, v in state.items()}
 
 
-def save_regression(wasm: bytes, plan, signature: str, directory: str = None) -> str:
+def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
+                    name: str = None) -> str:
     """Write a reduced case to corpus/regressions/<signature-hash>.wasm with the outcome of
     every call, and the exported state after it, as wasmtime computes them (the expected
     outcome on every ISA)."""
@@ -42,7 +43,7 @@ def save_regression(wasm: bytes, plan, signature: str, directory: str = None) ->
         directory = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                  "corpus", "regressions")
     ref = run_diff(wasm, ["wasmtime"], plan, determinism="none").runs["wasmtime"]
-    path = os.path.join(directory, signature_hash(signature) + ".wasm")
+    path = os.path.join(directory, (name or signature_hash(signature)) + ".wasm")
     atomic_write(path, write_crash(wasm, plan, signature,
                                    expected=[outcome_to_json(o) for o in ref.outcomes],
                                    expected_states=[state_to_json(s) for s in ref.states]))

@@ -1,0 +1,17 @@
+"""`oracle campaign`: run the fuzz targets in parallel worker processes for a time budget.
+
+Layout of the output directory (everything written atomically, so a kill at any moment
+leaves it consistent, and `--resume` carries on from it):
+
+    DIR/state.json              options, elapsed seconds, chunks done, worker pids
+    DIR/corpus/<target>/        persistent libFuzzer corpus per target (merged at the end)
+    DIR/findings/               one crash file + .json per signature (fuzz_targets.findings)
+    DIR/artifacts/<target>/     libFuzzer's crash-/timeout-/oom- files (harness failures)
+    DIR/logs/<target>-<n>.log   each worker's output
+    DIR/stats/<target>-<n>.json each worker's counters (updated every 2 s)
+    DIR/timeseries.jsonl        exec/s and coverage per target, sampled every few seconds
+    DIR/reduced/<sig-hash>.wasm each finding, reduced
+    DIR/regressions/<bucket>.wasm  one regression candidate per bucket (kind + operators
+                                left in the reduced module), with wasmtime's outcomes
+    DIR/summary.json, DIR/report.html
+"""

@@ -1,0 +1,306 @@
+"""The campaign runner: schedules libFuzzer workers, watches them, collects findings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fuzz_targets.findings import atomic_write
+
+TARGETS = ("differential", "validate", "compile", "assemble")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEEDED = ("differential", "validate", "compile")  # targets whose corpus starts from corpus/
+_LIBFUZZER_LINE = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+).*?exec/s: (\d+)")
+CHUNK_SECONDS = 60.0  # a worker process runs one target for at most this long
+HANG_SECONDS = 20  # libFuzzer -timeout: an input running longer is a timeout finding
+
+
+@dataclass
+class Options:
+    minutes: float = 2.0
+    jobs: int = 2
+    targets: tuple = TARGETS
+    isas: tuple = ("x64", "aarch64", "s390x")
+    out: str = "campaign-out"
+    mutant: str | None = None
+    reduce_seconds: float = 60.0
+
+
+@dataclass
+class State:
+    options: dict
+    started: float
+    elapsed: float = 0.0
+    chunks: dict = field(default_factory=dict)  # target -> seconds run
+    workers: dict = field(default_factory=dict)  # pid -> [target, log]
+    deaths: list = field(default_factory=list)  # [target, returncode, time]
+    reduced: dict = field(default_factory=dict)  # signature hash -> reduction summary
+
+    def save(self, out: str) -> None:
+        atomic_write(os.path.join(out, "state.json"),
+                     json.dumps(self.__dict__, indent=1).encode())
+
+    @classmethod
+    def load(cls, out: str) -> "State":
+        with open(os.path.join(out, "state.json")) as f:
+            return cls(**json.load(f))
+
+
+def _dirs(out: str) -> dict:
+    d = {k: os.path.join(out, k) for k in ("corpus", "findings", "artifacts", "logs", "stats",
+                                            "regressions")}
+    for p in d.values():
+        os.makedirs(p, exist_ok=True)
+    return d
+
+
+def _seed(out: str, targets) -> None:
+    import shutil
+
+    for t in targets:
+        c = os.path.join(out, "corpus", t)
+        os.makedirs(c, exist_ok=True)
+        if t in SEEDED and not os.listdir(c):
+            for name in sorted(os.listdir(os.path.join(ROOT, "corpus"))):
+                if name.endswith(".wasm") and t != "differential":
+                    shutil.copy(os.path.join(ROOT, "corpus", name), os.path.join(c, name))
+
+
+def _log_status_missing(log: str) -> bool:
+    from oracle.campaign.report import _log_status
+
+    return _log_status(log) is None
+
+
+class Runner:
+    def __init__(self, opts: Options, resume: bool = False, progress: bool = True):
+        self.opts, self.out, self.progress = opts, opts.out, progress
+        self.dirs = _dirs(self.out)
+        if resume and os.path.exists(os.path.join(self.out, "state.json")):
+            self.state = State.load(self.out)
+            self._kill_orphans()
+        else:
+            self.state = State(options=dict(opts.__dict__), started=time.time())
+            self.state.chunks = {t: 0.0 for t in opts.targets}
+        _seed(self.out, opts.targets)
+        self.procs: dict = {}  # pid -> (Popen, target, log path, chunk seconds, started)
+        self.seq = sum(1 for _ in os.listdir(self.dirs["logs"]))
+        self.lock = threading.Lock()
+        self.reducer: threading.Thread | None = None
+        self.broken: dict = {}  # target -> workers that died before fuzzing
+
+    # -- workers ------------------------------------------------------------------------------
+    def _kill_orphans(self) -> None:
+        """Workers of a runner that was killed may still run: stop them before going on."""
+        for pid in list(self.state.workers):
+            try:
+                os.killpg(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        self.state.workers = {}
+
+    def _next_target(self) -> str | None:
+        budget = self.opts.minutes * 60.0 * self.opts.jobs / len(self.opts.targets)
+        running = {}
+        for _, t, _, secs, _ in self.procs.values():
+            running[t] = running.get(t, 0.0) + secs
+        pending = [(self.state.chunks.get(t, 0.0) + running.get(t, 0.0), t)
+                   for t in self.opts.targets if self.broken.get(t, 0) < 3
+                   and self.state.chunks.get(t, 0.0) + running.get(t, 0.0) < budget - 1]
+        return min(pending)[1] if pending else None
+
+    def _spawn(self, target: str, seconds: float) -> None:
+        self.seq += 1
+        log = os.path.join(self.dirs["logs"], f"{target}-{self.seq}.log")
+        stats = os.path.join(self.dirs["stats"], f"{target}-{self.seq}.json")
+        art = os.path.join(self.dirs["artifacts"], target) + os.sep
+        os.makedirs(art, exist_ok=True)
+        env = dict(os.environ, ORACLE_FINDINGS_DIR=self.dirs["findings"],
+                   ORACLE_FUZZ_KEEP_GOING="1", ORACLE_STATS_FILE=stats,
+                   ORACLE_ISAS=",".join(self.opts.isas), PYTHONUNBUFFERED="1")
+        engines = ["wasmtime"] + [f"winch-{i}" for i in self.opts.isas]
+        env["ORACLE_ENGINES"] = ",".join(engines)
+        if self.opts.mutant:
+            env["ORACLE_MUTANT"] = self.opts.mutant
+        argv = [sys.executable, "-m", f"fuzz_targets.{target}",
+                os.path.join(self.dirs["corpus"], target),
+                f"-max_total_time={int(seconds)}", f"-timeout={HANG_SECONDS}",
+                f"-artifact_prefix={art}", "-print_final_stats=1", "-rss_limit_mb=4096"]
+        f = open(log, "wb")
+        p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        f.close()
+        self.procs[p.pid] = (p, target, log, seconds, time.time())
+        self.state.workers[str(p.pid)] = [target, log]
+        self.state.save(self.out)
+
+    def _reap(self) -> None:
+        for pid, (p, target, log, secs, started) in list(self.procs.items()):
+            rc = p.poll()
+            if rc is None:
+                continue
+            ran = min(secs, time.time() - started)
+            del self.procs[pid]
+            self.state.workers.pop(str(pid), None)
+            self.state.chunks[target] = self.state.chunks.get(target, 0.0) + max(ran, 1.0)
+            if rc != 0 and time.time() - started < 10 and _log_status_missing(log):
+                # died before fuzzing anything: a broken harness, not a finding
+                self.broken[target] = self.broken.get(target, 0) + 1
+                if self.broken[target] >= 3:
+                    print(f"\noracle campaign: target {target} fails to start; see {log}",
+                          file=sys.stderr)
+            if rc != 0:
+                # a crash of the harness (libFuzzer artifact), a timeout, or a killed worker:
+                # what it found is already on disk; note the death and go on
+                self.state.deaths.append([target, rc, time.time()])
+                self._record_artifacts(target)
+            self.state.save(self.out)
+
+    def _record_artifacts(self, target: str) -> None:
+        """libFuzzer's crash-/timeout-/oom- files become findings (once per kind and target:
+        their inputs differ but the campaign cannot tell them apart further)."""
+        from fuzz_targets import findings
+
+        art = os.path.join(self.dirs["artifacts"], target)
+        for name in sorted(os.listdir(art)):
+            kind = name.split("-")[0]
+            if kind not in ("crash", "timeout", "oom", "leak"):
+                continue
+            data = open(os.path.join(art, name), "rb").read()
+            sig = f"{'timeout' if kind == 'timeout' else 'harness ' + kind}|{target}||{target}"
+            os.environ["ORACLE_FINDINGS_DIR"] = self.dirs["findings"]
+            os.environ["ORACLE_FUZZ_KEEP_GOING"] = "1"
+            findings.record(target, "timeout" if kind == "timeout" else f"harness {kind}", sig,
+                            data, suffix=".bin", detail=f"libFuzzer artifact {name}")
+
+    # -- findings --------------------------------------------------------------------------------
+    def _findings(self) -> list:
+        out = []
+        d = self.dirs["findings"]
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".json"):
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        out.append(json.load(f))
+                except (OSError, ValueError):
+                    continue
+        return out
+
+    def _reduce_pending(self) -> None:
+        """Reduce each new differential finding into DIR/regressions (one at a time, in a
+        subprocess so the mutant, if any, applies there too)."""
+        for meta in self._findings():
+            h = meta["file"].split(".")[0]
+            if h in self.state.reduced or not meta["file"].endswith(".wasm") or \
+                    meta.get("target") != "differential":
+                continue
+            src = os.path.join(self.dirs["findings"], meta["file"])
+            os.makedirs(os.path.join(self.out, "reduced"), exist_ok=True)
+            dst = os.path.join(self.out, "reduced", h + ".wasm")
+            argv = [sys.executable, "-m", "oracle.campaign.reduce_one", src, dst,
+                    str(self.opts.reduce_seconds)]
+            env = dict(os.environ)
+            if self.opts.mutant:
+                env["ORACLE_MUTANT"] = self.opts.mutant
+            try:
+                r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                                   timeout=self.opts.reduce_seconds + 120)
+                summary = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 \
+                    else {"error": (r.stderr or r.stdout)[-500:]}
+            except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+                summary = {"error": str(e)}
+            with self.lock:
+                self.state.reduced[h] = summary
+                self.state.save(self.out)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> int:
+        from oracle.campaign.report import sample_timeseries, write_reports
+
+        total = self.opts.minutes * 60.0
+        t_last = time.time()
+        last_sample = 0.0
+        while True:
+            now = time.time()
+            self.state.elapsed += now - t_last
+            t_last = now
+            self._reap()
+            while len(self.procs) < self.opts.jobs:
+                t = self._next_target()
+                if t is None:
+                    break
+                budget = self.opts.minutes * 60.0 * self.opts.jobs / len(self.opts.targets)
+                left = budget - self.state.chunks.get(t, 0.0)
+                self._spawn(t, max(5.0, min(CHUNK_SECONDS, left)))
+            if now - last_sample >= 3.0:
+                last_sample = now
+                sample_timeseries(self.out, self.state)
+                if self.reducer is None or not self.reducer.is_alive():
+                    self.reducer = threading.Thread(target=self._reduce_pending, daemon=True)
+                    self.reducer.start()
+                if self.progress:
+                    self._progress(total)
+            if not self.procs and self._next_target() is None:
+                break
+            time.sleep(0.5)
+        if self.reducer is not None:
+            self.reducer.join()
+        self._reduce_pending()
+        self._merge_corpora()
+        sample_timeseries(self.out, self.state)
+        self.state.save(self.out)
+        summary = write_reports(self.out, self.state)
+        if self.progress:
+            sys.stderr.write("\n")
+        print(f"campaign: {summary['elapsed_seconds']:.0f}s, {len(summary['findings'])} "
+              f"finding(s); report: {os.path.join(self.out, 'report.html')}")
+        return 1 if summary["findings"] else 0
+
+    def _progress(self, total: float) -> None:
+        from oracle.campaign.report import latest_rates
+
+        rates = latest_rates(self.out)
+        parts = [f"{t[:5]} {rates.get(t, {}).get('exec_per_s', 0):>5}/s"
+                 for t in self.opts.targets]
+        n = sum(1 for n in os.listdir(self.dirs["findings"]) if n.endswith(".json"))
+        done = sum(self.state.chunks.values()) / max(1, self.opts.jobs)
+        sys.stderr.write(f"\r[campaign] {done / 60:4.1f}/{total / 60:.1f} min  "
+                         f"workers {len(self.procs)}  " + "  ".join(parts)
+                         + f"  findings {n}   ")
+        sys.stderr.flush()
+
+    def _merge_corpora(self) -> None:
+        """libFuzzer -merge=1: keep only inputs that add coverage (pruned corpus)."""
+        import shutil
+
+        for t in self.opts.targets:
+            src = os.path.join(self.dirs["corpus"], t)
+            if not os.listdir(src):
+                continue
+            merged = src + ".merged"
+            shutil.rmtree(merged, ignore_errors=True)
+            os.makedirs(merged)
+            env = dict(os.environ, ORACLE_FINDINGS_DIR=self.dirs["findings"],
+                       ORACLE_FUZZ_KEEP_GOING="1")
+            if self.opts.mutant:
+                env["ORACLE_MUTANT"] = self.opts.mutant
+            log = os.path.join(self.dirs["logs"], f"{t}-merge.log")
+            with open(log, "wb") as f:
+                r = subprocess.run([sys.executable, "-m", f"fuzz_targets.{t}", "-merge=1",
+                                    f"-timeout={HANG_SECONDS}", merged, src], cwd=ROOT,
+                                   env=env, stdout=f, stderr=subprocess.STDOUT, timeout=600)
+            if r.returncode == 0 and os.listdir(merged):
+                old = src + ".old"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(src, old)
+                os.replace(merged, src)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                shutil.rmtree(merged, ignore_errors=True)
