@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up the environment (Debian packages, virtualenv, pip) if needed, then run a job.
-#   ./dev.sh main    the main job: the spec-test runner over the official suite, per engine
-#   ./dev.sh test    the test suite (what CI runs)
+#   ./dev.sh main      the main job: a 2-minute fuzz campaign (report in campaign-out/)
+#   ./dev.sh spectest  the spec-test runner over the official suite, per engine
+#   ./dev.sh test      the test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
 SPEC_DIR=${SPEC_TESTSUITE:-../shared/spec-testsuite}
@@ -34,6 +35,11 @@ setup() {
 case "${1:-}" in
     main)
         setup
+        shift
+        .venv/bin/oracle campaign --minutes 2 --jobs 2 --out campaign-out "$@"
+        ;;
+    spectest)
+        setup
         .venv/bin/oracle spectest --engine frontend "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine wasmtime "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine winch-x64 "$SPEC_DIR"/*.wast
@@ -46,7 +52,7 @@ case "${1:-}" in
         .venv/bin/python -m pytest -n 2 -q "$@"
         ;;
     *)
-        echo "usage: ./dev.sh main|test [pytest args]" >&2
+        echo "usage: ./dev.sh main [campaign args] | spectest | test [pytest args]" >&2
         exit 2
         ;;
 esac

@@ -258,9 +258,6 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
                                            else "host crash", engines, isa, "instantiate",
                                            f"{ref.status} vs {other.status}"))
         return
-    if ref.host_calls != other.host_calls:
-        result.findings.append(Finding("wrong value", engines, isa, "host calls",
-                                       f"{ref.host_calls[:3]} vs {other.host_calls[:3]}"))
     for i, call in enumerate(result.plan.calls):
         where = f"{call.export}#{i}"
         a, b = ref.outcomes[i], other.outcomes[i]
@@ -286,3 +283,9 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
                 result.findings.append(Finding("wrong value", engines, isa,
                                                f"{where}:{key}", f"{va} vs {vb}"))
                 return
+    # host calls: compared once every call was conclusive (a call cut short by stack
+    # exhaustion on one engine legitimately makes fewer host calls)
+    if ref.host_calls != other.host_calls:
+        result.findings.append(Finding("wrong value", engines, isa, "host calls",
+                                       f"{ref.host_calls[:3]} vs {other.host_calls[:3]}"))
+

@@ -80,7 +80,7 @@ class WinchSession(Session):
                              ("print_f32", (F32,)), ("print_f64", (F64,)),
                              ("print_i32_f32", (I32, F32)), ("print_f64_f64", (F64, F64))):
             spectest[name] = s.host_func(params, (), lambda *a: [])
-        self.registered = {"spectest": spectest}
+        self.registered["spectest"] = spectest
 
     def compile(self, wasm: bytes):
         try:

@@ -237,24 +237,101 @@ class CutSpans(_SpanPass):
 
 
 class ReplaceSubtrees(_SpanPass):
-    """Replace a span that pushes one value by a constant of its type or a `local.get`."""
+    """Replace a span that pushes values (one, or several as a call's results) by constants
+    of their types, or a single value by a `local.get`."""
 
     name = "replace subtrees"
 
     @staticmethod
     def want(a, b):
-        return b[-1] if len(b) == len(a) + 1 and b[:-1] == a else None
+        return tuple(b[len(a):]) if len(b) > len(a) and tuple(b[:len(a)]) == tuple(a) else None
 
-    def replacements(self, m, k, t):
+    def replacements(self, m, k, types):
         out = []
-        c = _typed_const(t)
-        if c is not None:
-            out.append([c])
-        for li, lt in enumerate(local_types(m, k)):
-            if lt == t:
-                out.append([Instr(BY_NAME["local.get"], li)])
-                break
+        consts = [_typed_const(t) for t in types]
+        if None not in consts:
+            out.append(consts)
+        if len(types) == 1:
+            for li, lt in enumerate(local_types(m, k)):
+                if lt == types[0]:
+                    out.append([Instr(BY_NAME["local.get"], li)])
+                    break
         return out
+
+
+_SINKS = ("drop", "global.set", "local.set")
+_SOURCES = ("i32.const", "i64.const", "f32.const", "f64.const", "local.get", "global.get",
+            "ref.null", "ref.func", "memory.size")
+
+
+class RemoveValueChains(Reducer):
+    """A value made from nothing (a constant, a `local.get`, ...), carried through one-operand
+    operators, and sunk (`drop`, `global.set`, `local.set`): remove the whole chain.  The
+    instructions are usually far apart, which delta debugging over contiguous chunks
+    cannot see."""
+
+    name = "remove value chains"
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            body = edit.bodies(state.module)[k]
+            stacks = stack_before(state.module, k, body)
+            done = False
+            for i, ins in enumerate(body):
+                if ins.op.name not in _SOURCES or stacks[i] is None:
+                    continue
+                chain = _chain(state.module, k, body, stacks, i)
+                if chain is None:
+                    continue
+                keep = [x for n, x in enumerate(body) if n not in chain]
+                bodies = edit.bodies(state.module)
+                bodies[k] = keep
+                cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                if test(cand):
+                    state, done = cand, True
+                    break
+            if not done:
+                k += 1
+        return state
+
+
+def _chain(m, k, body, stacks, i):
+    """Indices of the chain starting at the value body[i] pushes, or None."""
+    from oracle.reduce.stack_types import _effect, global_types
+
+    locs, globs, ftypes = local_types(m, k), global_types(m), m.func_types
+    depth, h = stacks[i][0], len(stacks[i][1])  # the value sits at height h
+    chain = [i]
+    j = i + 1
+    while j < len(body) - 1:
+        sj = stacks[j]
+        if sj is None or sj[0] != depth:
+            return None
+        name = body[j].op.name
+        if name in ("block", "loop", "if", "else", "end", "br", "br_if", "br_table",
+                    "return", "unreachable"):
+            return None
+        eff = _effect(m, body[j], list(sj[1]), locs, globs, ftypes)
+        if eff is None:
+            return None
+        pops, pushes, _ = eff
+        if len(sj[1]) - pops > h:
+            j += 1  # works above the value
+            continue
+        # body[j] takes the value
+        op = body[j].op
+        top = len(sj[1]) == h + 1
+        if name in _SINKS and top:
+            return chain + [j]
+        if pops == 1 and len(pushes) == 1 and top:
+            chain.append(j)  # the value goes on as this operator's result
+            j += 1
+            continue
+        if op.has_sig and pops == 2 and op.params[0] == op.params[1] == pushes[0]:
+            return chain + [j]  # `x op y` -> the other operand
+        return None
+    return None
 
 
 class UnwrapBlocks(Reducer):
@@ -356,6 +433,16 @@ class SimplifyConstants(Reducer):
     name = "simplify constants"
 
     def run(self, state, test):
+        for gi, g in enumerate(state.module.globals):
+            ins = g.init.instrs[0] if len(g.init.instrs) == 1 else None
+            if ins is None or not ins.op.name.endswith(".const") or ins.imm == 0:
+                continue
+            globals_ = list(state.module.globals)
+            globals_[gi] = dataclasses.replace(g, init=dataclasses.replace(
+                g.init, instrs=(Instr(ins.op, 0),)))
+            cand = State(dataclasses.replace(state.module, globals=tuple(globals_)), state.plan)
+            if test(cand):
+                state = cand
         for k in range(len(state.module.funcs)):
             i = 0
             while i < len(edit.bodies(state.module)[k]):
@@ -493,5 +580,6 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
 
 
 DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
-                  CutSpans(), ReplaceSubtrees(), DdminBodies(), DropResults(),
+                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DdminBodies(),
+                  DropResults(),
                   SimplifyConstants(), DropLocals(), ShrinkLimits())

@@ -1,0 +1,108 @@
+"""Our reducer against Binaryen's `wasm-reduce`, on the findings of scripts/mutants.py.
+
+    python scripts/compare_reducers.py [--only a,b] [--max-seconds 60] [--wasm-reduce-seconds 300]
+
+For each deliberate bug: the first generated module showing it (as in `mutants.py table`) is
+reduced by `oracle reduce`'s engine (in-process predicate: the same finding signature) and
+by `wasm-reduce` with an equivalent predicate script (`mutants.py predicate`, a process per
+candidate, exit 0 = interesting).  Prints instructions / bytes / seconds side by side.
+Needs Debian's `binaryen`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import mutants  # noqa: E402
+
+
+def _size(wasm: bytes) -> tuple:
+    from oracle.crashfile import read_crash
+    from oracle.reduce.passes import instruction_count
+    from winch.wasm.encoder import encode_module
+    from winch.wasm.reader import decode_module
+
+    module, _, _ = read_crash(wasm)
+    m = decode_module(module)
+    import dataclasses
+
+    plain = encode_module(dataclasses.replace(m, customs=()))
+    return instruction_count(m), len(plain)
+
+
+def run_wasm_reduce(name: str, signature: str, wasm: bytes, seconds: float):
+    """(instructions, bytes, seconds) of wasm-reduce's result, or None if it failed."""
+    tool = shutil.which("wasm-reduce")
+    if tool is None:
+        raise SystemExit("compare_reducers: wasm-reduce not found (apt-get install binaryen)")
+    with tempfile.TemporaryDirectory() as d:
+        src, test, work = (os.path.join(d, n) for n in ("in.wasm", "t.wasm", "w.wasm"))
+        from oracle.crashfile import read_crash
+
+        module, _, _ = read_crash(wasm)
+        pathlib.Path(src).write_bytes(module)
+        cmd = " ".join(shlex.quote(a) for a in (sys.executable, str(ROOT / "scripts" / "mutants.py"),
+                                                "predicate", name, signature, test))
+        t0 = time.monotonic()
+        try:
+            subprocess.run([tool, src, "--command", cmd, "-t", test, "-w", work,
+                            "--timeout", "30", "-all"], cwd=d, capture_output=True,
+                           timeout=seconds)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        dt = time.monotonic() - t0
+        if not os.path.exists(work):
+            return None
+        n, b = _size(pathlib.Path(work).read_bytes())
+        return n, b, dt, timed_out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="")
+    ap.add_argument("--max-seconds", type=float, default=60.0)
+    ap.add_argument("--wasm-reduce-seconds", type=float, default=300.0)
+    args = ap.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or [m.name for m in mutants.MUTANTS]
+    print(f"{'bug':<20} {'before':>12} | {'ours: instrs bytes time':>26} | "
+          f"{'wasm-reduce: instrs bytes time':>32}")
+    tot_ours = tot_theirs = 0.0
+    never_larger = True
+    for name in names:
+        r = mutants.reduce_one(name, args.max_seconds)
+        if r is None:
+            print(f"{name:<20} not found by the generator")
+            continue
+        finding, res, wasm, plan = r
+        theirs = run_wasm_reduce(name, finding.signature, wasm, args.wasm_reduce_seconds)
+        before = f"{res.instrs_before}/{res.bytes_before}b"
+        ours = f"{res.instrs_after:>6} {res.bytes_after:>6} {res.seconds:7.1f}s"
+        tot_ours += res.seconds
+        if theirs is None:
+            print(f"{name:<20} {before:>12} | {ours:>26} | {'failed':>32}")
+            continue
+        n, b, dt, to = theirs
+        tot_theirs += dt
+        never_larger &= res.instrs_after <= n
+        print(f"{name:<20} {before:>12} | {ours:>26} | {n:>8} {b:>6} {dt:7.1f}s"
+              + (" (cut)" if to else ""), flush=True)
+    print(f"total time: ours {tot_ours:.1f}s, wasm-reduce {tot_theirs:.1f}s; ours never larger "
+          f"(instructions): {never_larger}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
