@@ -40,7 +40,14 @@ class Mutant:
 
 
 def _as(other):
-    return lambda H: H[other]
+    """Lower the operator as `other` (its handler gets `other`'s opcode row too: the memory
+    handlers read the access width from it)."""
+    def make(H):
+        from winch.wasm.opcodes import BY_NAME as OPS
+
+        h, op = H[other], OPS[other]
+        return lambda g, o, imm: h(g, op, imm)
+    return make
 
 
 def _twice(op):
@@ -52,8 +59,8 @@ MUTANTS = [
     Mutant("shr_u-is-shr_s", "i64.shr_u lowered as an arithmetic shift", "i64.shr_u", "",
            _as("i64.shr_s")),
     Mutant("lt_u-is-signed", "i32.lt_u compares signed", "i32.lt_u", "", _as("i32.lt_s")),
-    Mutant("store32-is-store", "i64.store32 stores all 8 bytes", "i64.store32", "",
-           _as("i64.store")),
+    Mutant("load8-zero-extends", "i32.load8_s zero-extends", "i32.load8_s", "",
+           _as("i32.load8_u")),
     Mutant("eqz-inverted", "i32.eqz computes x != 0", "i32.eqz", "", _twice("i32.eqz")),
     Mutant("min-is-max", "f64.min lowered as f64.max", "f64.min", "", _as("f64.max")),
     Mutant("neg-is-abs", "f32.neg lowered as f32.abs", "f32.neg", "", _as("f32.abs")),

@@ -14,7 +14,10 @@ from oracle.diff import run_diff
 from oracle.outcomes import Trap, Values
 from oracle.values import Value
 
-DIR = Path(__file__).resolve().parent.parent / "corpus" / "regressions"
+import os
+
+DIR = Path(os.environ.get("ORACLE_REGRESSIONS_DIR") or
+           Path(__file__).resolve().parent.parent / "corpus" / "regressions")
 FILES = sorted(DIR.glob("*.wasm"))
 ISAS = ("x64", "aarch64", "s390x")
 
@@ -41,6 +44,29 @@ def _state_matches(expected: dict, state: dict) -> bool:
 
 def test_the_directory_exists_and_is_documented():
     assert DIR.is_dir() and (DIR / "README.md").exists()
+
+
+def test_a_file_dropped_in_is_picked_up(tmp_path):
+    """Drop a regression file into a directory and run this test file on it: it is
+    collected and run on every ISA without editing anything."""
+    import subprocess
+    import sys
+
+    from oracle.plan import Call, Plan
+    from oracle.reduce_cli import save_regression
+    from tests.wasm_util import wat
+
+    (tmp_path / "README.md").write_text("x")
+    mod = bytes(wat('(module (func (export "f") (param i32) (result i32) '
+                    '(i32.sub (i32.const 0) (local.get 0))))'))
+    save_regression(mod, Plan([Call("f", (Value("i32", 5),))]), "hand-written|x~y||f#0",
+                    str(tmp_path))
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(root / "tests" / "test_regressions.py") + "::test_regression"],
+                       cwd=root, env=dict(os.environ, ORACLE_REGRESSIONS_DIR=str(tmp_path)),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "3 passed" in r.stdout, r.stdout[-2000:]
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -259,6 +259,19 @@ class ReplaceSubtrees(_SpanPass):
         return out
 
 
+class DropSpans(_SpanPass):
+    """Replace a span that only consumes values (its net effect pops k) by k `drop`s."""
+
+    name = "drop spans"
+
+    @staticmethod
+    def want(a, b):
+        return len(a) - len(b) if len(b) < len(a) and tuple(a[:len(b)]) == tuple(b) else None
+
+    def replacements(self, m, k, n):
+        return [[Instr(BY_NAME["drop"])] * n]
+
+
 _SINKS = ("drop", "global.set", "local.set")
 _SOURCES = ("i32.const", "i64.const", "f32.const", "f64.const", "local.get", "global.get",
             "ref.null", "ref.func", "memory.size")
@@ -580,6 +593,7 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
 
 
 DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
-                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DdminBodies(),
+                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DropSpans(),
+                  DdminBodies(),
                   DropResults(),
                   SimplifyConstants(), DropLocals(), ShrinkLimits())
