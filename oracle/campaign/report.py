@@ -158,14 +158,21 @@ def summarize(out: str, state) -> dict:
                               for t, rc, ts in state.deaths]}
 
 
-def _svg(series: dict, key: str, title: str) -> str:
+def _svg(series: dict, key: str, title: str, log: bool = False) -> str:
+    """A line chart per target; `log`: a log10 y axis (targets differ by 100x in speed)."""
+    import math
+
     w, h, pad = 560, 220, 40
     pts = [p for ps in series.values() for p in ps]
     if not pts:
         return f"<p>{html.escape(title)}: no data</p>"
+    f = (lambda v: math.log10(1 + v)) if log else (lambda v: v)
+    series = {t: [dict(p, **{key: f(p[key])}) for p in ps] for t, ps in series.items()}
+    pts = [p for ps in series.values() for p in ps]
     x0 = min(p["time"] for p in pts)
     xmax = max(1.0, max(p["time"] for p in pts) - x0)
     ymax = max(1.0, max(p[key] for p in pts))
+    top = (10 ** ymax - 1) if log else ymax
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     lines, legend = [], []
     for i, (t, ps) in enumerate(sorted(series.items())):
@@ -177,7 +184,7 @@ def _svg(series: dict, key: str, title: str) -> str:
                       f'{html.escape(t)}</text>')
     axes = (f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#333"/>'
-            f'<text x="{pad}" y="{pad - 8}" font-size="12">{ymax:.0f}</text>'
+            f'<text x="{pad}" y="{pad - 8}" font-size="12">{top:.0f}{" (log scale)" if log else ""}</text>'
             f'<text x="{w - pad - 40}" y="{h - pad + 14}" font-size="12">{xmax:.0f}s</text>')
     return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg xmlns="http://www.w3.org/'
             f'2000/svg" width="{w}" height="{h}" role="img" aria-label="{html.escape(title)}">'
@@ -218,7 +225,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 <th>hits</th><th>reduced (instructions)</th><th>replay</th></tr>{rows}</table>
 <h2>Targets</h2><table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s</th>
 <th>coverage</th><th>corpus files</th></tr>{trows}</table>
-<h2>Over time</h2>{_svg(series, 'exec_per_s', 'executions per second')}
+<h2>Over time</h2>{_svg(series, 'exec_per_s', 'executions per second', log=True)}
 {_svg(series, 'coverage', 'coverage (libFuzzer features)')}
 <h2>Inconclusive (differential)</h2><table><tr><th>reason</th><th>count</th></tr>{irows}</table>
 </body></html>"""
