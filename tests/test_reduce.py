@@ -59,6 +59,7 @@ MODULE = """
       (nop) (nop)
       (i32.div_s (i32.add (i32.const 100) (i32.const 200)) (i32.const 12345))))
   (func (export "r") (result i64 f32) (i64.const 1) (f32.const 2))
+  (func (export "p") (param i32 f64) (result i32) (local.get 0))
   (func (export "g") (result i32) (call $helper))
   (func (export "h") (result i32) (i32.const 0)))
 """

@@ -584,6 +584,54 @@ class DropResults(Reducer):
         return state
 
 
+class DropParams(Reducer):
+    """A parameter the body never reads, of a function only the plan calls: removed from the
+    type, the local indices above it renumbered, and the argument dropped from the calls."""
+
+    name = "drop params"
+
+    def run(self, state, test):
+        from oracle.plan import Call
+        from winch.wasm.module import EXT_FUNC
+        from winch.wasm.types import FuncType
+
+        k = 0
+        while k < len(state.module.funcs):
+            m = state.module
+            f = m.funcs[k]
+            ft = m.types[f.type_index]
+            fidx = len(m.func_types) - len(m.funcs) + k
+            body = edit.bodies(m)[k]
+            called = any(i.op.name == "call" and i.imm == fidx for b in edit.bodies(m)
+                         for i in b) or _referenced_indirectly(m, fidx)
+            names = {e.name for e in m.exports if e.kind == EXT_FUNC and e.index == fidx}
+            used = {i.imm for i in body if i.op.name.startswith("local.")}
+            changed = False
+            for p in reversed(range(len(ft.params))):
+                if called or p in used:
+                    continue
+                new_ft = FuncType(ft.params[:p] + ft.params[p + 1:], tuple(ft.results))
+                types = list(m.types)
+                if new_ft not in types:
+                    types.append(new_ft)
+                new_body = [Instr(i.op, i.imm - 1) if i.op.name.startswith("local.")
+                            and i.imm > p else i for i in body]
+                funcs = list(m.funcs)
+                funcs[k] = dataclasses.replace(f, type_index=types.index(new_ft),
+                                               instrs=tuple(new_body))
+                calls = [Call(c.export, c.args[:p] + c.args[p + 1:]) if c.export in names
+                         else c for c in state.plan.calls]
+                m2 = dataclasses.replace(m, types=tuple(types), funcs=tuple(funcs))
+                m2 = edit.remove(m2, "type", f.type_index) or m2  # if nothing else uses it
+                cand = State(m2, Plan(calls))
+                if test(cand):
+                    state, changed = cand, True
+                    break
+            if not changed:
+                k += 1
+        return state
+
+
 def _referenced_indirectly(m: Module, fidx: int) -> bool:
     if any(e.funcs is not None and fidx in e.funcs for e in m.elems):
         return True
@@ -595,5 +643,5 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
 DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
                   CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DropSpans(),
                   DdminBodies(),
-                  DropResults(),
+                  DropResults(), DropParams(),
                   SimplifyConstants(), DropLocals(), ShrinkLimits())
