@@ -46,7 +46,7 @@ def check_bytes(data: bytes) -> str:
     try:
         validate(data)
         ours, why = "valid", ""
-    except Unsupported as e:
+    except Unsupported:
         STATS["unsupported"] += 1
         return "unsupported"
     except (DecodeError, ValidationError) as e:

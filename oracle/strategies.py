@@ -29,7 +29,6 @@ opcode table, and constants toward 0.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -804,6 +803,3 @@ def single_instruction_modules(ops=None) -> st.SearchStrategy:
         raise InvalidArgument(f"single_instruction_modules: not in scope: {bad or 'no ops'}")
     return _single(ops)
 
-
-# keep dataclasses imported for users who derive configs: Config is a frozen dataclass
-replace_config = dataclasses.replace

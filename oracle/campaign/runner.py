@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from fuzz_targets.findings import atomic_write
 TARGETS = ("differential", "validate", "compile", "assemble")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEEDED = ("differential", "validate", "compile")  # targets whose corpus starts from corpus/
-_LIBFUZZER_LINE = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+).*?exec/s: (\d+)")
 CHUNK_SECONDS = 60.0  # a worker process runs one target for at most this long
 HANG_SECONDS = 20  # libFuzzer -timeout: an input running longer is a timeout finding
 
