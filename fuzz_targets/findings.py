@@ -58,10 +58,11 @@ def atomic_write(path: str, data: bytes) -> None:
 
 
 def record(target: str, kind: str, signature: str, payload: bytes, *, suffix: str = ".wasm",
-           detail: str = "") -> bool:
-    """Record a finding; True if its signature is new.  Raises FindingError unless
-    keep-going."""
-    d = findings_dir()
+           detail: str = "", directory: str | None = None, raise_error: bool | None = None
+           ) -> bool:
+    """Record a finding in `directory` (default `findings_dir()`); True if its signature is
+    new.  Raises FindingError afterwards unless keep-going (or `raise_error` is False)."""
+    d = directory or findings_dir()
     h = signature_hash(signature)
     path = os.path.join(d, h + suffix)
     new = not os.path.exists(path)
@@ -74,7 +75,7 @@ def record(target: str, kind: str, signature: str, payload: bytes, *, suffix: st
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "hits.log"), "a") as f:
         f.write(f"{h} {now:.3f} {target}\n")
-    if not keep_going():
+    if (not keep_going()) if raise_error is None else raise_error:
         raise FindingError(f"{signature}\n{detail[:2000]}\nsaved as {path}")
     return new
 

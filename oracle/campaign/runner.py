@@ -173,10 +173,9 @@ class Runner:
                 continue
             data = open(os.path.join(art, name), "rb").read()
             sig = f"{'timeout' if kind == 'timeout' else 'harness ' + kind}|{target}||{target}"
-            os.environ["ORACLE_FINDINGS_DIR"] = self.dirs["findings"]
-            os.environ["ORACLE_FUZZ_KEEP_GOING"] = "1"
             findings.record(target, "timeout" if kind == "timeout" else f"harness {kind}", sig,
-                            data, suffix=".bin", detail=f"libFuzzer artifact {name}")
+                            data, suffix=".bin", detail=f"libFuzzer artifact {name}",
+                            directory=self.dirs["findings"], raise_error=False)
 
     # -- findings --------------------------------------------------------------------------------
     def _findings(self) -> list:
