@@ -26,3 +26,16 @@ def apply_mutant_from_env() -> None:
     sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     mod.apply(name)
+
+
+def fuzz(test_one_input, stats: dict, argv=None) -> None:
+    """A target's `main`: counters reported while it runs, then libFuzzer's loop."""
+    import sys
+
+    import atheris
+
+    from fuzz_targets.findings import report_stats_at_exit
+
+    report_stats_at_exit(stats)
+    atheris.Setup(argv or sys.argv, test_one_input)
+    atheris.Fuzz()

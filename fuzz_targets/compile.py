@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-import sys
 import traceback
 
 import atheris
@@ -30,7 +29,7 @@ with atheris.instrument_imports(include=["winch"]):
     from winch.wasm.opcodes import OPS
     from winch.wasm.reader import decode_module
 
-from fuzz_targets import apply_mutant_from_env, findings  # noqa: E402
+from fuzz_targets import apply_mutant_from_env, findings, fuzz  # noqa: E402
 
 ISAS = tuple(os.environ.get("ORACLE_ISAS", "x64,aarch64,s390x").split(","))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,9 +146,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
 
 
 def main(argv=None) -> None:
-    findings.report_stats_at_exit(STATS)
-    atheris.Setup(argv or sys.argv, TestOneInput)
-    atheris.Fuzz()
+    fuzz(TestOneInput, STATS, argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ same hypothesis version.  `ORACLE_ENGINES` (comma-separated) overrides the engin
 from __future__ import annotations
 
 import os
-import sys
 
 import atheris
 
@@ -21,7 +20,7 @@ with atheris.instrument_imports(include=["winch"]):
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from fuzz_targets import apply_mutant_from_env, findings  # noqa: E402
+from fuzz_targets import apply_mutant_from_env, findings, fuzz  # noqa: E402
 from oracle.crashfile import write_crash  # noqa: E402
 from oracle.diff import DEFAULT_ENGINES, run_diff  # noqa: E402
 from oracle.strategies import wasm_modules  # noqa: E402
@@ -62,9 +61,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
 
 
 def main(argv=None) -> None:
-    findings.report_stats_at_exit(STATS)
-    atheris.Setup(argv or sys.argv, TestOneInput)
-    atheris.Fuzz()
+    fuzz(TestOneInput, STATS, argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Seed it with `corpus/` (libFuzzer mutates the bytes).
 
 from __future__ import annotations
 
-import sys
 import traceback
 
 import atheris
@@ -23,7 +22,7 @@ with atheris.instrument_imports(include=["winch"]):
 
 import wasmtime  # noqa: E402
 
-from fuzz_targets import findings  # noqa: E402
+from fuzz_targets import findings, fuzz  # noqa: E402
 from oracle.engines.wasmtime_engine import _UNSUPPORTED_WORDS  # noqa: E402
 
 ENGINE = wasmtime.Engine()
@@ -78,9 +77,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
 
 
 def main(argv=None) -> None:
-    findings.report_stats_at_exit(STATS)
-    atheris.Setup(argv or sys.argv, TestOneInput)
-    atheris.Fuzz()
+    fuzz(TestOneInput, STATS, argv)
 
 
 if __name__ == "__main__":

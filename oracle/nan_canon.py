@@ -42,10 +42,6 @@ _EQ = {F32: BY_NAME["f32.eq"], F64: BY_NAME["f64.eq"]}
 _SELECT = BY_NAME["select"]
 
 
-def produces_nondeterministic_nan(op_name: str) -> bool:
-    return op_name in _NONDET
-
-
 def has_nondeterministic_nans(m: Module) -> bool:
     """Whether any function body of `m` contains an operation of `_NONDET`."""
     return any(i.op.name in _NONDET for f in m.funcs for i in func_instrs(m, f))

@@ -29,6 +29,7 @@ opcode table, and constants toward 0.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -126,11 +127,9 @@ def _op(name):
     return BY_NAME[name]
 
 
-def _ops(family_filter) -> list:
-    return [o for o in OPS if o.has_sig and family_filter(o)]
-
-
-def _numeric_ops(cfg: Config) -> list:
+@functools.lru_cache(maxsize=64)
+def _numeric_ops(cfg: Config) -> tuple:
+    """The numeric operators `cfg` enables (once per configuration, not per body)."""
     out = []
     for o in OPS:
         if not o.has_sig or o.family in ("const", "load", "store"):
@@ -148,7 +147,7 @@ def _numeric_ops(cfg: Config) -> list:
         if cfg.has(fam) and (not floaty or cfg.has("float") or fam in ("convert",
                                                                           "saturating")):
             out.append(o)
-    return out
+    return tuple(out)
 
 
 @dataclass

@@ -32,26 +32,32 @@ class Mutant:
     description: str
     op: str  # the handler that is replaced
     isa: str  # the ISA it breaks ("" = all)
-    make: object  # (original handlers dict) -> new handler
+    make: object  # (handlers dict, the mutated op's name) -> the new handler
 
     @property
     def engine(self) -> str:
         return f"winch-{self.isa or 'x64'}"
 
 
-def _as(other):
+def _as(other, only_on: str | None = None):
     """Lower the operator as `other` (its handler gets `other`'s opcode row too: the memory
-    handlers read the access width from it)."""
-    def make(H):
+    handlers read the access width from it); `only_on`: a macro-assembler class name, the
+    other ISAs keep the right lowering."""
+    def make(H, op):
         from winch.wasm.opcodes import BY_NAME as OPS
 
-        h, op = H[other], OPS[other]
-        return lambda g, o, imm: h(g, op, imm)
+        right, wrong, row = H[op], H[other], OPS[other]
+
+        def handler(g, o, imm):
+            if only_on is None or type(g.masm).__name__ == only_on:
+                return wrong(g, row, imm)
+            return right(g, o, imm)
+        return handler
     return make
 
 
-def _twice(op):
-    return lambda H: (lambda g, o, imm: (H[op](g, o, imm), H[op](g, o, imm)))
+def _twice():
+    return lambda H, op: (lambda g, o, imm: (H[op](g, o, imm), H[op](g, o, imm)))
 
 
 MUTANTS = [
@@ -61,29 +67,20 @@ MUTANTS = [
     Mutant("lt_u-is-signed", "i32.lt_u compares signed", "i32.lt_u", "", _as("i32.lt_s")),
     Mutant("load8-zero-extends", "i32.load8_s zero-extends", "i32.load8_s", "",
            _as("i32.load8_u")),
-    Mutant("eqz-inverted", "i32.eqz computes x != 0", "i32.eqz", "", _twice("i32.eqz")),
+    Mutant("eqz-inverted", "i32.eqz computes x != 0", "i32.eqz", "", _twice()),
     Mutant("min-is-max", "f64.min lowered as f64.max", "f64.min", "", _as("f64.max")),
     Mutant("neg-is-abs", "f32.neg lowered as f32.abs", "f32.neg", "", _as("f32.abs")),
     Mutant("rotl-is-rotr", "i64.rotl lowered as i64.rotr", "i64.rotl", "", _as("i64.rotr")),
     Mutant("aarch64-add-is-sub", "i32.add lowered as i32.sub, on aarch64 only", "i32.add",
-           "aarch64", None),
+           "aarch64", _as("i32.sub", only_on="A64Masm")),
     Mutant("s390x-xor-is-or", "i32.xor lowered as i32.or, on s390x only", "i32.xor", "s390x",
-           None),
+           _as("i32.or", only_on="S390xMasm")),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
-_ISA_WRONG = {"aarch64-add-is-sub": ("A64Masm", "i32.sub"),
-              "s390x-xor-is-or": ("S390xMasm", "i32.or")}
 
 
 def _handler(mutant: Mutant, H: dict):
-    if mutant.name in _ISA_WRONG:
-        cls, other = _ISA_WRONG[mutant.name]
-        orig, wrong = H[mutant.op], H[other]
-
-        def handler(g, o, imm):
-            return (wrong if type(g.masm).__name__ == cls else orig)(g, o, imm)
-        return handler
-    return mutant.make(dict(H))
+    return mutant.make(dict(H), mutant.op)
 
 
 def apply(name: str) -> None:

@@ -104,6 +104,12 @@ def _n_imported(m: Module, kind: int) -> int:
     return sum(1 for i in m.imports if i.kind == kind)
 
 
+# index spaces whose defined items are a tuple of the module: (import kind or None, field)
+_DEFINED = {"func": (EXT_FUNC, "funcs"), "global": (EXT_GLOBAL, "globals"),
+            "table": (EXT_TABLE, "tables"), "type": (None, "types"), "data": (None, "datas"),
+            "elem": (None, "elems")}
+
+
 def remove(m: Module, space: str, index: int) -> Module | None:
     """`m` without item `index` of `space` (an index in that space, imports first), or None
     if something still refers to it."""
@@ -119,35 +125,20 @@ def remove(m: Module, space: str, index: int) -> Module | None:
                 return None
             return dataclasses.replace(m, mems=())
         mapped = _remap(m, space, _mapper(index))
-        if space == "func":
-            n_imp = _n_imported(m, EXT_FUNC)
-            if index < n_imp:
-                imps = [i for i in m.imports if i.kind == EXT_FUNC]
-                target = imps[index]
-                return dataclasses.replace(mapped, imports=tuple(
-                    i for i in mapped.imports if i is not target))
-            k = index - n_imp
-            return dataclasses.replace(mapped, funcs=mapped.funcs[:k] + mapped.funcs[k + 1:])
-        if space == "global":
-            n_imp = _n_imported(m, EXT_GLOBAL)
-            if index < n_imp:
-                return None
-            k = index - n_imp
-            return dataclasses.replace(mapped, globals=mapped.globals[:k] + mapped.globals[k + 1:])
-        if space == "type":
-            return dataclasses.replace(mapped, types=mapped.types[:index] + mapped.types[index + 1:])
-        if space == "data":
-            dc = mapped.data_count - 1 if mapped.data_count is not None else None
-            return dataclasses.replace(mapped, datas=mapped.datas[:index] + mapped.datas[index + 1:],
-                                       data_count=dc)
-        if space == "elem":
-            return dataclasses.replace(mapped, elems=mapped.elems[:index] + mapped.elems[index + 1:])
-        if space == "table":
-            n_imp = _n_imported(m, EXT_TABLE)
-            if index < n_imp:
-                return None
-            k = index - n_imp
-            return dataclasses.replace(mapped, tables=mapped.tables[:k] + mapped.tables[k + 1:])
+        if space == "func" and index < _n_imported(m, EXT_FUNC):
+            target = [i for i in m.imports if i.kind == EXT_FUNC][index]
+            return dataclasses.replace(mapped, imports=tuple(
+                i for i in mapped.imports if i is not target))
+        if space in _DEFINED:
+            kind, name = _DEFINED[space]
+            k = index - (_n_imported(m, kind) if kind is not None else 0)
+            if k < 0:
+                return None  # an imported global or table: its importers need it
+            items = getattr(mapped, name)
+            out = dataclasses.replace(mapped, **{name: items[:k] + items[k + 1:]})
+            if space == "data" and out.data_count is not None:
+                out = dataclasses.replace(out, data_count=out.data_count - 1)
+            return out
     except _Dangling:
         return None
     raise ValueError(f"unknown index space {space!r}")

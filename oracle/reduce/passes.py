@@ -28,6 +28,13 @@ class State:
     plan: Plan
 
 
+def with_body(state: State, k: int, body) -> State:
+    """`state` with function k's body replaced."""
+    bodies = edit.bodies(state.module)
+    bodies[k] = list(body)
+    return State(edit.with_bodies(state.module, bodies), state.plan)
+
+
 def instruction_count(m: Module) -> int:
     """Instructions in all function bodies, not counting each body's final `end`."""
     return sum(len(b) - 1 for b in edit.bodies(m))
@@ -145,11 +152,9 @@ class ReplaceBodies(Reducer):
             if None not in consts:
                 options.append(consts + [_END])
             for body in options:
-                bodies = edit.bodies(state.module)
-                if len(bodies[k]) <= len(body):
+                if len(edit.bodies(state.module)[k]) <= len(body):
                     continue
-                bodies[k] = body
-                cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                cand = with_body(state, k, body)
                 if test(cand):
                     state = cand
                     break
@@ -167,9 +172,7 @@ class DdminBodies(Reducer):
             idx = list(range(len(body) - 1))
 
             def build(keep, k=k, body=body):
-                bodies = edit.bodies(state.module)
-                bodies[k] = [body[i] for i in keep] + [_END]
-                return State(edit.with_bodies(state.module, bodies), state.plan)
+                return with_body(state, k, [body[i] for i in keep] + [_END])
 
             keep = ddmin(idx, lambda keep: test(build(keep)))
             if len(keep) < len(idx):
@@ -211,9 +214,7 @@ class _SpanPass(Reducer):
                     for repl in self.replacements(state.module, k, extra):
                         if len(repl) >= j - i:
                             continue
-                        bodies = edit.bodies(state.module)
-                        bodies[k] = body[:i] + repl + body[j:]
-                        cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                        cand = with_body(state, k, body[:i] + repl + body[j:])
                         if test(cand):
                             state, progress = cand, True
                             break
@@ -298,9 +299,7 @@ class RemoveValueChains(Reducer):
                 if chain is None:
                     continue
                 keep = [x for n, x in enumerate(body) if n not in chain]
-                bodies = edit.bodies(state.module)
-                bodies[k] = keep
-                cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                cand = with_body(state, k, keep)
                 if test(cand):
                     state, done = cand, True
                     break
@@ -376,9 +375,7 @@ class UnwrapBlocks(Reducer):
                     cands.append(inner)
                 done = False
                 for c in cands:
-                    bodies = edit.bodies(state.module)
-                    bodies[k] = body[:i] + c + body[end + 1:]
-                    cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                    cand = with_body(state, k, body[:i] + c + body[end + 1:])
                     if test(cand):
                         state, done = cand, True
                         break
@@ -472,9 +469,7 @@ class SimplifyConstants(Reducer):
                 for c in cands:
                     b2 = list(body)
                     b2[i] = c
-                    bodies = edit.bodies(state.module)
-                    bodies[k] = b2
-                    cand = State(edit.with_bodies(state.module, bodies), state.plan)
+                    cand = with_body(state, k, b2)
                     if test(cand):
                         state = cand
                         break
@@ -490,28 +485,23 @@ class ShrinkLimits(Reducer):
     def run(self, state, test):
         from winch.wasm.types import Limits, MemoryType, TableType
 
-        m = state.module
-        for i, mt in enumerate(m.mems):
-            for lim in (Limits(0, 0), Limits(1, 1), Limits(mt.limits.min, None),
-                        Limits(mt.limits.min, mt.limits.min)):
-                if lim == mt.limits:
-                    continue
-                mems = list(state.module.mems)
-                mems[i] = MemoryType(lim)
-                cand = State(dataclasses.replace(state.module, mems=tuple(mems)), state.plan)
-                if test(cand):
-                    state = cand
-                    break
-        for i, tt in enumerate(m.tables):
-            for lim in (Limits(0, 0), Limits(tt.limits.min, None)):
-                if lim == tt.limits:
-                    continue
-                tables = list(state.module.tables)
-                tables[i] = TableType(tt.elem, lim)
-                cand = State(dataclasses.replace(state.module, tables=tuple(tables)), state.plan)
-                if test(cand):
-                    state = cand
-                    break
+        kinds = (("mems", lambda mt, lim: MemoryType(lim),
+                  lambda lim: (Limits(0, 0), Limits(1, 1), Limits(lim.min, None),
+                               Limits(lim.min, lim.min))),
+                 ("tables", lambda tt, lim: TableType(tt.elem, lim),
+                  lambda lim: (Limits(0, 0), Limits(lim.min, None))))
+        for field_name, build, options in kinds:
+            for i, item in enumerate(getattr(state.module, field_name)):
+                for lim in options(item.limits):
+                    if lim == item.limits:
+                        continue
+                    items = list(getattr(state.module, field_name))
+                    items[i] = build(item, lim)
+                    cand = State(dataclasses.replace(state.module, **{field_name: tuple(items)}),
+                                 state.plan)
+                    if test(cand):
+                        state = cand
+                        break
         return state
 
 

@@ -90,10 +90,8 @@ class Cached:
         self.predicate = predicate
         self.cache: dict = {}
         self.calls = 0  # predicate runs (cache misses)
-        self.lookups = 0
 
     def __call__(self, wasm: bytes, plan: Plan) -> bool:
-        self.lookups += 1
         key = hashlib.sha1(wasm + b"\0" + plan.to_json().encode()).digest()
         hit = self.cache.get(key)
         if hit is None:
