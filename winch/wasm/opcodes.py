@@ -63,6 +63,7 @@ LEGACY_EXCEPTIONS = "legacy-exceptions"
 FUNC_REFS = "function-references"
 GC = "gc"
 THREADS = "threads"
+WIDE_ARITH = "wide-arithmetic"
 
 #: Operator features the front end decodes and validates.
 FRONTEND_FEATURES = frozenset((MVP, SIGN_EXT, SAT_TRUNC, BULK, REFTYPES, SIMD))
@@ -223,6 +224,10 @@ for code, name, imm, feat, fam in (
     (16, "table.size", TABLE, REFTYPES, "table"), (17, "table.fill", TABLE, REFTYPES, "table"),
 ):
     _op(0xFC, code, name, imm, None, feat, fam)
+# the wide-arithmetic proposal (wasmtime enables it): named, so it is rejected by name
+for code, name in ((19, "i64.add128"), (20, "i64.sub128"), (21, "i64.mul_wide_s"),
+                   (22, "i64.mul_wide_u")):
+    _op(0xFC, code, name, FOREIGN, feature=WIDE_ARITH, family="binop")
 
 # -- 0xFD: SIMD ------------------------------------------------------------------------------
 for code, name, al in (
