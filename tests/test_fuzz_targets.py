@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,9 @@ def test_libfuzzer_runs(tmp_path, target):
          f"-artifact_prefix={tmp_path}{os.sep}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "Done 150 runs" in proc.stderr
+    # libFuzzer may overshoot -runs a little (it checks the limit between batches).
+    done = re.search(r"^Done (\d+) runs", proc.stderr, re.M)
+    assert done and int(done.group(1)) >= 150, proc.stderr[-4000:]
     assert not (tmp_path / "findings").exists() or not _recorded(tmp_path / "findings")
 
 
