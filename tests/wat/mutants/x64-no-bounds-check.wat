@@ -1,0 +1,1 @@
+(module (memory 1) (func (export "f") (param i32) (result i32) local.get 0 i32.load))
