@@ -11,6 +11,7 @@ same hypothesis version.  `ORACLE_ENGINES` (comma-separated) overrides the engin
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import atheris
@@ -56,8 +57,23 @@ def _property(wasm):
 apply_mutant_from_env()
 
 
+PAD_TO = 8192  # hypothesis' own buffer size
+
+
+def choices(data: bytes) -> bytes:
+    """The choice sequence for an input: the input, then bytes derived from it.
+
+    A hypothesis buffer that runs out ends the example before a module is built, so
+    libFuzzer's first short inputs would test nothing or tiny modules.  Extending each input
+    deterministically (SHAKE-256 of the input) makes every input a full-sized module and
+    keeps it reproducible; mutations of the prefix still steer the early choices."""
+    if len(data) >= PAD_TO:
+        return data
+    return data + hashlib.shake_256(data).digest(PAD_TO - len(data))
+
+
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
-    _property.hypothesis.fuzz_one_input(data)
+    _property.hypothesis.fuzz_one_input(choices(data))
 
 
 def main(argv=None) -> None:
