@@ -64,6 +64,14 @@ EDGE_BITS = {
           0x7FF4 << 48, 0x7FEF_FFFF_FFFF_FFFF, 1, 0x41E0 << 48, 0xC3E0 << 48, 0x3FE0 << 48),
 }
 PAGE = 65536
+MASK32 = 0xFFFF_FFFF
+
+# operand pairs that take an operator's one special path (INT_MIN / -1 traps, INT_MIN % -1
+# is 0): two edge values at once are too rare to be drawn apart, so drawn now and then
+TRAP_OPERANDS = {
+    "i32.div_s": (0x8000_0000, MASK32), "i32.rem_s": (0x8000_0000, MASK32),
+    "i64.div_s": (1 << 63, (1 << 64) - 1), "i64.rem_s": (1 << 63, (1 << 64) - 1),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class Config:
     multi_value: bool = True
     canonicalize_nans: bool = False
     fuel: int = 5000
+    ops: frozenset | None = None  # numeric operators by name (None: every one of `families`)
 
     def __post_init__(self):
         unknown = set(self.families) - set(FAMILIES)
@@ -96,16 +105,24 @@ class Config:
             raise InvalidArgument("Config.max_funcs must be at least 1")
         if not 1 <= self.fuel < 2 ** 31:
             raise InvalidArgument("Config.fuel must be in 1 .. 2**31-1")
+        if self.ops is not None:
+            unknown = set(self.ops) - set(NUMERIC_OPS)
+            if unknown or not self.ops:
+                raise InvalidArgument(f"Config.ops must be a non-empty set of numeric "
+                                      f"operators; unknown: {sorted(unknown)}")
 
     def has(self, family: str) -> bool:
         return family in self.families
 
 
 def configs(*, max_funcs: int = 6, max_instrs: int = 120) -> st.SearchStrategy:
-    """Swarm configurations: each family on or off, size limits drawn per test.
+    """Swarm configurations: each family on or off, size limits drawn per test, and half the
+    time a handful of numeric operators only (swarm testing over operators: each chosen one
+    is then used many times, with many operands, in one module).
 
     Shrinks toward no optional family (only constants, locals and arithmetic survive
-    shrinking if the bug needs them) and toward the smallest sizes."""
+    shrinking if the bug needs them), toward every operator of the families, and toward the
+    smallest sizes."""
     if max_funcs < 1 or max_instrs < 0:
         raise InvalidArgument("configs() needs max_funcs >= 1 and max_instrs >= 0")
     return st.builds(
@@ -120,6 +137,8 @@ def configs(*, max_funcs: int = 6, max_instrs: int = 120) -> st.SearchStrategy:
         max_imports=st.integers(0, 2),
         multi_value=st.booleans(),
         canonicalize_nans=st.booleans(),
+        ops=st.one_of(st.none(), st.frozensets(st.sampled_from(NUMERIC_OPS), min_size=1,
+                                               max_size=8)),
     )
 
 
@@ -127,27 +146,40 @@ def _op(name):
     return BY_NAME[name]
 
 
-@functools.lru_cache(maxsize=64)
+def _family(o) -> str | None:
+    """The `FAMILIES` entry a numeric operator belongs to (None: not a numeric operator)."""
+    if not o.has_sig or o.family in ("const", "load", "store"):
+        return None
+    if any(t not in NUM for t in o.params + o.results):
+        return None
+    if o.feature == "sign-extension":
+        return "sign_extension"
+    if o.feature == "nontrapping-float-to-int":
+        return "saturating"
+    fam = {"cmp": "compare", "test": "compare", "conv": "convert"}.get(o.family)
+    if fam:
+        return fam
+    return "float" if any(t in (F32, F64) for t in o.params + o.results) else "int"
+
+
+NUMERIC_OPS = tuple(o.name for o in OPS if _family(o))
+
+
+@functools.lru_cache(maxsize=256)
 def _numeric_ops(cfg: Config) -> tuple:
-    """The numeric operators `cfg` enables (once per configuration, not per body)."""
+    """The numeric operators `cfg` enables (once per configuration, not per body): those of
+    its families, narrowed to `cfg.ops` unless that leaves none."""
     out = []
     for o in OPS:
-        if not o.has_sig or o.family in ("const", "load", "store"):
-            continue
-        if any(t not in NUM for t in o.params + o.results):
+        fam = _family(o)
+        if fam is None:
             continue
         floaty = any(t in (F32, F64) for t in o.params + o.results)
-        fam = {"cmp": "compare", "test": "compare", "conv": "convert"}.get(o.family, None)
-        if o.feature == "sign-extension":
-            fam = "sign_extension"
-        elif o.feature == "nontrapping-float-to-int":
-            fam = "saturating"
-        elif fam is None:
-            fam = "float" if floaty else "int"
         if cfg.has(fam) and (not floaty or cfg.has("float") or fam in ("convert",
                                                                           "saturating")):
             out.append(o)
-    return tuple(out)
+    chosen = tuple(o for o in out if cfg.ops is None or o.name in cfg.ops)
+    return chosen or tuple(out)
 
 
 @dataclass
@@ -202,15 +234,18 @@ class _Body:
         self.stack: list = []
         self.ctrl = [_Frame("func", (), ft.results, 0)]
         self.ops = _numeric_ops(self.cfg)
+        self.unary = {t: [o for o in self.ops if tuple(o.params) == (t,)] for t in NUM}
         self.dead_left = 0
 
     # -- emission helpers ------------------------------------------------------------------
     def emit(self, name: str, imm=None) -> None:
         self.out.append(Instr(_op(name), imm))
 
-    def const(self, t: int) -> None:
-        bits = self.draw(st.one_of(st.sampled_from(EDGE_BITS[t]),
-                                   st.integers(0, (1 << _SIZE[t]) - 1)))
+    def const(self, t: int, bits: int | None = None) -> None:
+        """Push a constant of type `t`: `bits`, or drawn (edge values first)."""
+        if bits is None:
+            bits = self.draw(st.one_of(st.sampled_from(EDGE_BITS[t]),
+                                       st.integers(0, (1 << _SIZE[t]) - 1)))
         if t in (I32, I64):
             n = _SIZE[t]
             bits = bits - (1 << n) if bits >> (n - 1) else bits
@@ -266,8 +301,13 @@ class _Body:
 
     def operand(self, t: int) -> None:
         locs = [i for i, lt in enumerate(self.local_types) if lt == t]
-        if locs and self.draw(st.booleans()):
+        fixed = [i for i, (gt, m) in enumerate(self.ms.globals) if gt == t and not m]
+        choice = self.draw(st.integers(0, 3))
+        if choice in (1, 2) and locs:
             self.emit("local.get", self.draw(st.sampled_from(locs)))
+            self.stack.append(t)
+        elif choice == 3 and fixed:
+            self.emit("global.get", self.draw(st.sampled_from(fixed)))
             self.stack.append(t)
         else:
             self.const(t)
@@ -340,7 +380,23 @@ class _Body:
             self.int_operand()
 
     def address(self, width: int) -> None:
-        """Mostly in bounds (so the call goes on), one in four at the memory's edge."""
+        """Mostly in bounds (so the call goes on), one in four at the memory's edge; a
+        constant, or computed: an i64 with junk in its high half, wrapped (the address
+        register's high half must not leak in), or a local masked into the page."""
+        form = self.draw(st.integers(0, 7))
+        i32_locals = [i for i, t in enumerate(self.local_types) if t == I32]
+        if form == 0:
+            lo = self.draw(st.one_of(st.integers(0, 63), st.integers(0, PAGE - 64)))
+            self.const(I64, self.draw(st.integers(1, MASK32)) << 32 | lo)
+            self.emit("i32.wrap_i64")
+            self.stack[-1] = I32
+            return
+        if form == 1 and i32_locals:
+            self.emit("local.get", self.draw(st.sampled_from(i32_locals)))
+            self.emit("i32.const", self.draw(st.sampled_from((63, (PAGE - 64) & -8))))
+            self.emit("i32.and")
+            self.stack.append(I32)
+            return
         addr = self.draw(st.one_of(
             st.sampled_from((0, 1, 8, 16, 33, 64)), st.integers(0, 63),
             st.integers(0, PAGE - 64),
@@ -359,13 +415,15 @@ class _Body:
                 acts += ["local.set", "local.tee"]
         if self.ops:
             acts += ["op"] * 8  # operators are what most bugs are about: weight them up
+            if a and self.unary.get(a[-1]):
+                acts += ["chain"] * 2
         if a:
             # fold values into the sinks soon: a value still on the stack when the call
             # traps is never observed
             acts += ["drop"] * (3 if len(a) >= 2 else 1)
         if cfg.has("globals"):
             acts.append("global.get")
-            if a and any(m and t == a[-1] for t, m in self.ms.globals):
+            if a and self._settable(a[-1]):
                 acts.append("global.set")
         if cfg.has("select"):
             acts.append("select")
@@ -384,7 +442,7 @@ class _Body:
         if cfg.has("branches"):
             acts += ["br_if", "br"] if depth else ["br_if"]
         if cfg.has("br_table") and depth:
-            acts.append("br_table")
+            acts += ["br_table"] * 2
         if cfg.has("calls") and len(self.ms.func_types) > self.ms.n_imports:
             acts.append("call")
         if cfg.has("host_calls") and self.ms.n_imports:
@@ -434,12 +492,37 @@ class _Body:
             o = self.draw(st.sampled_from(fitting))
         else:
             o = self.draw(st.sampled_from(self.ops))
-            self.ensure(o.params)
+            pair = TRAP_OPERANDS.get(o.name)
+            if pair and self.draw(st.integers(0, 7)) == 0:
+                for t, bits in zip(o.params, pair):
+                    self.const(t, bits)
+            else:
+                self.ensure(o.params)
         self.emit(o.name)
         del self.stack[len(self.stack) - len(o.params):]
         self.stack.extend(o.results)
 
+    def a_chain(self):
+        # the top value through 2-4 unary operators or conversions in a row: extension and
+        # truncation bugs live in such chains (i64 -> i32 -> i64 and the like)
+        for _ in range(self.draw(st.integers(2, 4))):
+            fitting = self.unary.get(self.stack[-1])
+            if not fitting:
+                return
+            o = self.draw(st.sampled_from(fitting))
+            self.emit(o.name)
+            self.stack[-1] = o.results[0]
+
     def a_drop(self):
+        # mostly folded into a sink (observable); a plain drop (or a nop) now and then, so
+        # those instructions are generated too
+        n = self.draw(st.integers(0, 15))
+        if n == 0:
+            self.emit("drop")
+            self.stack.pop()
+            return
+        if n == 1:
+            self.emit("nop")
         self.sink()
 
     def a_global_get(self):
@@ -447,10 +530,13 @@ class _Body:
         self.emit("global.get", i)
         self.stack.append(self.ms.globals[i][0])
 
+    def _settable(self, t) -> list:
+        """Mutable globals of type `t` the code may write: never the fuel counter."""
+        return [i for i, (gt, m) in enumerate(self.ms.globals)
+                if m and gt == t and i != self.ms.fuel]
+
     def a_global_set(self):
-        t = self.stack[-1]
-        i = self.draw(st.sampled_from([i for i, (gt, m) in enumerate(self.ms.globals)
-                                       if m and gt == t]))
+        i = self.draw(st.sampled_from(self._settable(self.stack[-1])))
         self.emit("global.set", i)
         self.stack.pop()
 
@@ -597,7 +683,12 @@ class _Body:
                 and self.ctrl[-1 - i].kind != "loop"]
         targets = tuple(self.draw(st.lists(st.sampled_from(same), max_size=5)))
         self.ensure(types)
-        self.int_operand()
+        if self.draw(st.integers(0, 3)) == 0:
+            # the table's bounds: its last entry, or the first index that takes the default
+            self.emit("i32.const", len(targets) - self.draw(st.integers(0, 1)))
+            self.stack.append(I32)
+        else:
+            self.int_operand()
         self.emit("br_table", (targets, default))
         self._transfer()
 
@@ -674,6 +765,10 @@ def _modules(draw, config: Config | None):
     for t in draw(st.lists(st.sampled_from(NUM), max_size=3 if cfg.has("globals") else 0)):
         ms.globals.append((t, True))
         inits.append((t, draw(st.sampled_from(EDGE_BITS[t]))))
+    # immutable ones: edge values the compiler cannot fold as it may fold constants
+    for t in draw(st.lists(st.sampled_from(NUM), max_size=4 if cfg.has("globals") else 0)):
+        ms.globals.append((t, False))
+        inits.append((t, draw(st.sampled_from(EDGE_BITS[t]))))
     for t in (I32, I64):
         ms.sink[t] = len(ms.globals)
         ms.globals.append((t, True))
@@ -689,12 +784,12 @@ def _modules(draw, config: Config | None):
         instrs = body.build()
         funcs.append(Func(ms.func_types[ms.n_imports + k], body.decl, instrs=instrs))
     globals_ = []
-    for t, bits in inits:
+    for (t, bits), (_, mutable) in zip(inits, ms.globals):
         if t in (I32, I64):
             n = _SIZE[t]
             bits = bits - (1 << n) if bits >> (n - 1) else bits
         name = {I32: "i32.const", I64: "i64.const", F32: "f32.const", F64: "f64.const"}[t]
-        globals_.append(Global(GlobalType(t, True), ConstExpr((Instr(_op(name), bits),))))
+        globals_.append(Global(GlobalType(t, mutable), ConstExpr((Instr(_op(name), bits),))))
     exports = [Export(f"f{k}", EXT_FUNC, ms.n_imports + k) for k in range(n_funcs)]
     exports += [Export("fuel" if i == ms.fuel else f"g{i}", EXT_GLOBAL, i)
                 for i in range(len(ms.globals))]
