@@ -180,6 +180,18 @@ class DdminBodies(Reducer):
         return state
 
 
+def _smaller(repl, span) -> bool:
+    """Fewer instructions, or as many but only constants in place of something that reads
+    state (a global, a local, a call): that frees the global or parameter to be removed."""
+    if len(repl) != len(span):
+        return len(repl) < len(span)
+    return all(r.op.name in _CONSTS for r in repl) and \
+        not all(s.op.name in _CONSTS for s in span)
+
+
+_CONSTS = ("i32.const", "i64.const", "f32.const", "f64.const", "ref.null")
+
+
 class _SpanPass(Reducer):
     """Shared: candidate spans (i, j) of a body where the stack before i and before j are
     known and at the same block depth, longest first."""
@@ -212,7 +224,7 @@ class _SpanPass(Reducer):
                 body = edit.bodies(state.module)[k]
                 for _, i, j, extra in self.spans(state.module, k, body, self.want):
                     for repl in self.replacements(state.module, k, extra):
-                        if len(repl) >= j - i:
+                        if not _smaller(repl, body[i:j]):
                             continue
                         cand = with_body(state, k, body[:i] + repl + body[j:])
                         if test(cand):
@@ -249,9 +261,12 @@ class ReplaceSubtrees(_SpanPass):
 
     def replacements(self, m, k, types):
         out = []
-        consts = [_typed_const(t) for t in types]
-        if None not in consts:
-            out.append(consts)
+        for v in (0, 1, -1):  # 0 first; 1 or -1 where the finding needs a non-zero value
+            if v and not all(t in (I32, I64) for t in types):
+                break
+            consts = [_typed_const(t, v) for t in types]
+            if None not in consts:
+                out.append(consts)
         if len(types) == 1:
             for li, lt in enumerate(local_types(m, k)):
                 if lt == types[0]:
@@ -340,7 +355,8 @@ def _chain(m, k, body, stacks, i):
             chain.append(j)  # the value goes on as this operator's result
             j += 1
             continue
-        if op.has_sig and pops == 2 and op.params[0] == op.params[1] == pushes[0]:
+        if op.has_sig and pops == 2 and len(pushes) == 1 and \
+                op.params[0] == op.params[1] == pushes[0]:
             return chain + [j]  # `x op y` -> the other operand
         return None
     return None
