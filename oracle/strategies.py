@@ -11,7 +11,8 @@ ones pushed as constants).
 
 What the generated code guarantees:
 - termination: a fuel global (`fuel`, exported) is decremented at every function entry and
-  loop header and traps (`unreachable`) when spent, so recursion and loops end;
+  loop header and traps (`unreachable`) when spent, so loops end (functions call only
+  functions defined after them: no recursion);
 - observability: values that would be dropped are XOR-ed into exported sink globals, every
   mutable global and the memory are exported, and the oracle compares them after each call;
 - imports are host functions (`"host" "hN"`) that the oracle defines deterministically;
@@ -68,6 +69,8 @@ MASK32 = 0xFFFF_FFFF
 
 # operand pairs that take an operator's one special path (INT_MIN / -1 traps, INT_MIN % -1
 # is 0): two edge values at once are too rare to be drawn apart, so drawn now and then
+_DIVISIONS = frozenset(f"{t}.{op}" for t in ("i32", "i64")
+                       for op in ("div_s", "div_u", "rem_s", "rem_u"))
 TRAP_OPERANDS = {
     "i32.div_s": (0x8000_0000, MASK32), "i32.rem_s": (0x8000_0000, MASK32),
     "i64.div_s": (1 << 63, (1 << 64) - 1), "i64.rem_s": (1 << 63, (1 << 64) - 1),
@@ -218,6 +221,9 @@ class _Body:
 
     def __init__(self, draw, ms: _ModuleState, func_index: int):
         self.draw, self.ms, self.cfg = draw, ms, ms.cfg
+        # a function calls only functions defined after it (and imports): no recursion, so
+        # no call runs out of stack (inconclusive) or burns the fuel every later call needs
+        self.callees = list(range(max(func_index + 1, ms.n_imports), len(ms.func_types)))
         ft = ms.types[ms.func_types[func_index]]
         self.ft = ft
         extra = draw(st.lists(st.sampled_from(NUM), max_size=self.cfg.max_locals))
@@ -379,31 +385,34 @@ class _Body:
         else:
             self.int_operand()
 
-    def address(self, width: int) -> None:
-        """Mostly in bounds (so the call goes on), one in four at the memory's edge; a
-        constant, or computed: an i64 with junk in its high half, wrapped (the address
-        register's high half must not leak in), or a local masked into the page."""
+    def address(self, width: int) -> bool:
+        """Push an address: in bounds but for one access in sixteen, at the memory's edge
+        (a trap ends the call: whatever it would have computed after is never observed).
+        In bounds, a constant or computed: an i64 with junk in its high half, wrapped (the
+        address register's high half must not leak in), or a local masked into the data.
+        Returns whether it is an edge access (`memarg` then draws large offsets too)."""
+        edge = self.draw(st.integers(0, 15)) == 0
         form = self.draw(st.integers(0, 7))
         i32_locals = [i for i, t in enumerate(self.local_types) if t == I32]
-        if form == 0:
+        if edge:
+            addr = self.draw(st.sampled_from((PAGE - width - 16, PAGE - width,
+                                              PAGE - width + 1, PAGE - 1, PAGE, -1)))
+            self.emit("i32.const", addr)
+        elif form == 0:
             lo = self.draw(st.one_of(st.integers(0, 63), st.integers(0, PAGE - 64)))
             self.const(I64, self.draw(st.integers(1, MASK32)) << 32 | lo)
             self.emit("i32.wrap_i64")
-            self.stack[-1] = I32
-            return
-        if form == 1 and i32_locals:
+            self.stack.pop()
+        elif form == 1 and i32_locals:
             self.emit("local.get", self.draw(st.sampled_from(i32_locals)))
             self.emit("i32.const", self.draw(st.sampled_from((63, (PAGE - 64) & -8))))
             self.emit("i32.and")
-            self.stack.append(I32)
-            return
-        addr = self.draw(st.one_of(
-            st.sampled_from((0, 1, 8, 16, 33, 64)), st.integers(0, 63),
-            st.integers(0, PAGE - 64),
-            st.sampled_from((PAGE - width - 16, PAGE - width, PAGE - width + 1, PAGE - 1, PAGE,
-                             -1))))
-        self.emit("i32.const", addr if addr < 2 ** 31 else addr - 2 ** 32)
+        else:
+            self.emit("i32.const", self.draw(st.one_of(
+                st.sampled_from((0, 1, 8, 16, 33, 64)), st.integers(0, 63),
+                st.integers(0, PAGE - 64))))
         self.stack.append(I32)
+        return edge
 
     # -- actions ---------------------------------------------------------------------------
     def actions(self) -> list:
@@ -443,11 +452,12 @@ class _Body:
             acts += ["br_if", "br"] if depth else ["br_if"]
         if cfg.has("br_table") and depth:
             acts += ["br_table"] * 2
-        if cfg.has("calls") and len(self.ms.func_types) > self.ms.n_imports:
+        if cfg.has("calls") and self.callees:
             acts.append("call")
         if cfg.has("host_calls") and self.ms.n_imports:
             acts.append("call_host")
-        if cfg.has("call_indirect") and self.ms.has_table:
+        if cfg.has("call_indirect") and self.ms.has_table and (self.callees or
+                                                               self.ms.n_imports):
             acts.append("call_indirect")
         if cfg.has("unreachable_code") and depth:
             acts += ["return", "return", "unreachable"]
@@ -488,16 +498,23 @@ class _Body:
         # otherwise any enabled operator, its operands made if need be (every operator
         # equally often)
         fitting = [o for o in self.ops if self.top_is(o.params)]
+        special = False
         if fitting and self.draw(st.booleans()):
             o = self.draw(st.sampled_from(fitting))
         else:
             o = self.draw(st.sampled_from(self.ops))
             pair = TRAP_OPERANDS.get(o.name)
-            if pair and self.draw(st.integers(0, 7)) == 0:
+            special = bool(pair) and self.draw(st.integers(0, 7)) == 0
+            if special:
                 for t, bits in zip(o.params, pair):
                     self.const(t, bits)
             else:
                 self.ensure(o.params)
+        if o.name in _DIVISIONS and not special and self.draw(st.integers(0, 7)):
+            # mostly a divisor made non-zero (x | 1): a trap ends the call, and the code
+            # after it is never observed; one division in eight may still divide by zero
+            self.emit(o.name[:3] + ".const", 1)
+            self.emit(o.name[:3] + ".or")
         self.emit(o.name)
         del self.stack[len(self.stack) - len(o.params):]
         self.stack.extend(o.results)
@@ -559,18 +576,18 @@ class _Body:
                I64: ("i64.store", "i64.store8", "i64.store16", "i64.store32"),
                F32: ("f32.store",), F64: ("f64.store",)}
 
-    def memarg(self, o):
+    def memarg(self, o, edge: bool = False):
         align = self.draw(st.integers(0, o.align))
         small = st.sampled_from((0, 1, 4, 7, 8, 16, 3))
-        offset = self.draw(st.one_of(small, small, small, small, small,
-                                     st.sampled_from((PAGE - 8, PAGE, 0xFFFF_FFFF))))
+        offset = self.draw(st.one_of(small, st.sampled_from((PAGE - 8, PAGE, 0xFFFF_FFFF)))
+                           if edge else small)
         return (align, offset, 0)
 
     def a_load(self):
         t = self.draw(st.sampled_from(NUM))
         o = _op(self.draw(st.sampled_from(self._LOADS[t])))
-        self.address(1 << o.align)
-        self.emit(o.name, self.memarg(o))
+        edge = self.address(1 << o.align)
+        self.emit(o.name, self.memarg(o, edge))
         self.stack[-1] = t
 
     def a_store(self):
@@ -579,9 +596,9 @@ class _Body:
         loc = self.scratch[t][0]
         self.emit("local.set", loc)
         self.stack.pop()
-        self.address(1 << o.align)
+        edge = self.address(1 << o.align)
         self.emit("local.get", loc)
-        self.emit(o.name, self.memarg(o))
+        self.emit(o.name, self.memarg(o, edge))
         self.stack.pop()
 
     def a_memory_size(self):
@@ -700,19 +717,24 @@ class _Body:
         self.stack.extend(ft.results)
 
     def a_call(self):
-        self._call(self.draw(st.integers(self.ms.n_imports, len(self.ms.func_types) - 1)))
+        self._call(self.draw(st.sampled_from(self.callees)))
 
     def a_call_host(self):
         self._call(self.draw(st.integers(0, self.ms.n_imports - 1)))
 
     def a_call_indirect(self):
         ms = self.ms
-        target = self.draw(st.integers(0, len(ms.func_types) - 1))
+        reachable = list(range(ms.n_imports)) + self.callees
+        n = len(ms.func_types)
+        target = self.draw(st.sampled_from(reachable))
         ti = ms.func_types[target]
         ft = ms.types[ti]
         self.ensure(ft.params)
-        # mostly the right slot; sometimes another slot (signature mismatch) or out of range
-        slot = self.draw(st.one_of(st.just(target), st.integers(0, len(ms.func_types) + 1)))
+        # mostly the right slot; one in eight another reachable one (a signature mismatch if
+        # its type differs) or one out of range
+        slot = target
+        if self.draw(st.integers(0, 7)) == 0:
+            slot = self.draw(st.sampled_from(reachable + [n, n + 1]))
         self.emit("i32.const", slot)
         self.emit("call_indirect", (ti, 0))
         del self.stack[len(self.stack) - len(ft.params):]
@@ -729,7 +751,7 @@ class _Body:
 
     def build(self) -> tuple:
         self.fuel_check()
-        n = self.draw(st.integers(0, self.cfg.max_instrs))
+        n = self.draw(st.integers(self.cfg.max_instrs // 2, self.cfg.max_instrs))
         for _ in range(n):
             self.step()
         while len(self.ctrl) > 1:

@@ -160,19 +160,23 @@ def _br_if_no_moves(H, op):
     return handler
 
 
-def _spill_oldest_one_slot_off(orig):
-    def spill_oldest(self, is_float, avoid=()):
-        from winch.codegen.stack import MEM, REG
+def _spill_all_one_slot_off(orig):
+    def spill_all(self):
+        from winch.codegen.stack import CONST, LOCAL, MEM, REG
 
-        fset = self.masm.FPR_SET
         for i, (kind, t, x) in enumerate(self.items):
-            if kind == REG and (x in fset) == is_float and x not in avoid:
-                self.masm.store_slot(t, self.frame.slot(i + 1), x)  # the slot of the next one
+            if kind == MEM:
+                continue
+            off = self.frame.slot(i + 1)  # the slot of the position above
+            if kind == REG:
+                self.masm.store_slot(t, off, x)
                 self.free(x)
-                self.items[i] = (MEM, t, i)
-                return
-        raise AssertionError("no register to spill")
-    return spill_oldest
+            elif kind == CONST:
+                self.masm.store_slot_imm(t, off, x)
+            elif kind == LOCAL:
+                self.masm.copy_slot(t, off, self.frame.local(x))
+            self.items[i] = (MEM, t, i)
+    return spill_all
 
 
 def _drop_trap(kind_name):
@@ -249,10 +253,9 @@ MUTANTS = [
            _method(*X64, "convert", _x64_wrap_as_nothing)),
     Mutant("call-clobbers-regs", "register clobbered across a call", "call does not spill the "
            "live registers, which the callee clobbers", "", _handler("call", _without_spill)),
-    Mutant("spill-wrong-slot", "wrong spill slot", "under register pressure a value is "
-           "spilled into the slot of the position above it", "",
-           _method("winch.codegen.stack", "ValueStack", "spill_oldest",
-                   _spill_oldest_one_slot_off)),
+    Mutant("spill-wrong-slot", "wrong spill slot", "at a block entry (a merge point) values "
+           "are spilled into the slot of the position above theirs", "",
+           _method("winch.codegen.stack", "ValueStack", "spill_all", _spill_all_one_slot_off)),
     Mutant("br_if-no-moves", "stack not rebalanced on a branch", "br_if jumps without moving "
            "the values its target expects into place", "", _handler("br_if", _br_if_no_moves)),
     Mutant("x64-no-bounds-check", "missing bounds check", "x64: a memory access compares "

@@ -551,6 +551,61 @@ class DropLocals(Reducer):
         return state
 
 
+def _unary(op) -> bool:
+    return op.has_sig and len(op.params) == 1 and len(op.results) == 1 and \
+        op.params[0] in _CONST_OP and op.results[0] in _CONST_OP
+
+
+def _single_ops() -> dict:
+    """(param type, result type) -> the one-operand numeric operators of that signature."""
+    from winch.wasm.opcodes import OPS
+
+    out: dict = {}
+    for o in OPS:
+        if _unary(o) and o.feature in ("mvp", "sign-extension", "nontrapping-float-to-int"):
+            out.setdefault((o.params[0], o.results[0]), []).append(o)
+    return out
+
+
+class ShortenChains(Reducer):
+    """A run of one-operand operators (a conversion chain, say i64 -> f64 -> i32) replaced by
+    one operator of the run's overall signature, or by nothing if it ends where it began."""
+
+    name = "shorten chains"
+
+    def run(self, state, test):
+        singles = _single_ops()
+        k = 0
+        while k < len(state.module.funcs):
+            body = edit.bodies(state.module)[k]
+            done = False
+            for i, j in self.subruns(body):
+                a, b = body[i].op.params[0], body[j - 1].op.results[0]
+                repls = [[Instr(o)] for o in singles.get((a, b), ())]
+                for repl in ([[]] + repls if a == b else repls):
+                    cand = with_body(state, k, body[:i] + repl + body[j:])
+                    if test(cand):
+                        state, done = cand, True
+                        break
+                if done:
+                    break
+            if not done:
+                k += 1
+        return state
+
+    @staticmethod
+    def subruns(body) -> list:
+        """(i, j): spans of at least two one-operand operators, longest first."""
+        out, i = [], 0
+        while i < len(body):
+            j = i
+            while j < len(body) and _unary(body[j].op):
+                j += 1
+            out += [(a, b) for a in range(i, j) for b in range(a + 2, j + 1)]
+            i = j + 1
+        return sorted(out, key=lambda r: (r[0] - r[1], r[0]))
+
+
 class DropResults(Reducer):
     """A function nothing calls indirectly or by reference, with its results (and the code
     computing them at the end of the body) removed, its calls dropping nothing."""
@@ -591,8 +646,10 @@ class DropResults(Reducer):
 
 
 class DropParams(Reducer):
-    """A parameter the body never reads, of a function only the plan calls: removed from the
-    type, the local indices above it renumbered, and the argument dropped from the calls."""
+    """A parameter the body never reads: removed from the function's type, the local indices
+    above it renumbered, and its argument dropped from the plan's calls and, for the last
+    parameter of a function called directly, by a `drop` before each `call` (the later
+    passes then remove the argument's code).  Not for functions reachable indirectly."""
 
     name = "drop params"
 
@@ -601,33 +658,39 @@ class DropParams(Reducer):
         from winch.wasm.module import EXT_FUNC
         from winch.wasm.types import FuncType
 
+        drop = Instr(BY_NAME["drop"])
         k = 0
         while k < len(state.module.funcs):
             m = state.module
             f = m.funcs[k]
             ft = m.types[f.type_index]
             fidx = len(m.func_types) - len(m.funcs) + k
-            body = edit.bodies(m)[k]
-            called = any(i.op.name == "call" and i.imm == fidx for b in edit.bodies(m)
-                         for i in b) or _referenced_indirectly(m, fidx)
+            bodies = edit.bodies(m)
+            direct = any(i.op.name == "call" and i.imm == fidx for b in bodies for i in b)
             names = {e.name for e in m.exports if e.kind == EXT_FUNC and e.index == fidx}
-            used = {i.imm for i in body if i.op.name.startswith("local.")}
+            used = {i.imm for i in bodies[k] if i.op.name.startswith("local.")}
             changed = False
             for p in reversed(range(len(ft.params))):
-                if called or p in used:
+                if _referenced_indirectly(m, fidx) or p in used or \
+                        (direct and p != len(ft.params) - 1):
                     continue
                 new_ft = FuncType(ft.params[:p] + ft.params[p + 1:], tuple(ft.results))
                 types = list(m.types)
                 if new_ft not in types:
                     types.append(new_ft)
-                new_body = [Instr(i.op, i.imm - 1) if i.op.name.startswith("local.")
-                            and i.imm > p else i for i in body]
-                funcs = list(m.funcs)
-                funcs[k] = dataclasses.replace(f, type_index=types.index(new_ft),
-                                               instrs=tuple(new_body))
+                new_bodies = list(bodies)
+                new_bodies[k] = [Instr(i.op, i.imm - 1) if i.op.name.startswith("local.")
+                                 and i.imm > p else i for i in bodies[k]]
+                if direct:
+                    new_bodies = [[x for i in b for x in ((drop, i) if i.op.name == "call"
+                                                          and i.imm == fidx else (i,))]
+                                  for b in new_bodies]
+                m2 = edit.with_bodies(m, new_bodies)
+                funcs = list(m2.funcs)
+                funcs[k] = dataclasses.replace(funcs[k], type_index=types.index(new_ft))
                 calls = [Call(c.export, c.args[:p] + c.args[p + 1:]) if c.export in names
                          else c for c in state.plan.calls]
-                m2 = dataclasses.replace(m, types=tuple(types), funcs=tuple(funcs))
+                m2 = dataclasses.replace(m2, types=tuple(types), funcs=tuple(funcs))
                 m2 = edit.remove(m2, "type", f.type_index) or m2  # if nothing else uses it
                 cand = State(m2, Plan(calls))
                 if test(cand):
@@ -648,6 +711,7 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
 
 DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
                   CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DropSpans(),
+                  ShortenChains(),
                   DdminBodies(),
                   DropResults(), DropParams(),
                   SimplifyConstants(), DropLocals(), ShrinkLimits())

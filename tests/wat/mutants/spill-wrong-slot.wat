@@ -1,4 +1,6 @@
-;; twenty live values: more than any ISA has registers, so some are spilled
+;; values still in registers when a block starts are spilled to their slots
 (module (func (export "f") (param i32) (result i32)
-  local.get 0 i32.const 1 i32.add local.get 0 i32.const 2 i32.add local.get 0 i32.const 3 i32.add local.get 0 i32.const 4 i32.add local.get 0 i32.const 5 i32.add local.get 0 i32.const 6 i32.add local.get 0 i32.const 7 i32.add local.get 0 i32.const 8 i32.add local.get 0 i32.const 9 i32.add local.get 0 i32.const 10 i32.add local.get 0 i32.const 11 i32.add local.get 0 i32.const 12 i32.add local.get 0 i32.const 13 i32.add local.get 0 i32.const 14 i32.add local.get 0 i32.const 15 i32.add local.get 0 i32.const 16 i32.add local.get 0 i32.const 17 i32.add local.get 0 i32.const 18 i32.add local.get 0 i32.const 19 i32.add local.get 0 i32.const 20 i32.add
-  i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add))
+  local.get 0 i32.const 1 i32.add
+  local.get 0 i32.const 2 i32.add
+  block end
+  i32.sub))
