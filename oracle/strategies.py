@@ -31,6 +31,7 @@ opcode table, and constants toward 0.
 from __future__ import annotations
 
 import functools
+import struct
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -66,6 +67,27 @@ EDGE_BITS = {
 }
 PAGE = 65536
 MASK32 = 0xFFFF_FFFF
+
+
+def _bits_strategy(t: int) -> st.SearchStrategy:
+    """Constants: edge values first; then small magnitudes of either sign (hypothesis draws
+    small integers more often, so "near the top" is drawn apart: small negative numbers);
+    for floats also ordinary finite values of either sign."""
+    n = _SIZE[t]
+    top = (1 << n) - 1
+    small = st.integers(0, top)
+    parts = [st.sampled_from(EDGE_BITS[t]), small]
+    if t in (I32, I64):
+        parts.append(small.map(lambda v: top - v))
+    else:
+        fmt = "<f" if t == F32 else "<d"
+        ifmt = "<I" if t == F32 else "<Q"
+        parts.append(st.floats(width=n, allow_nan=False, allow_infinity=False).map(
+            lambda x: struct.unpack(ifmt, struct.pack(fmt, x))[0]))
+    return st.one_of(*parts)
+
+
+_CONST_BITS = {t: _bits_strategy(t) for t in (I32, I64, F32, F64)}
 
 # operand pairs that take an operator's one special path (INT_MIN / -1 traps, INT_MIN % -1
 # is 0): two edge values at once are too rare to be drawn apart, so drawn now and then
@@ -250,8 +272,7 @@ class _Body:
     def const(self, t: int, bits: int | None = None) -> None:
         """Push a constant of type `t`: `bits`, or drawn (edge values first)."""
         if bits is None:
-            bits = self.draw(st.one_of(st.sampled_from(EDGE_BITS[t]),
-                                       st.integers(0, (1 << _SIZE[t]) - 1)))
+            bits = self.draw(_CONST_BITS[t])
         if t in (I32, I64):
             n = _SIZE[t]
             bits = bits - (1 << n) if bits >> (n - 1) else bits
@@ -504,10 +525,17 @@ class _Body:
         else:
             o = self.draw(st.sampled_from(self.ops))
             pair = TRAP_OPERANDS.get(o.name)
-            special = bool(pair) and self.draw(st.integers(0, 7)) == 0
+            pick = self.draw(st.integers(0, 7))
+            special = bool(pair) and pick == 0
             if special:
                 for t, bits in zip(o.params, pair):
                     self.const(t, bits)
+            elif pick == 1 and tuple(o.params) in ((I32, I32), (I64, I64)):
+                # a small negative number and a small positive one: they tell signed from
+                # unsigned (shifts, divisions, comparisons) where drawn values rarely do
+                t = o.params[0]
+                self.const(t, (1 << _SIZE[t]) - self.draw(st.integers(1, 256)))
+                self.const(t, self.draw(st.integers(1, 7)))
             else:
                 self.ensure(o.params)
         if o.name in _DIVISIONS and not special and self.draw(st.integers(0, 7)):
