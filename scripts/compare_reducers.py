@@ -77,14 +77,14 @@ def main(argv=None) -> int:
     ap.add_argument("--wasm-reduce-seconds", type=float, default=300.0)
     args = ap.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or [m.name for m in mutants.MUTANTS]
-    print(f"{'bug':<20} {'before':>12} | {'ours: instrs bytes time':>26} | "
+    print(f"{'bug':<30} {'before':>12} | {'ours: instrs bytes time':>26} | "
           f"{'wasm-reduce: instrs bytes time':>32}")
     tot_ours = tot_theirs = 0.0
-    never_larger = True
+    never_larger = never_larger_bytes = True
     for name in names:
         r = mutants.reduce_one(name, args.max_seconds)
         if r is None:
-            print(f"{name:<20} not found by the generator")
+            print(f"{name:<30} not found by the generator")
             continue
         finding, res, wasm, plan = r
         theirs = run_wasm_reduce(name, finding.signature, wasm, args.wasm_reduce_seconds)
@@ -92,15 +92,16 @@ def main(argv=None) -> int:
         ours = f"{res.instrs_after:>6} {res.bytes_after:>6} {res.seconds:7.1f}s"
         tot_ours += res.seconds
         if theirs is None:
-            print(f"{name:<20} {before:>12} | {ours:>26} | {'failed':>32}")
+            print(f"{name:<30} {before:>12} | {ours:>26} | {'failed':>32}")
             continue
         n, b, dt, to = theirs
         tot_theirs += dt
         never_larger &= res.instrs_after <= n
-        print(f"{name:<20} {before:>12} | {ours:>26} | {n:>8} {b:>6} {dt:7.1f}s"
+        never_larger_bytes &= res.bytes_after <= b
+        print(f"{name:<30} {before:>12} | {ours:>26} | {n:>8} {b:>6} {dt:7.1f}s"
               + (" (cut)" if to else ""), flush=True)
-    print(f"total time: ours {tot_ours:.1f}s, wasm-reduce {tot_theirs:.1f}s; ours never larger "
-          f"(instructions): {never_larger}")
+    print(f"total time: ours {tot_ours:.1f}s, wasm-reduce {tot_theirs:.1f}s; ours never larger: "
+          f"in instructions {never_larger}, in bytes {never_larger_bytes}")
     return 0
 
 

@@ -61,7 +61,7 @@ MODULE = """
   (func (export "r") (result i64 f32) (i64.const 1) (f32.const 2))
   (func (export "p") (param i32 f64) (result i32) (local.get 0))
   (func (export "g") (result i32) (call $helper))
-  (func (export "h") (result i32) (i32.const 0))
+  (func (export "h") (result i32) (i32.const 0) (return) (drop (i32.const 9)))
   (func (export "c") (result i32) (i32.wrap_i64 (i64.extend_i32_s (i32.clz (i32.const 5))))))
 """
 

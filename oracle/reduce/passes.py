@@ -336,7 +336,12 @@ def _chain(m, k, body, stacks, i):
         if sj is None or sj[0] != depth:
             return None
         name = body[j].op.name
-        if name in ("block", "loop", "if", "else", "end", "br", "br_if", "br_table",
+        if name == "br_if":  # reads the condition and the values its label carries
+            if len(sj[1]) - 1 - _label_arity(m, k, body, j, body[j].imm) > h:
+                j += 1
+                continue
+            return None
+        if name in ("block", "loop", "if", "else", "end", "br", "br_table",
                     "return", "unreachable"):
             return None
         eff = _effect(m, body[j], list(sj[1]), locs, globs, ftypes)
@@ -360,6 +365,58 @@ def _chain(m, k, body, stacks, i):
             return chain + [j]  # `x op y` -> the other operand
         return None
     return None
+
+
+def _label_arity(m, k, body, j, depth) -> int:
+    """How many values a branch at body[j] to label `depth` carries."""
+    nested = 0
+    for b in range(j - 1, -1, -1):
+        name = body[b].op.name
+        if name == "end":
+            nested += 1
+        elif name in ("block", "loop", "if"):
+            if nested:
+                nested -= 1
+            elif depth:
+                depth -= 1
+            else:
+                params, results = block_sig(m, body[b].imm)
+                return len(params) if name == "loop" else len(results)
+    return len(m.types[m.funcs[k].type_index].results)
+
+
+class CutDeadCode(Reducer):
+    """Everything after `unreachable`, `br`, `br_table` or `return` up to the end of its
+    block: never runs, and the stack there is polymorphic, so no other pass can touch it."""
+
+    name = "cut dead code"
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            body = edit.bodies(state.module)[k]
+            done = False
+            for i, ins in enumerate(body[:-1]):
+                if ins.op.name not in ("unreachable", "br", "br_table", "return"):
+                    continue
+                j, nested = i + 1, 0
+                while j < len(body) - 1:
+                    name = body[j].op.name
+                    if name in ("block", "loop", "if"):
+                        nested += 1
+                    elif name in ("end", "else") and not nested:
+                        break
+                    elif name == "end":
+                        nested -= 1
+                    j += 1
+                if j > i + 1:
+                    cand = with_body(state, k, body[:i + 1] + body[j:])
+                    if test(cand):
+                        state, done = cand, True
+                        break
+            if not done:
+                k += 1
+        return state
 
 
 class UnwrapBlocks(Reducer):
@@ -709,7 +766,8 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
     return any(i.op.name == "ref.func" and i.imm == fidx for b in edit.bodies(m) for i in b)
 
 
-DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), UnwrapBlocks(),
+DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), CutDeadCode(),
+                  UnwrapBlocks(),
                   CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DropSpans(),
                   ShortenChains(),
                   DdminBodies(),
