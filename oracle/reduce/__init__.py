@@ -51,8 +51,10 @@ class ReduceResult:
 
 
 def _plain(m):
-    """The module without its crash-file section (the plan travels separately)."""
-    return dataclasses.replace(m, customs=tuple(c for c in m.customs if c.name != "oracle.plan"))
+    """The module without its crash-file section (the plan travels separately) and without
+    the memory of which sections it had: the encoder then writes no empty sections."""
+    return dataclasses.replace(m, customs=tuple(c for c in m.customs if c.name != "oracle.plan"),
+                               section_order=())
 
 
 def reduce_module(wasm: bytes, plan: Plan, predicate, *, max_seconds: float = 60.0,
