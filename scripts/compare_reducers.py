@@ -43,7 +43,8 @@ def _size(wasm: bytes) -> tuple:
 
 
 def run_wasm_reduce(name: str, signature: str, wasm: bytes, seconds: float):
-    """(instructions, bytes, seconds) of wasm-reduce's result, or None if it failed."""
+    """(instructions, bytes, seconds, timed out) of wasm-reduce's result, or [reason] if it
+    produced none."""
     tool = shutil.which("wasm-reduce")
     if tool is None:
         raise SystemExit("compare_reducers: wasm-reduce not found (apt-get install binaryen)")
@@ -56,16 +57,20 @@ def run_wasm_reduce(name: str, signature: str, wasm: bytes, seconds: float):
         cmd = " ".join(shlex.quote(a) for a in (sys.executable, str(ROOT / "scripts" / "mutants.py"),
                                                 "predicate", name, signature, test))
         t0 = time.monotonic()
+        out = ""
         try:
-            subprocess.run([tool, src, "--command", cmd, "-t", test, "-w", work,
-                            "--timeout", "30", "-all"], cwd=d, capture_output=True,
-                           timeout=seconds)
+            out = subprocess.run([tool, src, "--command", cmd, "-t", test, "-w", work,
+                                  "--timeout", "30", "-all"], cwd=d, capture_output=True,
+                                 text=True, timeout=seconds).stdout
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
         dt = time.monotonic() - t0
         if not os.path.exists(work):
-            return None
+            # e.g. "running command on the canonicalized module should give the same
+            # results": Binaryen's read-write of the input already loses the finding
+            return [ln.strip("|! ") for ln in out.splitlines() if ln.startswith("|!")][-1:] \
+                or ["no output"]
         n, b = _size(pathlib.Path(work).read_bytes())
         return n, b, dt, timed_out
 
@@ -91,8 +96,8 @@ def main(argv=None) -> int:
         before = f"{res.instrs_before}/{res.bytes_before}b"
         ours = f"{res.instrs_after:>6} {res.bytes_after:>6} {res.seconds:7.1f}s"
         tot_ours += res.seconds
-        if theirs is None:
-            print(f"{name:<30} {before:>12} | {ours:>26} | {'failed':>32}")
+        if isinstance(theirs, list):
+            print(f"{name:<30} {before:>12} | {ours:>26} | refused: {theirs[0]}")
             continue
         n, b, dt, to = theirs
         tot_theirs += dt
