@@ -29,7 +29,7 @@ def generate(n: int) -> list:
 
     from oracle.strategies import FAMILIES, Config, wasm_modules
 
-    cfg = Config(families=frozenset(FAMILIES), max_funcs=5, max_instrs=12, max_depth=3,
+    cfg = Config(families=frozenset(FAMILIES), max_funcs=5, max_instrs=6, max_depth=3,
                  canonicalize_nans=True)
     out = []
 
