@@ -419,6 +419,55 @@ class CutDeadCode(Reducer):
         return state
 
 
+class RemoveDroppedCalls(Reducer):
+    """A call without arguments whose results all end in one run of `drop`s later (the code
+    between works above them): remove the call and the drops.  Neither is a span the other
+    passes can cut alone, and code in between keeps them apart."""
+
+    name = "remove dropped calls"
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            m = state.module
+            body = edit.bodies(m)[k]
+            stacks = stack_before(m, k, body)
+            done = False
+            for i, ins in enumerate(body):
+                if ins.op.name != "call" or stacks[i] is None:
+                    continue
+                ft = m.types[m.func_types[ins.imm]]
+                n, h = len(ft.results), len(stacks[i][1])
+                if ft.params or not n:
+                    continue
+                j = _dropped_at(body, stacks, i, h + n)
+                if j is not None:
+                    cand = with_body(state, k, body[:i] + body[i + 1:j] + body[j + n:])
+                    if test(cand):
+                        state, done = cand, True
+                        break
+            if not done:
+                k += 1
+        return state
+
+
+def _dropped_at(body, stacks, i, top):
+    """Where a run of drops takes the stack from `top` down past the values a call at i
+    pushed (the code before it never reaches below `top`), or None."""
+    depth = stacks[i][0]
+    n = top - len(stacks[i][1])
+    for j in range(i + 1, len(body) - n):
+        sj = stacks[j]
+        if sj is None or sj[0] != depth or len(sj[1]) < top:
+            return None
+        if len(sj[1]) == top and all(x.op.name == "drop" for x in body[j:j + n]):
+            return j
+        if body[j].op.name in ("block", "loop", "if", "else", "end", "br", "br_if",
+                               "br_table", "return", "unreachable"):
+            return None
+    return None
+
+
 class UnwrapBlocks(Reducer):
     """`block`/`loop` without params -> their body; `if` -> `drop` + one arm."""
 
@@ -768,7 +817,8 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
 
 DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), CutDeadCode(),
                   UnwrapBlocks(),
-                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), DropSpans(),
+                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), RemoveDroppedCalls(),
+                  DropSpans(),
                   ShortenChains(),
                   DdminBodies(),
                   DropResults(), DropParams(),
