@@ -51,7 +51,11 @@ def test_planted_bug_is_found_reduced_and_deduplicated(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["findings"], summary
     assert sum(f["hits"] for f in summary["findings"]) > len(summary["findings"])  # hit often
-    for f in summary["findings"]:
+    found = [f for f in summary["findings"] if f["kind"] != "timeout"]
+    assert found, summary
+    # sub-is-add also breaks the fuel counter's decrement, so a runaway loop may hang an
+    # input: a timeout finding (the raw input, not reduced) is the same bug, seen honestly
+    for f in found:
         assert f["reduced"] and f["reduced"]["instructions_after"] <= 10, f
     regressions = list((out / "regressions").glob("*.wasm"))
     assert len(regressions) == 1, regressions  # one bug, one regression candidate
