@@ -160,25 +160,6 @@ def _br_if_no_moves(H, op):
     return handler
 
 
-def _spill_all_one_slot_off(orig):
-    def spill_all(self):
-        from winch.codegen.stack import CONST, LOCAL, MEM, REG
-
-        for i, (kind, t, x) in enumerate(self.items):
-            if kind == MEM:
-                continue
-            off = self.frame.slot(i + 1)  # the slot of the position above
-            if kind == REG:
-                self.masm.store_slot(t, off, x)
-                self.free(x)
-            elif kind == CONST:
-                self.masm.store_slot_imm(t, off, x)
-            elif kind == LOCAL:
-                self.masm.copy_slot(t, off, self.frame.local(x))
-            self.items[i] = (MEM, t, i)
-    return spill_all
-
-
 def _drop_trap(kind_name):
     def rewrite(args):
         return None if args[1].name == kind_name else args
@@ -255,7 +236,8 @@ MUTANTS = [
            "live registers, which the callee clobbers", "", _handler("call", _without_spill)),
     Mutant("spill-wrong-slot", "wrong spill slot", "at a block entry (a merge point) values "
            "are spilled into the slot of the position above theirs", "",
-           _method("winch.codegen.stack", "ValueStack", "spill_all", _spill_all_one_slot_off)),
+           _intercept("winch.codegen.stack", "ValueStack", "spill_all", "frame", "slot",
+                      lambda args: (args[0] + 1,))),  # the slot of the position above
     Mutant("br_if-no-moves", "stack not rebalanced on a branch", "br_if jumps without moving "
            "the values its target expects into place", "", _handler("br_if", _br_if_no_moves)),
     Mutant("x64-no-bounds-check", "missing bounds check", "x64: a memory access compares "
