@@ -43,8 +43,7 @@ def test_short_campaign_writes_report_and_summary(tmp_path):
 
 def test_planted_bug_is_found_reduced_and_deduplicated(tmp_path):
     out = tmp_path / "c"
-    # a generous reduction budget: CI runs other tests beside this one, and a reduction cut
-    # short leaves a bigger module in its own bucket
+    # a generous reduction budget: CI runs other tests beside this one
     r = _campaign(out, "--minutes", "0.5", "--jobs", "2", "--targets", "differential",
                   "--isa", "x64,s390x", "--mutant", "s390x-xor-is-or", "--reduce-seconds", "300")
     assert r.returncode == 1, r.stdout + r.stderr  # 1: findings
@@ -55,16 +54,54 @@ def test_planted_bug_is_found_reduced_and_deduplicated(tmp_path):
     assert found, summary
     # (a bug that breaks the fuel counter, as sub-is-add does, also hangs inputs: timeout
     # findings are raw inputs, not reduced; this bug leaves the fuel alone)
-    for f in found:
-        # reduced from hundreds of instructions to a handful (the <= 10 target per bug is
-        # measured by scripts/compare_reducers.py; a campaign's instances sometimes keep 11-15)
-        assert f["reduced"] and f["reduced"]["instructions_after"] <= 20, f
     regressions = list((out / "regressions").glob("*.wasm"))
     assert len(regressions) == 1, regressions  # one bug, one regression candidate
+    assert [r["file"] for r in summary["regressions"]] == ["regressions/" + regressions[0].name]
+    for f in found:  # every finding reduced, each a duplicate of that candidate
+        assert f["reduced"] and f["reduced"]["bucket"] == regressions[0].stem, f
     from oracle.crashfile import read_crash
+    from oracle.reduce.passes import instruction_count
+    from winch.wasm.reader import decode_module
 
-    _, plan, meta = read_crash(regressions[0].read_bytes())
+    module, plan, meta = read_crash(regressions[0].read_bytes())
+    assert instruction_count(decode_module(module)) <= 10  # issue 8's bound
     assert meta["expected"] and plan.calls
+
+
+def test_a_finding_with_a_candidates_operators_and_more_is_its_duplicate(tmp_path):
+    """Deduplication by operators: a reduction that kept extra operators around the same
+    core joins the smaller candidate; a smaller one replaces a bigger; plumbing alone
+    covers nothing else."""
+    from oracle.campaign.reduce_one import place
+    from oracle.crashfile import write_crash
+    from oracle.plan import Plan
+    from tests.wasm_util import wat
+
+    def mod(body):
+        return bytes(wat(f'(module (global (mut i32) (i32.const 0)) (func (export "f") {body}))'))
+
+    xor = mod("(global.set 0 (i32.xor (i32.const -1) (i32.const 1)))")
+    xor_call = mod("(global.set 0 (i32.xor (i32.const -1) (i32.const 1))) (call 0)")
+    add = mod("(global.set 0 (i32.add (i32.const -1) (i32.const 1)))")
+    plumbing = mod("(global.set 0 (i32.const 1))")
+    regs = tmp_path / "regressions"
+    regs.mkdir()
+
+    def save(key, wasm, kind="wrong value"):
+        (regs / f"{key}.wasm").write_bytes(write_crash(wasm, Plan(), f"{kind}|a~b|x64|f#0:g0"))
+
+    save("big", xor_call)
+    assert place("wrong value", xor_call, str(regs)) == ("big", False, [])
+    key, new, replaced = place("wrong value", xor, str(regs))
+    assert new and replaced == ["big"]
+    save(key, xor)
+    (regs / "big.wasm").unlink()
+    assert place("wrong value", xor_call, str(regs)) == (key, False, [])
+    assert place("wrong value", add, str(regs))[1]  # another operator: another bug
+    assert place("wrong trap", xor_call, str(regs))[1]  # another kind
+    save("p", plumbing)
+    assert place("wrong value", add, str(regs))[1]  # plumbing alone covers nothing else
+    assert place("wrong value", plumbing, str(regs)) == ("p", False, [])
 
 
 def _snapshot(out: Path) -> dict:

@@ -85,6 +85,49 @@ def test_each_pass_keeps_validity_and_makes_progress(reducer):
                                                                                     after)
 
 
+SEPARATED = """
+(module
+  (memory 1)
+  (func (export "f") (result i32) (local i32)
+    i32.const 0
+    i32.const 0
+    i32.const 7
+    i32.const 3
+    i32.div_s
+    local.set 0
+    i32.const 0
+    memory.fill
+    local.get 0))
+"""
+
+
+def test_operand_trees_see_operands_separated_by_a_statement():
+    """memory.fill's first two operands sit before an unrelated statement; its tree is
+    them, its third operand and itself, and removing it leaves the statement intact."""
+    from oracle.reduce.stack_types import stack_before
+    from oracle.reduce.trees import RemoveTrees, operand_trees
+
+    state = _state(SEPARATED)
+    body = list(func_instrs(state.module, state.module.funcs[0]))
+    trees = operand_trees(state.module, 0, body, stack_before(state.module, 0, body))
+    assert trees[7] == {0, 1, 6, 7}  # memory.fill
+    assert trees[5] == {2, 3, 4, 5}  # local.set of the quotient
+    out = RemoveTrees().run(state, _test)
+    validate(encode_module(out.module))
+    assert _ops(encode_module(out.module)) == ["i32.const", "i32.const", "i32.div_s",
+                                               "local.set", "local.get", "end"]
+
+
+def test_blocks_with_parameters_unwrap():
+    state = _state("""
+    (module (func (export "f") (result i32)
+      i32.const 5
+      i32.const 1
+      loop (param i32 i32) (result i32) i32.div_s end))""")
+    out = P.UnwrapBlocks().run(state, _test)
+    assert _ops(encode_module(out.module)) == ["i32.const", "i32.const", "i32.div_s", "end"]
+
+
 def test_fixpoint_reaches_a_tiny_module_deterministically():
     state = _state(MODULE, calls=("g", "f", "h"))
     wasm = encode_module(state.module)

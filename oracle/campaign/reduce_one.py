@@ -17,16 +17,52 @@ _PLUMBING = ("end", "drop", "nop", "local.get", "local.set", "local.tee", "globa
              "global.set", "i32.const", "i64.const", "f32.const", "f64.const")
 
 
-def bucket(kind: str, wasm: bytes) -> str:
-    """The deduplication key of a reduced finding: its kind and the set of operators left in
-    the reduced module besides plumbing (the same bug seen on several ISAs, exports or calls
-    reduces to the same operators)."""
+def operators(wasm: bytes) -> frozenset:
+    """The operators of a module besides plumbing."""
     from winch.wasm.encoder import func_instrs
     from winch.wasm.reader import decode_module
 
     m = decode_module(wasm)
-    ops = sorted({i.op.name for f in m.funcs for i in func_instrs(m, f)} - set(_PLUMBING))
-    return hashlib.sha1(f"{kind}|{','.join(ops)}".encode()).hexdigest()[:16]
+    return frozenset({i.op.name for f in m.funcs for i in func_instrs(m, f)} - set(_PLUMBING))
+
+
+def bucket(kind: str, wasm: bytes) -> str:
+    """The key of a reduced finding: its kind and the operators left in the reduced module
+    besides plumbing (the same bug seen on several ISAs, exports or calls reduces to the same
+    operators)."""
+    ops = ",".join(sorted(operators(wasm)))
+    return hashlib.sha1(f"{kind}|{ops}".encode()).hexdigest()[:16]
+
+
+def candidates(regressions: str) -> dict:
+    """The regression candidates of a campaign: bucket key -> (kind, operators)."""
+    from oracle.crashfile import read_crash
+
+    out = {}
+    for name in sorted(os.listdir(regressions)) if os.path.isdir(regressions) else ():
+        if not name.endswith(".wasm"):
+            continue
+        try:
+            module, _, meta = read_crash(open(os.path.join(regressions, name), "rb").read())
+            out[name[:-5]] = (meta["signature"].split("|")[0], operators(module))
+        except (OSError, ValueError, KeyError):
+            continue  # not ours, or half-written by a killed run: the next finding rewrites it
+    return out
+
+
+def place(kind: str, wasm: bytes, regressions: str) -> tuple[str, bool, list]:
+    """Which candidate a reduced finding belongs to: (key, whether it is new, keys it makes
+    redundant).  A finding is a duplicate of a candidate of its kind whose operators it all
+    contains: that candidate already shows the bug with fewer (a reduction that got stuck
+    keeps extra operators around the same core).  A new candidate with a subset of another's
+    (non-empty) operators replaces that one."""
+    ops = operators(wasm)
+    same = {k: o for k, (kd, o) in candidates(regressions).items() if kd == kind}
+    # (a candidate of plumbing alone covers nothing but its equal)
+    covering = sorted((len(o), k) for k, o in same.items() if o <= ops and (o or not ops))
+    if covering:
+        return covering[-1][1], False, []
+    return bucket(kind, wasm), True, sorted(k for k, o in same.items() if ops and ops < o)
 
 
 def main(argv=None) -> int:
@@ -43,14 +79,16 @@ def main(argv=None) -> int:
     sig = meta["signature"]
     res = reduce_module(module, plan, SignaturePredicate(sig), max_seconds=float(seconds))
     atomic_write(dst, write_crash(res.wasm, res.plan, sig, engines=meta.get("engines")))
-    key = bucket(meta.get("kind") or sig.split("|")[0], res.wasm)
     regressions = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dst))),
                                "regressions")
+    key, new, replaced = place(sig.split("|")[0], res.wasm, regressions)
     reg = os.path.join(regressions, key + ".wasm")
-    new = not os.path.exists(reg)
-    if new:
+    if new:  # written before the ones it replaces are removed: a kill leaves both, not none
         save_regression(res.wasm, res.plan, sig, regressions, name=key)
-    print(json.dumps({"signature": sig, "bucket": key, "regression": reg, "new_bucket": new, "instructions_before": res.instrs_before,
+        for old in replaced:
+            os.unlink(os.path.join(regressions, old + ".wasm"))
+    print(json.dumps({"signature": sig, "bucket": key, "regression": reg, "new_bucket": new,
+                      "replaces": replaced, "instructions_before": res.instrs_before,
                       "instructions_after": res.instrs_after, "bytes_before": res.bytes_before,
                       "bytes_after": res.bytes_after, "predicate_calls": res.predicate_calls,
                       "seconds": round(res.seconds, 2), "timed_out": res.timed_out,

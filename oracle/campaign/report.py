@@ -114,6 +114,22 @@ def _stats(out: str) -> dict:
     return agg
 
 
+def _current_bucket(kind: str, reduced: str, out: str):
+    """The regression candidate a reduced finding belongs to now (a later, smaller candidate
+    may have replaced the one it was first put with)."""
+    from oracle.campaign.reduce_one import place
+
+    try:
+        with open(reduced, "rb") as f:
+            from oracle.crashfile import read_crash
+
+            module = read_crash(f.read())[0]
+        key, new, _ = place(kind, module, os.path.join(out, "regressions"))
+    except (OSError, ValueError):
+        return None
+    return None if new else key
+
+
 def summarize(out: str, state) -> dict:
     per = _per_target(out)
     stats = _stats(out)
@@ -132,7 +148,9 @@ def summarize(out: str, state) -> dict:
         except OSError:
             pass
         parts = meta["signature"].split("|")
-        red = state.reduced.get(h, {})
+        red = dict(state.reduced.get(h, {}))
+        if red.get("file") and os.path.exists(red["file"]):  # its candidate may have changed
+            red["bucket"] = _current_bucket(parts[0], red["file"], out)
         findings.append({
             "signature": meta["signature"], "kind": meta["kind"], "target": meta["target"],
             "isa": parts[2] if len(parts) > 2 else "", "first_seen": meta["first_seen"],
@@ -151,8 +169,14 @@ def summarize(out: str, state) -> dict:
                       "corpus_files": len(os.listdir(corpus)) if os.path.isdir(corpus) else 0,
                       "counters": stats.get(t, {})}
     inconclusive = stats.get("differential", {}).get("inconclusive_reasons", {})
+    from oracle.campaign.reduce_one import candidates
+
+    regressions = [{"file": os.path.join("regressions", k + ".wasm"), "kind": kind,
+                    "operators": sorted(ops)}
+                   for k, (kind, ops) in candidates(os.path.join(out, "regressions")).items()]
     return {"started": state.started, "elapsed_seconds": round(state.elapsed, 1),
             "options": state.options, "targets": targets, "findings": findings,
+            "regressions": regressions,
             "inconclusive": inconclusive,
             "worker_deaths": [{"target": t, "returncode": rc, "time": ts}
                               for t, rc, ts in state.deaths]}
@@ -202,8 +226,12 @@ def write_reports(out: str, state) -> dict:
         f"</td><td>{f['hits']}</td><td>"
         + (f"{f['reduced']['instructions_before']} &rarr; {f['reduced']['instructions_after']}"
            if f["reduced"] else "&ndash;")
-        + f"</td><td><code>{esc(f['replay'] or f['file'])}</code></td></tr>"
-        for f in s["findings"]) or '<tr><td colspan="7">no findings</td></tr>'
+        + f"</td><td>{esc((f['reduced'] or {}).get('bucket') or '')}</td>"
+        + f"<td><code>{esc(f['replay'] or f['file'])}</code></td></tr>"
+        for f in s["findings"]) or '<tr><td colspan="8">no findings</td></tr>'
+    rrows = "".join(f"<tr><td><code>{esc(r['file'])}</code></td><td>{esc(r['kind'])}</td>"
+                    f"<td>{esc(' '.join(r['operators']))}</td></tr>"
+                    for r in s["regressions"]) or '<tr><td colspan="3">none</td></tr>'
     trows = "".join(
         f"<tr><td>{esc(t)}</td><td>{d['seconds']}</td><td>{d['execs']}</td>"
         f"<td>{d['exec_per_s']}</td><td>{d['coverage']}</td><td>{d['corpus_files']}</td></tr>"
@@ -222,7 +250,11 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 {('(mutant ' + esc(state.options['mutant']) + ')') if state.options.get('mutant') else ''};
 {len(s['findings'])} finding(s); {len(s['worker_deaths'])} worker(s) died.</p>
 <h2>Findings</h2><table><tr><th>signature</th><th>kind</th><th>ISA</th><th>first seen</th>
-<th>hits</th><th>reduced (instructions)</th><th>replay</th></tr>{rows}</table>
+<th>hits</th><th>reduced (instructions)</th><th>candidate</th><th>replay</th></tr>{rows}
+</table>
+<h2>Regression candidates</h2><p>One per bug: a finding whose reduced module holds all the
+operators of a candidate of its kind is that candidate's duplicate.</p><table><tr><th>file
+</th><th>kind</th><th>operators besides plumbing</th></tr>{rrows}</table>
 <h2>Targets</h2><table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s</th>
 <th>coverage</th><th>corpus files</th></tr>{trows}</table>
 <h2>Over time</h2>{_svg(series, 'exec_per_s', 'executions per second', log=True)}

@@ -469,7 +469,8 @@ def _dropped_at(body, stacks, i, top):
 
 
 class UnwrapBlocks(Reducer):
-    """`block`/`loop` without params -> their body; `if` -> `drop` + one arm."""
+    """`block`/`loop` no branch targets -> their body (its parameters are on the stack
+    already, its results stay there); `if` -> `drop` + one arm."""
 
     name = "unwrap blocks"
 
@@ -479,9 +480,6 @@ class UnwrapBlocks(Reducer):
             body = edit.bodies(state.module)[k]
             for i, ins in enumerate(body):
                 if ins.op.name not in ("block", "loop", "if"):
-                    continue
-                params, _ = block_sig(state.module, ins.imm)
-                if params:
                     continue
                 end, els = _match(body, i)
                 if end is None or _targets(body, i, end):
@@ -815,9 +813,14 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
     return any(i.op.name == "ref.func" and i.imm == fidx for b in edit.bodies(m) for i in b)
 
 
-DEFAULT_PASSES = (DropCalls(), DropExports(), ReplaceBodies(), RemoveItems(), CutDeadCode(),
+from oracle.reduce.calls import DirectCalls, ExportCallee  # noqa: E402
+from oracle.reduce.trees import RemoveTrees  # noqa: E402 - it imports helpers from here
+
+DEFAULT_PASSES = (DropCalls(), DropExports(), DirectCalls(), ExportCallee(), ReplaceBodies(),
+                  RemoveItems(), CutDeadCode(),
                   UnwrapBlocks(),
-                  CutSpans(), ReplaceSubtrees(), RemoveValueChains(), RemoveDroppedCalls(),
+                  CutSpans(), ReplaceSubtrees(), RemoveTrees(), RemoveValueChains(),
+                  RemoveDroppedCalls(),
                   DropSpans(),
                   ShortenChains(),
                   DdminBodies(),

@@ -1,0 +1,114 @@
+"""Reduction passes over calls: a bug found deep in a call chain ends up in one exported
+function.
+
+- `DirectCalls`: `i32.const c; call_indirect (type t)` where slot c of the table is known
+  (an active element segment at a constant offset) and holds a function of type t -> `call`.
+- `ExportCallee`: an export that calls a function is pointed at the callee itself (same
+  export name, so the finding's signature can hold), the plan's calls to it given zero
+  arguments of the callee's parameter types.  The caller is then unused and removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from oracle.plan import TYPE_NAMES, Call, Plan
+from oracle.reduce import edit
+from oracle.values import Value
+from winch.wasm.module import EXT_FUNC, EXT_TABLE, Instr
+from winch.wasm.opcodes import BY_NAME
+
+
+def _table0_slots(m) -> dict:
+    """Slot -> function index of table 0, from active segments at constant offsets (later
+    segments overwrite earlier ones, as instantiation does)."""
+    if any(i.kind == EXT_TABLE for i in m.imports):
+        return {}
+    slots: dict = {}
+    for e in m.elems:
+        if e.mode != "active" or e.table != 0 or e.funcs is None or e.offset is None:
+            continue
+        ins = e.offset.instrs
+        if len(ins) != 1 or ins[0].op.name != "i32.const":
+            return {}  # an offset from a global: unknown
+        base = ins[0].imm & 0xFFFF_FFFF
+        for n, f in enumerate(e.funcs):
+            slots[base + n] = f
+    return slots
+
+
+class DirectCalls:
+    name = "direct calls"
+
+    def run(self, state, test):
+        from oracle.reduce.passes import with_body
+
+        m = state.module
+        slots = _table0_slots(m)
+        if not slots:
+            return state
+        k = 0
+        while k < len(state.module.funcs):
+            m = state.module
+            body = edit.bodies(m)[k]
+            done = False
+            for i in range(1, len(body)):
+                ins, prev = body[i], body[i - 1]
+                if ins.op.name != "call_indirect" or prev.op.name != "i32.const":
+                    continue
+                t, table = ins.imm
+                f = slots.get(prev.imm & 0xFFFF_FFFF)
+                if table != 0 or f is None or m.types[m.func_types[f]] != m.types[t]:
+                    continue
+                cand = with_body(state, k, body[:i - 1] + [Instr(BY_NAME["call"], f)] +
+                                 body[i + 1:])
+                if test(cand):
+                    state, done = cand, True
+                    break
+            if not done:
+                k += 1
+        return state
+
+
+def _zero(t: int) -> Value:
+    name = TYPE_NAMES[t]
+    return Value(name, None if name in ("funcref", "externref") else 0)
+
+
+class ExportCallee:
+    name = "export callee"
+
+    def run(self, state, test):
+        seen = set()  # (export name, function): recursion must not send it round in circles
+        progress = True
+        while progress:
+            progress = False
+            m = state.module
+            n_imported = len(m.func_types) - len(m.funcs)
+            for ei, e in enumerate(m.exports):
+                if e.kind != EXT_FUNC or e.index < n_imported:
+                    continue
+                body = edit.bodies(m)[e.index - n_imported]
+                callees = sorted({i.imm for i in body if i.op.name == "call"
+                                  and i.imm >= n_imported and i.imm != e.index})
+                for g in callees:
+                    if (e.name, g) in seen:
+                        continue
+                    seen.add((e.name, g))
+                    exports = list(m.exports)
+                    exports[ei] = dataclasses.replace(e, index=g)
+                    params = m.types[m.func_types[g]].params
+                    args = tuple(_zero(t) for t in params)
+                    calls = [Call(c.export, args) if c.export == e.name else c
+                             for c in state.plan.calls]
+                    cand = type(state)(dataclasses.replace(m, exports=tuple(exports)),
+                                       Plan(calls))
+                    if test(cand):
+                        state, progress = cand, True
+                        break
+                if progress:
+                    break
+        return state
+
+
+__all__ = ["DirectCalls", "ExportCallee"]
