@@ -62,6 +62,9 @@ MODULE = """
   (func (export "d") (call $r) (nop) (drop) (drop))
   (func (export "p") (param i32 f64) (result i32) (local.get 0))
   (func (export "g") (result i32) (call $helper))
+  (table 1 funcref)
+  (elem (i32.const 0) $helper)
+  (func (export "i") (result i32) (call_indirect (result i32) (i32.const 0)))
   (func (export "h") (result i32) (i32.const 0) (return) (drop (i32.const 9)))
   (func (export "c") (result i32) (i32.wrap_i64 (i64.extend_i32_s (i32.clz (i32.const 5))))))
 """
@@ -69,7 +72,7 @@ MODULE = """
 
 @pytest.mark.parametrize("reducer", P.DEFAULT_PASSES, ids=lambda r: r.name)
 def test_each_pass_keeps_validity_and_makes_progress(reducer):
-    state = _state(MODULE, calls=("g", "f", "h"))
+    state = _state(MODULE, calls=("g", "f", "h", "i"))
     assert _test(state)
     out = reducer.run(state, _test)
     wasm = encode_module(out.module)

@@ -52,17 +52,18 @@ def candidates(regressions: str) -> dict:
 
 def place(kind: str, wasm: bytes, regressions: str) -> tuple[str, bool, list]:
     """Which candidate a reduced finding belongs to: (key, whether it is new, keys it makes
-    redundant).  A finding is a duplicate of a candidate of its kind whose operators it all
-    contains: that candidate already shows the bug with fewer (a reduction that got stuck
-    keeps extra operators around the same core).  A new candidate with a subset of another's
-    (non-empty) operators replaces that one."""
+    redundant).  A finding is a duplicate of a candidate whose operators it all contains:
+    that candidate already shows the bug with fewer.  A reduction that got stuck keeps extra
+    operators around the same core, and one bug shows as several kinds (a wrong value that
+    steers a branch away from a trap is a missing trap).  A new candidate with a subset of
+    another's operators replaces that one.  Plumbing alone covers only its equal."""
     ops = operators(wasm)
-    same = {k: o for k, (kd, o) in candidates(regressions).items() if kd == kind}
-    # (a candidate of plumbing alone covers nothing but its equal)
-    covering = sorted((len(o), k) for k, o in same.items() if o <= ops and (o or not ops))
+    cands = candidates(regressions)
+    covering = sorted((len(o), kd == kind, k) for k, (kd, o) in cands.items()
+                      if (o and o <= ops) or (o == ops and kd == kind))
     if covering:
-        return covering[-1][1], False, []
-    return bucket(kind, wasm), True, sorted(k for k, o in same.items() if ops and ops < o)
+        return covering[-1][2], False, []
+    return bucket(kind, wasm), True, sorted(k for k, (_, o) in cands.items() if ops and ops < o)
 
 
 def main(argv=None) -> int:

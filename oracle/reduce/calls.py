@@ -5,7 +5,7 @@ function.
   (an active element segment at a constant offset) and holds a function of type t -> `call`.
 - `ExportCallee`: an export that calls a function is pointed at the callee itself (same
   export name, so the finding's signature can hold), the plan's calls to it given zero
-  arguments of the callee's parameter types.  The caller is then unused and removed.
+  arguments of the callee's parameter types; the caller goes too if nothing else uses it.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ class ExportCallee:
                     args = tuple(_zero(t) for t in params)
                     calls = [Call(c.export, args) if c.export == e.name else c
                              for c in state.plan.calls]
-                    cand = type(state)(dataclasses.replace(m, exports=tuple(exports)),
-                                       Plan(calls))
+                    m2 = dataclasses.replace(m, exports=tuple(exports))
+                    m2 = edit.remove(m2, "func", e.index) or m2  # the caller, if now unused
+                    cand = type(state)(m2, Plan(calls))
                     if test(cand):
                         state, progress = cand, True
                         break
