@@ -145,10 +145,11 @@ def test_killed_runner_and_workers_lose_nothing(tmp_path):
         meta = json.loads(p.read_text())
         data = (out / "findings" / meta["file"]).read_bytes()
         assert data, meta["file"]
-        if meta["target"] == "differential":  # a crash file: module, plan and signature
+        if meta["file"].endswith(".wasm"):  # a crash file: module, plan and signature
             module, plan, m2 = read_crash(data)
             assert m2["signature"] == meta["signature"] and module[:4] == b"\0asm"
-        # other targets save their raw input (validate: the bytes both validators saw)
+        # other findings are raw inputs: a libFuzzer timeout or harness crash artifact (this
+        # mutant breaks the fuel counter, so inputs can hang), validate's bytes
     assert seen, "no finding was written before the kills"
     assert json.loads((out / "summary.json").read_text())["findings"]
 
