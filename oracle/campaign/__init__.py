@@ -11,7 +11,8 @@ leaves it consistent, and `--resume` carries on from it):
     DIR/stats/<target>-<n>.json each worker's counters (updated every 2 s)
     DIR/timeseries.jsonl        exec/s and coverage per target, sampled every few seconds
     DIR/reduced/<sig-hash>.wasm each finding, reduced
-    DIR/regressions/<bucket>.wasm  one regression candidate per bucket (kind + operators
-                                left in the reduced module), with wasmtime's outcomes
+    DIR/regressions/<bucket>.wasm  one regression candidate per bug, with wasmtime's outcomes
+                                (a reduced finding that holds all operators of a candidate is
+                                its duplicate: `oracle.campaign.reduce_one.place`)
     DIR/summary.json, DIR/report.html
 """
