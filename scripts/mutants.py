@@ -275,6 +275,20 @@ def applied(name: str):
         undo()
 
 
+def _import_all() -> None:
+    """Import every module of `winch` and `oracle` now.  Hypothesis draws some values from
+    the constants of the project's modules loaded so far, so a search that loads a backend
+    half-way (its first compile for an ISA) would depend on what ran before it in the
+    process: the same seed would find another module after another bug's search."""
+    import importlib
+    import pkgutil
+
+    for pkg in ("winch", "oracle"):
+        root = importlib.import_module(pkg)
+        for info in pkgutil.walk_packages(root.__path__, pkg + "."):
+            importlib.import_module(info.name)
+
+
 def find(name: str, max_examples: int = 5000, seed: int = 1, min_instrs: int = 40):
     """The first generated module (not shrunk) of at least `min_instrs` instructions whose
     diff shows the mutant: (wasm, finding, plan).  The size floor keeps the reduction
@@ -287,6 +301,7 @@ def find(name: str, max_examples: int = 5000, seed: int = 1, min_instrs: int = 4
     from oracle.strategies import wasm_modules
     from winch.wasm.reader import decode_module
 
+    _import_all()
     m = BY_NAME[name]
     engines = ["wasmtime", m.engine]
     found = []

@@ -181,12 +181,13 @@ class DdminBodies(Reducer):
 
 
 def _smaller(repl, span) -> bool:
-    """Fewer instructions, or as many but only constants in place of something that reads
-    state (a global, a local, a call): that frees the global or parameter to be removed."""
+    """Fewer instructions, or as many but only constants or `drop`s in place of something
+    that touches state (a global, a local, a call): that frees the global or parameter to
+    be removed."""
     if len(repl) != len(span):
         return len(repl) < len(span)
-    return all(r.op.name in _CONSTS for r in repl) and \
-        not all(s.op.name in _CONSTS for s in span)
+    plain = _CONSTS + ("drop",)
+    return all(r.op.name in plain for r in repl) and not all(s.op.name in plain for s in span)
 
 
 _CONSTS = ("i32.const", "i64.const", "f32.const", "f64.const", "ref.null")
