@@ -57,22 +57,38 @@ def run_wasm_reduce(name: str, signature: str, wasm: bytes, seconds: float):
         cmd = " ".join(shlex.quote(a) for a in (sys.executable, str(ROOT / "scripts" / "mutants.py"),
                                                 "predicate", name, signature, test))
         t0 = time.monotonic()
-        out = ""
+        log = ""
         try:
-            out = subprocess.run([tool, src, "--command", cmd, "-t", test, "-w", work,
-                                  "--timeout", "30", "-all"], cwd=d, capture_output=True,
-                                 text=True, timeout=seconds).stdout
+            r = subprocess.run([tool, src, "--command", cmd, "-t", test, "-w", work,
+                                "--timeout", "30", "-all"], cwd=d, capture_output=True,
+                               text=True, timeout=seconds)
+            log = r.stdout + r.stderr
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
         dt = time.monotonic() - t0
         if not os.path.exists(work):
-            # e.g. "running command on the canonicalized module should give the same
-            # results": Binaryen's read-write of the input already loses the finding
-            return [ln.strip("|! ") for ln in out.splitlines() if ln.startswith("|!")][-1:] \
-                or ["no output"]
+            return [_refusal(src, log)]
         n, b = _size(pathlib.Path(work).read_bytes())
         return n, b, dt, timed_out
+
+
+def _refusal(src: str, log: str) -> str:
+    """Why wasm-reduce wrote nothing.  Its first check reads and writes the input with
+    wasm-opt; Binaryen 108 (Debian's) cannot read some valid modules, e.g. a block with
+    parameters ("block cannot pop from outside")."""
+    opt = shutil.which("wasm-opt")
+    if opt:
+        r = subprocess.run([opt, src, "-all", "-o", os.devnull], capture_output=True,
+                           text=True)
+        if r.returncode:
+            err = [ln for ln in r.stderr.splitlines() if "exception" in ln or "Fatal" in ln]
+            return "wasm-opt cannot read the input: " + (err[0] if err else "exit %d" %
+                                                         r.returncode)
+    checks = [ln.strip("|! ") for ln in log.splitlines()
+              if ln.startswith("|!") and "Make sure" not in ln]
+    fatal = [ln for ln in log.splitlines() if ln.startswith("Fatal")]
+    return (checks or fatal or ["no output"])[-1]
 
 
 def main(argv=None) -> int:
