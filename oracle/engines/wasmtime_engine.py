@@ -7,7 +7,7 @@ included) survive: f32/f64 are written and read through the union's integer memb
 from __future__ import annotations
 
 import ctypes
-from ctypes import byref
+from ctypes import byref, c_uint64
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -70,6 +70,16 @@ def make_config(strategy: str = "cranelift", fuel: bool = False) -> wasmtime.Con
 
 
 FUEL_PER_SECOND = 200_000_000  # budget seconds -> fuel units (about one per instruction)
+# A host call runs Python: microseconds that fuel, counting wasm instructions, does not see.
+# Charged per call, so a loop around an import runs out within the budget's order of time.
+HOST_CALL_FUEL = 2_000
+
+
+def _charge(caller) -> None:
+    ctx = caller._context()
+    left = c_uint64(0)
+    if not ffi.wasmtime_context_get_fuel(ctx, byref(left)):
+        ffi.wasmtime_context_set_fuel(ctx, max(0, left.value - HOST_CALL_FUEL))
 
 
 class WasmtimeEngine(Engine):
@@ -152,12 +162,16 @@ class WasmtimeSession(Session):
               "externref": wasmtime.ValType.externref(), "funcref": wasmtime.ValType.funcref()}
         ft = wasmtime.FuncType([vt[t] for t in params], [vt[t] for t in results])
 
-        def call(*args):
+        fuel = self.fuel is not None
+
+        def call(caller, *args):
+            if fuel:
+                _charge(caller)
             bits = [_py_to_bits(t, a) for t, a in zip(params, args)]
             out = [_bits_to_py(t, b) for t, b in zip(results, fn(*bits))]
             return None if not out else out[0] if len(out) == 1 else out
 
-        self.linker.define_func(module, name, ft, call)
+        self.linker.define_func(module, name, ft, call, access_caller=True)
 
     def memory_bytes(self, instance, export) -> bytes:
         mem = instance.exports(self.store).get(export)
