@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="")
     ap.add_argument("--max-seconds", type=float, default=60.0)
     ap.add_argument("--wasm-reduce-seconds", type=float, default=300.0)
+    ap.add_argument("--save-dir", default="", help="write our reduced modules there "
+                    "(NAME.wasm, crash files with their plans)")
     args = ap.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or [m.name for m in mutants.MUTANTS]
     print(f"{'bug':<30} {'before':>12} | {'ours: instrs bytes time':>26} | "
@@ -108,6 +110,12 @@ def main(argv=None) -> int:
             print(f"{name:<30} not found by the generator")
             continue
         finding, res, wasm, plan = r
+        if args.save_dir:
+            from oracle.crashfile import write_crash
+
+            os.makedirs(args.save_dir, exist_ok=True)
+            pathlib.Path(args.save_dir, name + ".wasm").write_bytes(
+                write_crash(res.wasm, res.plan, finding.signature))
         theirs = run_wasm_reduce(name, finding.signature, wasm, args.wasm_reduce_seconds)
         before = f"{res.instrs_before}/{res.bytes_before}b"
         ours = f"{res.instrs_after:>6} {res.bytes_after:>6} {res.seconds:7.1f}s"
