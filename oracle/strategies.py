@@ -200,8 +200,11 @@ def _numeric_ops(cfg: Config) -> tuple:
         if fam is None:
             continue
         floaty = any(t in (F32, F64) for t in o.params + o.results)
+        # float comparisons come with "compare" alone: their NaN cases (unordered flags)
+        # are a classic lowering bug, and needing "float" too made them rare
         if cfg.has(fam) and (not floaty or cfg.has("float") or fam in ("convert",
-                                                                          "saturating")):
+                                                                          "saturating",
+                                                                          "compare")):
             out.append(o)
     chosen = tuple(o for o in out if cfg.ops is None or o.name in cfg.ops)
     return chosen or tuple(out)

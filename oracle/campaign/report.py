@@ -253,7 +253,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 <th>hits</th><th>reduced (instructions)</th><th>candidate</th><th>replay</th></tr>{rows}
 </table>
 <h2>Regression candidates</h2><p>One per bug: a finding whose reduced module holds all the
-operators of a candidate of its kind is that candidate's duplicate.</p><table><tr><th>file
+operators of a candidate is that candidate's duplicate.</p><table><tr><th>file
 </th><th>kind</th><th>operators besides plumbing</th></tr>{rrows}</table>
 <h2>Targets</h2><table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s</th>
 <th>coverage</th><th>corpus files</th></tr>{trows}</table>
