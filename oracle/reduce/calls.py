@@ -14,6 +14,7 @@ import dataclasses
 
 from oracle.plan import TYPE_NAMES, Call, Plan
 from oracle.reduce import edit
+from oracle.reduce.passes import BodyReducer
 from oracle.values import Value
 from winch.wasm.module import EXT_FUNC, EXT_TABLE, Instr
 from winch.wasm.opcodes import BY_NAME
@@ -37,37 +38,19 @@ def _table0_slots(m) -> dict:
     return slots
 
 
-class DirectCalls:
+class DirectCalls(BodyReducer):
     name = "direct calls"
 
-    def run(self, state, test):
-        from oracle.reduce.passes import with_body
-
-        m = state.module
+    def proposals(self, m, k, body):
         slots = _table0_slots(m)
-        if not slots:
-            return state
-        k = 0
-        while k < len(state.module.funcs):
-            m = state.module
-            body = edit.bodies(m)[k]
-            done = False
-            for i in range(1, len(body)):
-                ins, prev = body[i], body[i - 1]
-                if ins.op.name != "call_indirect" or prev.op.name != "i32.const":
-                    continue
-                t, table = ins.imm
-                f = slots.get(prev.imm & 0xFFFF_FFFF)
-                if table != 0 or f is None or m.types[m.func_types[f]] != m.types[t]:
-                    continue
-                cand = with_body(state, k, body[:i - 1] + [Instr(BY_NAME["call"], f)] +
-                                 body[i + 1:])
-                if test(cand):
-                    state, done = cand, True
-                    break
-            if not done:
-                k += 1
-        return state
+        for i in range(1, len(body)):
+            ins, prev = body[i], body[i - 1]
+            if ins.op.name != "call_indirect" or prev.op.name != "i32.const":
+                continue
+            t, table = ins.imm
+            f = slots.get(prev.imm & 0xFFFF_FFFF)
+            if table == 0 and f is not None and m.types[m.func_types[f]] == m.types[t]:
+                yield body[:i - 1] + [Instr(BY_NAME["call"], f)] + body[i + 1:]
 
 
 def _zero(t: int) -> Value:

@@ -92,6 +92,28 @@ class Reducer:
         raise NotImplementedError
 
 
+class BodyReducer(Reducer):
+    """A pass that proposes new bodies for one function at a time: the first that passes
+    is taken and the same function is looked at again; when none passes, the next one."""
+
+    def proposals(self, m: Module, k: int, body: list):
+        """New bodies for function k, best first (a generator: proposals are made lazily)."""
+        raise NotImplementedError
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            body = edit.bodies(state.module)[k]
+            for new in self.proposals(state.module, k, body):
+                cand = with_body(state, k, new)
+                if test(cand):
+                    state = cand
+                    break
+            else:
+                k += 1
+        return state
+
+
 class DropCalls(Reducer):
     name = "drop calls"
 
@@ -294,7 +316,7 @@ _SOURCES = ("i32.const", "i64.const", "f32.const", "f64.const", "local.get", "gl
             "ref.null", "ref.func", "memory.size")
 
 
-class RemoveValueChains(Reducer):
+class RemoveValueChains(BodyReducer):
     """A value made from nothing (a constant, a `local.get`, ...), carried through one-operand
     operators, and sunk (`drop`, `global.set`, `local.set`): remove the whole chain.  The
     instructions are usually far apart, which delta debugging over contiguous chunks
@@ -302,26 +324,14 @@ class RemoveValueChains(Reducer):
 
     name = "remove value chains"
 
-    def run(self, state, test):
-        k = 0
-        while k < len(state.module.funcs):
-            body = edit.bodies(state.module)[k]
-            stacks = stack_before(state.module, k, body)
-            done = False
-            for i, ins in enumerate(body):
-                if ins.op.name not in _SOURCES or stacks[i] is None:
-                    continue
-                chain = _chain(state.module, k, body, stacks, i)
-                if chain is None:
-                    continue
-                keep = [x for n, x in enumerate(body) if n not in chain]
-                cand = with_body(state, k, keep)
-                if test(cand):
-                    state, done = cand, True
-                    break
-            if not done:
-                k += 1
-        return state
+    def proposals(self, m, k, body):
+        stacks = stack_before(m, k, body)
+        for i, ins in enumerate(body):
+            if ins.op.name not in _SOURCES or stacks[i] is None:
+                continue
+            chain = _chain(m, k, body, stacks, i)
+            if chain is not None:
+                yield [x for n, x in enumerate(body) if n not in chain]
 
 
 def _chain(m, k, body, stacks, i):
@@ -386,70 +396,49 @@ def _label_arity(m, k, body, j, depth) -> int:
     return len(m.types[m.funcs[k].type_index].results)
 
 
-class CutDeadCode(Reducer):
+class CutDeadCode(BodyReducer):
     """Everything after `unreachable`, `br`, `br_table` or `return` up to the end of its
     block: never runs, and the stack there is polymorphic, so no other pass can touch it."""
 
     name = "cut dead code"
 
-    def run(self, state, test):
-        k = 0
-        while k < len(state.module.funcs):
-            body = edit.bodies(state.module)[k]
-            done = False
-            for i, ins in enumerate(body[:-1]):
-                if ins.op.name not in ("unreachable", "br", "br_table", "return"):
-                    continue
-                j, nested = i + 1, 0
-                while j < len(body) - 1:
-                    name = body[j].op.name
-                    if name in ("block", "loop", "if"):
-                        nested += 1
-                    elif name in ("end", "else") and not nested:
-                        break
-                    elif name == "end":
-                        nested -= 1
-                    j += 1
-                if j > i + 1:
-                    cand = with_body(state, k, body[:i + 1] + body[j:])
-                    if test(cand):
-                        state, done = cand, True
-                        break
-            if not done:
-                k += 1
-        return state
+    def proposals(self, m, k, body):
+        for i, ins in enumerate(body[:-1]):
+            if ins.op.name not in ("unreachable", "br", "br_table", "return"):
+                continue
+            j, nested = i + 1, 0
+            while j < len(body) - 1:
+                name = body[j].op.name
+                if name in ("block", "loop", "if"):
+                    nested += 1
+                elif name in ("end", "else") and not nested:
+                    break
+                elif name == "end":
+                    nested -= 1
+                j += 1
+            if j > i + 1:
+                yield body[:i + 1] + body[j:]
 
 
-class RemoveDroppedCalls(Reducer):
+class RemoveDroppedCalls(BodyReducer):
     """A call without arguments whose results all end in one run of `drop`s later (the code
     between works above them): remove the call and the drops.  Neither is a span the other
     passes can cut alone, and code in between keeps them apart."""
 
     name = "remove dropped calls"
 
-    def run(self, state, test):
-        k = 0
-        while k < len(state.module.funcs):
-            m = state.module
-            body = edit.bodies(m)[k]
-            stacks = stack_before(m, k, body)
-            done = False
-            for i, ins in enumerate(body):
-                if ins.op.name != "call" or stacks[i] is None:
-                    continue
-                ft = m.types[m.func_types[ins.imm]]
-                n, h = len(ft.results), len(stacks[i][1])
-                if ft.params or not n:
-                    continue
-                j = _dropped_at(body, stacks, i, h + n)
-                if j is not None:
-                    cand = with_body(state, k, body[:i] + body[i + 1:j] + body[j + n:])
-                    if test(cand):
-                        state, done = cand, True
-                        break
-            if not done:
-                k += 1
-        return state
+    def proposals(self, m, k, body):
+        stacks = stack_before(m, k, body)
+        for i, ins in enumerate(body):
+            if ins.op.name != "call" or stacks[i] is None:
+                continue
+            ft = m.types[m.func_types[ins.imm]]
+            n, h = len(ft.results), len(stacks[i][1])
+            if ft.params or not n:
+                continue
+            j = _dropped_at(body, stacks, i, h + n)
+            if j is not None:
+                yield body[:i] + body[i + 1:j] + body[j + n:]
 
 
 def _dropped_at(body, stacks, i, top):
@@ -672,31 +661,19 @@ def _single_ops() -> dict:
     return out
 
 
-class ShortenChains(Reducer):
+class ShortenChains(BodyReducer):
     """A run of one-operand operators (a conversion chain, say i64 -> f64 -> i32) replaced by
     one operator of the run's overall signature, or by nothing if it ends where it began."""
 
     name = "shorten chains"
 
-    def run(self, state, test):
+    def proposals(self, m, k, body):
         singles = _single_ops()
-        k = 0
-        while k < len(state.module.funcs):
-            body = edit.bodies(state.module)[k]
-            done = False
-            for i, j in self.subruns(body):
-                a, b = body[i].op.params[0], body[j - 1].op.results[0]
-                repls = [[Instr(o)] for o in singles.get((a, b), ())]
-                for repl in ([[]] + repls if a == b else repls):
-                    cand = with_body(state, k, body[:i] + repl + body[j:])
-                    if test(cand):
-                        state, done = cand, True
-                        break
-                if done:
-                    break
-            if not done:
-                k += 1
-        return state
+        for i, j in self.subruns(body):
+            a, b = body[i].op.params[0], body[j - 1].op.results[0]
+            repls = [[Instr(o)] for o in singles.get((a, b), ())]
+            for repl in ([[]] + repls if a == b else repls):
+                yield body[:i] + repl + body[j:]
 
     @staticmethod
     def subruns(body) -> list:

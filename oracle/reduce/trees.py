@@ -15,8 +15,9 @@ value by a constant of its type at the tree's root does the same.
 
 from __future__ import annotations
 
-from oracle.reduce import edit
-from oracle.reduce.stack_types import _effect, block_sig, global_types, local_types
+from oracle.reduce.passes import BodyReducer, _label_arity, _typed_const
+from oracle.reduce.stack_types import (_effect, block_sig, global_types, local_types,
+                                       stack_before)
 _OPEN = ("block", "loop", "if")
 _TRANSFER = ("br", "br_table", "return", "unreachable")
 
@@ -25,8 +26,6 @@ def operand_trees(m, k: int, body, stacks) -> list:
     """Per index of `body` (function k's instructions, `stacks` from `stack_before`): the
     frozenset of indices of the tree rooted there, or None where it is not known (values
     from a block's parameters, after an unconditional branch, multi-value producers)."""
-    from oracle.reduce.passes import _label_arity
-
     locs, globs, ftypes = local_types(m, k), global_types(m), m.func_types
     trees: list = [None] * len(body)
     vals: list | None = []  # per value on the current block's stack: its tree, or None
@@ -102,7 +101,7 @@ def _close_block(m, body, b: int, e: int, outer, trees):
     return vals
 
 
-class RemoveTrees:
+class RemoveTrees(BodyReducer):
     """Remove a statement together with the trees of its operands, wherever they sit; replace
     a tree that pushes one value (and is not a constant already) by a constant of its type.
     Bigger trees first.  Covers what cutting contiguous spans cannot: operands separated by
@@ -110,47 +109,31 @@ class RemoveTrees:
 
     name = "remove trees"
 
-    def run(self, state, test):
-        from oracle.reduce.passes import _typed_const, with_body
-        from oracle.reduce.stack_types import stack_before
-
-        k = 0
-        while k < len(state.module.funcs):
-            m = state.module
-            body = edit.bodies(m)[k]
-            stacks = stack_before(m, k, body)
-            trees = operand_trees(m, k, body, stacks)
-            cands = []
-            for j, t in enumerate(trees):
-                if t is None or body[j].op.name in _OPEN:
-                    continue  # a block's tree is taken at its `end`
-                after = stacks[j + 1] if j + 1 < len(stacks) else None
-                before = stacks[min(t)]
-                if before is None or after is None or before[0] != after[0]:
+    def proposals(self, m, k, body):
+        stacks = stack_before(m, k, body)
+        cands = []
+        for j, t in enumerate(operand_trees(m, k, body, stacks)):
+            if t is None or body[j].op.name in _OPEN:
+                continue  # a block's tree is taken at its `end`
+            after = stacks[j + 1] if j + 1 < len(stacks) else None
+            before = stacks[min(t)]
+            if before is None or after is None or before[0] != after[0]:
+                continue
+            pushed = after[1][len(before[1]):]
+            if after[1][:len(before[1])] != before[1] or len(pushed) > 1:
+                continue
+            if pushed and len(t) == 1:
+                continue  # already a single instruction: other passes simplify it
+            cands.append((-len(t), j, t, pushed))
+        cands.sort(key=lambda c: (c[0], c[1]))
+        for _, j, t, pushed in cands:
+            repl = {}
+            if pushed:
+                c = _typed_const(pushed[0])
+                if c is None:
                     continue
-                pushed = after[1][len(before[1]):]
-                if after[1][:len(before[1])] != before[1] or len(pushed) > 1:
-                    continue
-                if pushed and len(t) == 1:
-                    continue  # already a single instruction: other passes simplify it
-                cands.append((-len(t), j, t, pushed))
-            cands.sort(key=lambda c: (c[0], c[1]))
-            done = False
-            for _, j, t, pushed in cands:
-                repl = {}
-                if pushed:
-                    c = _typed_const(pushed[0])
-                    if c is None:
-                        continue
-                    repl[j] = c
-                new = [repl.get(n, x) for n, x in enumerate(body) if n not in t or n in repl]
-                cand = with_body(state, k, new)
-                if test(cand):
-                    state, done = cand, True
-                    break
-            if not done:
-                k += 1
-        return state
+                repl[j] = c
+            yield [repl.get(n, x) for n, x in enumerate(body) if n not in t or n in repl]
 
 
 __all__ = ["operand_trees", "RemoveTrees"]
