@@ -118,11 +118,10 @@ def _current_bucket(kind: str, reduced: str, out: str):
     """The regression candidate a reduced finding belongs to now (a later, smaller candidate
     may have replaced the one it was first put with)."""
     from oracle.campaign.reduce_one import place
+    from oracle.crashfile import read_crash
 
     try:
         with open(reduced, "rb") as f:
-            from oracle.crashfile import read_crash
-
             module = read_crash(f.read())[0]
         key, new, _ = place(kind, module, os.path.join(out, "regressions"))
     except (OSError, ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from oracle.plan import TYPE_NAMES, Call, Plan
+from oracle.plan import EDGES, TYPE_NAMES, Call, Plan
 from oracle.reduce import edit
 from oracle.reduce.passes import BodyReducer
 from oracle.values import Value
@@ -53,11 +53,6 @@ class DirectCalls(BodyReducer):
                 yield body[:i - 1] + [Instr(BY_NAME["call"], f)] + body[i + 1:]
 
 
-def _zero(t: int) -> Value:
-    name = TYPE_NAMES[t]
-    return Value(name, None if name in ("funcref", "externref") else 0)
-
-
 class ExportCallee:
     name = "export callee"
 
@@ -80,8 +75,10 @@ class ExportCallee:
                     seen.add((e.name, g))
                     exports = list(m.exports)
                     exports[ei] = dataclasses.replace(e, index=g)
-                    params = m.types[m.func_types[g]].params
-                    args = tuple(_zero(t) for t in params)
+                    names = [TYPE_NAMES.get(t) for t in m.types[m.func_types[g]].params]
+                    if None in names:
+                        continue  # a parameter type a plan cannot express
+                    args = tuple(Value(n, EDGES[n][0]) for n in names)  # as default_plan
                     calls = [Call(c.export, args) if c.export == e.name else c
                              for c in state.plan.calls]
                     m2 = dataclasses.replace(m, exports=tuple(exports))
