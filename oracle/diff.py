@@ -14,7 +14,7 @@ import traceback
 import zlib
 from dataclasses import dataclass, field
 
-from oracle.compare import Finding, compare_outcomes, isa_of, memory_digest
+from oracle.compare import Finding, MemoryState, compare_outcomes, isa_of
 from oracle.engines import get_engine
 from oracle.engines.base import (InstantiationTrapped, LinkError, NotRun, Rejected,
                                  ResourceLimited)
@@ -98,6 +98,13 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan, twice: bool = True) -> 
         run.status, run.detail = "unavailable", str(e)
         return run
     try:
+        return _run_in(session, run, wasm, module, plan, twice)
+    finally:
+        session.close()  # lets the engine reuse what the session holds
+
+
+def _run_in(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: bool) -> EngineRun:
+    try:
         compiled = session.compile(wasm)
     except Rejected as e:
         run.status = "unsupported" if e.kind == "unsupported" else "rejected"
@@ -154,7 +161,7 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan, twice: bool = True) -> 
                     g = session.get(inst, e.name)
                     state[e.name] = g.values[0] if isinstance(g, Values) else g
                 else:
-                    state[e.name] = memory_digest(session.memory_bytes(inst, e.name))
+                    state[e.name] = MemoryState(session.memory_bytes(inst, e.name))
             except NotRun:
                 pass
         run.states.append(state)
@@ -169,11 +176,11 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
     nondeterministic code generation: "all", "none", or "one" (the default: one ISA chosen
     by the module's hash, so every ISA is checked across a campaign at a third of the cost).
     """
+    from oracle.engines.winch_engine import decoded
     from winch.errors import WinchError
-    from winch.wasm.reader import decode_module
 
     try:
-        module = decode_module(wasm)
+        module = decoded(bytes(wasm))
     except WinchError:
         module = None
     if plan is None:

@@ -236,3 +236,38 @@ def test_compiler_bug_names_function_and_opcode(monkeypatch):
     with pytest.raises(F.CompilerBug) as e:
         compile_module(MOD, "x64")
     assert "function 0, i32.add at wasm offset" in str(e.value)
+
+
+def test_a_closed_winch_session_lends_its_store_to_the_next():
+    engine = WinchEngine("x64", 1.0)
+    first = engine.session()
+    store = first.store
+    busy = engine.session()
+    assert busy.store is not store
+    first.close()
+    again = engine.session()
+    assert again.store is store  # reset, not rebuilt
+    assert engine.session().store not in (store, busy.store)
+
+
+def test_runs_on_reused_stores_agree_with_fresh_ones():
+    """The oracle reuses our engines' stores; a run must not see anything of the last."""
+    fresh = run_diff(MOD, [WinchEngine("x64", 1.0), WinchEngine("s390x", 1.0)])
+    for _ in range(3):
+        again = run_diff(MOD, ENGINES)
+        assert not again.findings
+        for name, other in (("winch-x64", "winch-x64"), ("winch-s390x", "winch-s390x")):
+            assert again.runs[name].outcomes == fresh.runs[other].outcomes
+            assert again.runs[name].states == fresh.runs[other].states
+
+
+def test_memory_states_compare_bytes_and_show_a_digest():
+    from oracle.compare import MemoryState, memory_digest
+
+    a, b = MemoryState(bytes(65536)), MemoryState(bytes(65536))
+    c = MemoryState(bytes(65535) + b"\1")
+    assert a == b and a != c and hash(a) == hash(b)
+    assert str(a) == memory_digest(bytes(65536)) and str(c) != str(a)
+    big = bytes(MemoryState.KEEP_BYTES + 1)
+    assert MemoryState(big).data is None and MemoryState(big) == MemoryState(big)
+    assert MemoryState(big) != MemoryState(big[:-1] + b"\1")

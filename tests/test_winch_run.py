@@ -192,3 +192,42 @@ def test_memory_bytes_identical_on_every_isa():
     assert images["x64"][:8] == (0x0123456789ABCDEF).to_bytes(8, "little")  # Wasm is LE
     assert images["aarch64"] == images["x64"] and images["s390x"] == images["x64"]
     assert sums["aarch64"] == sums["x64"] == sums["s390x"]
+
+
+def _const_module(value: int) -> bytes:
+    return wat(f"""
+(module
+  (memory (export "mem") 1)
+  (global (export "g") (mut i32) (i32.const {value}))
+  (data (i32.const 8) "\\{value:02x}")
+  (func (export "f") (result i32) (i32.const {value}))
+  (func (export "store") (i32.store (i32.const 100) (i32.const {value}))))
+""")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_a_reset_store_runs_new_code_at_the_same_addresses(isa):
+    """`Store.reset` keeps the Unicorn engine: the next module lands at the same addresses,
+    so translated code of the old one must not run, and nothing of its state may show."""
+    store = wstore.Store(isa)
+    first = winst.instantiate(store, compile_module(_const_module(7), isa), {})
+    assert winst.call(store, first.exports["f"], []).values == [7]
+    winst.call(store, first.exports["store"], [])
+    host = store.host_func((), (), lambda: [])
+    store.reset()
+    second = winst.instantiate(store, compile_module(_const_module(9), isa), {})
+    assert second.code_base == first.code_base and second.vmctx == first.vmctx
+    assert winst.call(store, second.exports["f"], []).values == [9]
+    mem = second.exports["mem"]
+    image = bytes(store.mu.mem_read(mem.base, mem.pages * 0x10000))
+    assert image[8] == 9 and image[100:104] == bytes(4)  # its data; not the old store's
+    assert store.global_value(second.exports["g"]) == 9
+    assert host.stub not in store.host_stubs  # host functions of the old store are gone
+    fresh = wstore.Store(isa)
+    assert sorted(store.mu.mem_regions()) == sorted(
+        _regions_after(fresh, compile_module(_const_module(9), isa)))
+
+
+def _regions_after(store, compiled):
+    winst.instantiate(store, compiled, {})
+    return store.mu.mem_regions()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
@@ -12,10 +13,19 @@ from winch.codegen.compile import compile_module
 from winch.errors import DecodeError, Unsupported, ValidationError
 from winch.host import instance as winst
 from winch.host import store as wstore
+from winch.wasm.reader import decode_module
 from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
 
 TYPE_NAMES = {I32: "i32", I64: "i64", F32: "f32", F64: "f64", FUNCREF: "funcref",
               EXTERNREF: "externref"}
+
+
+@functools.lru_cache(maxsize=8)
+def decoded(wasm: bytes):
+    """`decode_module(wasm)`, remembered for the last few modules: the oracle runs one module
+    on three ISAs (and compiles one of them twice); a `Module` is frozen, so they share it.
+    A module that does not decode raises each time."""
+    return decode_module(wasm)
 
 
 def map_result(store, types, res):
@@ -46,8 +56,16 @@ class WinchEngine(Engine):
         self.name = f"winch-{isa}"
         self.budget = budget
 
+        self._free: list = []  # stores of closed sessions, reset for the next one
+
     def session(self) -> "WinchSession":
-        return WinchSession(self.isa, self.budget)
+        store = None
+        if self._free:
+            store = self._free.pop()
+            store.reset()
+        session = WinchSession(self.isa, self.budget, store)
+        session.engine = self
+        return session
 
 
 def _f32(x: float) -> int:
@@ -59,10 +77,18 @@ def _f64(x: float) -> int:
 
 
 class WinchSession(Session):
-    def __init__(self, isa: str, budget: float | None = None):
+    def __init__(self, isa: str, budget: float | None = None, store=None):
         self.isa = isa
-        self.store = wstore.Store(isa, timeout=budget or wstore.DEFAULT_TIMEOUT)
+        self.store = store or wstore.Store(isa, timeout=budget or wstore.DEFAULT_TIMEOUT)
         self.registered = {}
+        self.engine = None
+
+    def close(self) -> None:
+        """The store goes back to the engine, which resets it for its next session; this
+        session must not be used again."""
+        if self.engine is not None and self.store is not None:
+            self.engine._free.append(self.store)
+        self.store = None
 
     def _spectest(self) -> None:
         """The spec suite's `spectest` module, made on first use (most modules never
@@ -84,7 +110,8 @@ class WinchSession(Session):
 
     def compile(self, wasm: bytes):
         try:
-            return compile_module(bytes(wasm), self.isa)
+            wasm = bytes(wasm)
+            return compile_module(wasm, self.isa, decoded=decoded(wasm))
         except Unsupported as e:
             raise Rejected("unsupported", str(e), feature=e.feature, offset=e.offset) from None
         except DecodeError as e:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from winch.codegen.func import FuncCodegen, _check_type
 from winch.errors import Unsupported
 from winch.vmctx import VMOffsets
-from winch.wasm.module import EXT_GLOBAL, EXT_MEMORY, EXT_TABLE
+from winch.wasm.module import EXT_GLOBAL, EXT_MEMORY, EXT_TABLE, Module
 from winch.wasm.reader import decode_module
 from winch.wasm.validate import validate_module
 from winch.wasm.types import EXTERNREF, FUNCREF
@@ -98,15 +98,18 @@ def check_module_scope(m) -> None:
             raise Unsupported("exceptions", "tag import")
 
 
-def compile_module(wasm: bytes, isa: str = "x64") -> CompiledModule:
+def compile_module(wasm: bytes, isa: str = "x64",
+                   decoded: Module | None = None) -> CompiledModule:
     """Decode, validate and compile in one pass per function.
 
     Raises DecodeError, ValidationError or Unsupported; invalidity anywhere wins over an
     unsupported feature (the module is validated to the end before Unsupported is raised).
+    `decoded`: `decode_module(wasm)` when the caller has it already (a module compiled for
+    several ISAs is decoded once).
     """
     from winch.masm.buffer import CodeBuffer
 
-    m = decode_module(wasm)
+    m = decoded if decoded is not None else decode_module(wasm)
     vm = VMOffsets.for_module(m)
     env = Env(m, vm)
     buf = CodeBuffer()

@@ -182,6 +182,37 @@ class Store:
         self.clean_ctx = mu.context_save()
         self.builtin_stubs = [self._new_stub(getattr(self, "_b_" + n.replace(".", "_")))
                               for n in BUILTIN_NAMES]
+        self._first_free_stub = self._next_stub
+        self.depth = 0
+
+    def reset(self) -> None:
+        """Make this store as `__init__` left it, keeping its Unicorn engine: every instance,
+        memory, table, global and host function goes, the stack is zeroed again and the
+        translated code flushed.  Creating and first mapping an engine costs about 1 ms,
+        most of what a small module's run costs, so the oracle reuses stores."""
+        mu = self.mu
+        for begin, end, _perms in list(mu.mem_regions()):
+            if begin >= HEAP_BASE:  # instance regions, arenas, tables, linear memories
+                mu.mem_unmap(begin, end - begin + 1)
+        mu.mem_unmap(STACK_BASE, STACK_SIZE)  # a new mapping reads as zeros
+        mu.mem_map(STACK_BASE, STACK_SIZE, uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+        if self._next_stub > self._first_free_stub:  # host-function stubs: zeros again
+            mu.mem_write(self._first_free_stub, bytes(self._next_stub - self._first_free_stub))
+            for addr in range(self._first_free_stub, self._next_stub, 16):
+                del self.host_stubs[addr]
+            self._next_stub = self._first_free_stub
+        mu.ctl_flush_tb()
+        mu.context_restore(self.clean_ctx)
+        self._heap = HEAP_BASE
+        self._mem_slots = 0
+        self._arena, self._arena_left = 0, 0
+        self.sig_ids = {}
+        self.records = {}
+        self.externs = []
+        self.instances_by_vmctx = {}
+        self.pending_trap = None
+        self.pending_error = None
+        self.intr = None
         self.depth = 0
 
     # -- allocation ----------------------------------------------------------------------------

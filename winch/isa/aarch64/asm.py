@@ -143,12 +143,16 @@ class Index(Enum):
 
 
 def _int(value, what: str) -> int:
+    if type(value) is int:  # the common case first: this runs for every field
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise EncodingError(f"{what} must be an int, not {value!r}")
     return int(value)
 
 
 def _reg(r, what: str = "register") -> int:
+    if type(r) is int and 0 <= r <= 31:
+        return r
     r = _int(r, what)
     if not 0 <= r <= 31:
         raise EncodingError(f"{what} must be 0..31, not {r}")
@@ -650,9 +654,10 @@ class A64Assembler:
     # -- plumbing ------------------------------------------------------------------------
     def emit(self, word: int) -> None:
         """Append one raw 32-bit instruction word."""
-        word = _int(word, "instruction word")
-        if not 0 <= word <= 0xFFFFFFFF:
-            raise EncodingError(f"instruction word out of range: {word:#x}")
+        if type(word) is not int or not 0 <= word <= 0xFFFFFFFF:
+            word = _int(word, "instruction word")
+            if not 0 <= word <= 0xFFFFFFFF:
+                raise EncodingError(f"instruction word out of range: {word:#x}")
         self.buf.put(word.to_bytes(4, "little"))
 
     def offset(self) -> int:
