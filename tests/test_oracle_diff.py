@@ -271,3 +271,34 @@ def test_memory_states_compare_bytes_and_show_a_digest():
     big = bytes(MemoryState.KEEP_BYTES + 1)
     assert MemoryState(big).data is None and MemoryState(big) == MemoryState(big)
     assert MemoryState(big) != MemoryState(big[:-1] + b"\1")
+
+
+def test_spectest_imports_mix_recorded_host_functions_and_the_spectest_module():
+    """A host function the plan defines (recorded) and the rest of `spectest` (memory,
+    globals) in one module: every engine links it and records the same calls."""
+    mod = wat("""
+(module
+  (import "spectest" "print_i32" (func $print (param i32)))
+  (import "spectest" "global_i32" (global $g i32))
+  (import "spectest" "memory" (memory 1))
+  (func $start (call $print (global.get $g)))
+  (start $start)
+  (func (export "f") (param i32) (call $print (i32.add (local.get 0) (i32.load8_u (i32.const 0))))))
+""")
+    result = run_diff(mod, ENGINES)
+    assert not result.findings, [f.signature for f in result.findings]
+    for name in ENGINES:
+        run = result.runs[name]
+        assert run.status == "ok", (name, run.status, run.detail)
+        assert run.host_calls[0] == ("spectest", "print_i32", (666,)), (name, run.host_calls)
+        assert len(run.host_calls) == 1 + len(result.plan.calls), name
+
+
+def test_a_function_import_named_like_a_spectest_global_gets_the_recording_host():
+    """Every function import gets a recording host function, even under a name `spectest`
+    gives to a global: then all engines link it alike."""
+    mod = wat('(module (import "spectest" "global_i32" (func $f)) (start $f))')
+    result = run_diff(mod, ENGINES)
+    assert not result.findings, [f.signature for f in result.findings]
+    for name in ENGINES:
+        assert result.runs[name].host_calls == [("spectest", "global_i32", ())], name
