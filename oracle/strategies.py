@@ -539,6 +539,14 @@ class _Body:
                 t = o.params[0]
                 self.const(t, (1 << _SIZE[t]) - self.draw(st.integers(1, 256)))
                 self.const(t, self.draw(st.integers(1, 7)))
+            elif pick == 2 and tuple(o.params) == (I32,):
+                # an i32 wrapped from an i64 with junk in its high half: where a 64-bit
+                # register holds an i32 (s390x, aarch64, x64 alike), an extension,
+                # conversion or bit count must not see the high half
+                self.const(I64, self.draw(st.integers(1, MASK32)) << 32
+                           | self.draw(st.integers(0, MASK32)))
+                self.emit("i32.wrap_i64")
+                self.stack[-1] = I32
             else:
                 self.ensure(o.params)
         if o.name in _DIVISIONS and not special and self.draw(st.integers(0, 7)):
@@ -553,6 +561,16 @@ class _Body:
     def a_chain(self):
         # the top value through 2-4 unary operators or conversions in a row: extension and
         # truncation bugs live in such chains (i64 -> i32 -> i64 and the like)
+        if self.stack[-1] == I64 and self.draw(st.integers(0, 2)) == 0:
+            # mostly the round trip itself: wrap, then extend back (the high half of the
+            # register must be cut off, and then zeroed or sign-filled)
+            names = [o.name for o in self.unary[I64]]
+            ext = [n for n in ("i64.extend_i32_u", "i64.extend_i32_s")
+                   if n in [o.name for o in self.unary[I32]]]
+            if "i32.wrap_i64" in names and ext:
+                self.emit("i32.wrap_i64")
+                self.emit(self.draw(st.sampled_from(ext)))
+                return
         for _ in range(self.draw(st.integers(2, 4))):
             fitting = self.unary.get(self.stack[-1])
             if not fitting:
