@@ -80,7 +80,8 @@ class Session:
         raise NotRun(f"{type(self).__name__} cannot read memories")
 
     def close(self) -> None:
-        pass
+        """Done with this session: the engine may reuse what it holds for its next one (our
+        engines reset and lend out the Unicorn store).  Nothing of it may be used after."""
 
 
 class Engine:
