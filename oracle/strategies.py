@@ -564,10 +564,9 @@ class _Body:
         if self.stack[-1] == I64 and self.draw(st.integers(0, 2)) == 0:
             # mostly the round trip itself: wrap, then extend back (the high half of the
             # register must be cut off, and then zeroed or sign-filled)
-            names = [o.name for o in self.unary[I64]]
-            ext = [n for n in ("i64.extend_i32_u", "i64.extend_i32_s")
-                   if n in [o.name for o in self.unary[I32]]]
-            if "i32.wrap_i64" in names and ext:
+            have = {o.name for o in self.unary[I32]}
+            ext = [n for n in ("i64.extend_i32_u", "i64.extend_i32_s") if n in have]
+            if ext and any(o.name == "i32.wrap_i64" for o in self.unary[I64]):
                 self.emit("i32.wrap_i64")
                 self.emit(self.draw(st.sampled_from(ext)))
                 return

@@ -55,7 +55,6 @@ class WinchEngine(Engine):
         self.isa = isa
         self.name = f"winch-{isa}"
         self.budget = budget
-
         self._free: list = []  # stores of closed sessions, reset for the next one
 
     def session(self) -> "WinchSession":
