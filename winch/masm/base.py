@@ -8,6 +8,11 @@ argument area is addressed by slot index from the stack pointer.
 
 An ISA supplies the register lists, `_typed_ld`/`_typed_st`/`_store_imm`/`_copy` (native
 loads and stores by type), and every method that raises NotImplementedError here.
+
+Scratch registers are never allocated; each ISA's module docstring names them and their
+owners: a value scratch that no addressing helper writes, so `_store_imm` and `_copy` may hold
+the value there while the helper builds an out-of-range slot address in the address scratch
+(DESIGN.md §3; issue 15 was the two being the same register on aarch64).
 """
 
 from __future__ import annotations

@@ -3,18 +3,37 @@
 Registers (codegen numbering: x0..x30 as 0..30, v0..v31 as 32 + n):
     x29 fp, x30 lr, sp        frame pointer, link register, stack pointer (16-byte aligned)
     x28                       pinned: the VM context (restored from [fp-8] after calls)
-    x16, x17                  scratch (IP0/IP1), private to this file
+    x16 VAL, x17 ADDR         scratch (IP0/IP1), private to this file: see "Scratch registers"
     x18                       platform register: never used
     v31                       FP scratch
     x0..x15, x19..x27         allocatable GPRs;  v0..v30 allocatable FP registers
 Traps are `brk #0` reached by a conditional branch over it (ISA-NOTES.md: brk is the only
 reliable trap).  Integer division checks its operands explicitly (sdiv by zero returns 0 here).
+
+Scratch registers.  Loads and stores reach only [base + 0..4095*width] (scaled) or
+[base - 256..255], and most immediates do not fit an instruction, so many operations need a
+register to build an address, offset or constant in.  Two registers are never allocated, and
+their owners are disjoint (issue 15: a far slot's offset was once built in the register that
+held the value being stored there, and the slot received its own offset):
+
+    VAL  = x16   carries a *value* between the instructions of one masm operation: the
+                 constant or slot contents being stored or copied, a loaded pointer (global
+                 cell, callee address, memory base), an intermediate result.
+    ADDR = x17   the helpers' own register: `_addr`, `_add_const` and `_imm` build an
+                 out-of-range address, offset or immediate in it, for the instruction their
+                 caller emits next.
+
+    Invariant: a helper writes only its explicit destination and ADDR, never VAL (unless
+    VAL is that destination), so a value in VAL survives any helper call.  Nothing keeps a
+    value in ADDR across a helper call; a masm operation may use ADDR as a plain temporary
+    only where no helper is called between writing it and its last read.
 """
 
 from __future__ import annotations
 
 import struct
 
+from winch.errors import EncodingError
 from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
 from winch.isa.aarch64.imms import encode_logical_imm
 from winch.masm.base import MacroAssembler
@@ -26,7 +45,7 @@ from winch.wasm.types import F32, F64, I32
 
 FP, LR, SP, ZR = 29, 30, 31, 31
 VM = 28
-X16, X17 = 16, 17
+VAL, ADDR = 16, 17  # x16, x17: the scratch registers and their owners (module docstring)
 V0 = 32
 VS = 31  # FP scratch (assembler numbering)
 
@@ -90,27 +109,39 @@ class A64Masm(MacroAssembler):
 
     # -- addressing helpers ------------------------------------------------------------------
     def _addr(self, base: int, off: int, width: int):
-        """(rn, offset, form) for [base + off]: 'u' scaled unsigned, 'n' unscaled, via x17."""
+        """(rn, offset, form) for [base + off]: 'u' scaled unsigned, 'n' unscaled, or the
+        address built in ADDR.  Writes ADDR only."""
         if 0 <= off <= 4095 * width and off % width == 0:
             return base, off, "u"
         if -256 <= off <= 255:
             return base, off, "n"
-        self._add_const(X17, base, off)
-        return X17, 0, "u"
+        self._add_const(ADDR, base, off)
+        return ADDR, 0, "u"
 
     def _add_const(self, rd, rn, value) -> None:
-        """rd = rn + value (64-bit), rn may be sp."""
+        """rd = rn + value (64-bit), rn may be sp.  Writes rd, and ADDR only when rd is rn
+        (or sp) and |value| >= 2**24: never another register (the scratch invariant)."""
         a = self.a
-        if 0 <= value < 4096:
-            a.add_imm(8, rd, rn, value)
-        elif -4096 < value < 0:
-            a.sub_imm(8, rd, rn, -value)
-        elif 0 <= value < (1 << 24) and value & 0xFFF == 0:
-            a.add_imm(8, rd, rn, value >> 12, 12)
-        else:
-            scratch = X16 if rd != X16 and rn != X16 else X17
-            a.mov_imm(8, scratch, value & 0xFFFF_FFFF_FFFF_FFFF)
-            a.add_ext(8, rd, rn, scratch) if rn == SP else a.add_rr(8, rd, rn, scratch)
+        mag = -value if value < 0 else value
+        if mag < (1 << 24):  # one or two add/sub immediates, through rd alone
+            op = a.sub_imm if value < 0 else a.add_imm
+            hi, lo = mag >> 12, mag & 0xFFF
+            if hi:
+                op(8, rd, rn, hi, 12)
+                rn = rd
+            if lo or not hi:
+                op(8, rd, rn, lo)
+            return
+        tmp = rd if rd not in (rn, SP) else ADDR
+        if tmp == rn:
+            raise EncodingError(f"_add_const: x{rn} + {value:#x} into itself needs a register")
+        a.mov_imm(8, tmp, value & 0xFFFF_FFFF_FFFF_FFFF)
+        a.add_ext(8, rd, rn, tmp) if rn == SP else a.add_rr(8, rd, rn, tmp)
+
+    def _imm(self, size, value) -> int:
+        """An immediate operand that no instruction form takes, in ADDR; returns ADDR."""
+        self._mov_imm(size, ADDR, value)
+        return ADDR
 
     def _ld(self, width, rt, base, off, fp=False, signed_size=0) -> None:
         rn, o, form = self._addr(base, off, width)
@@ -158,11 +189,11 @@ class A64Masm(MacroAssembler):
         a.stp(8, FP, LR, SP, -16, index=_pre())
         a.mov_sp(8, FP, SP)
         patch = self.buf.offset()
-        a.movz(8, X16, 0)  # frame size, patched by finish_frame (movz + movk)
-        a.movk(8, X16, 0, 16)
-        a.sub_ext(8, SP, SP, X16)
-        a.ldr_imm(8, X17, VM, STACK_LIMIT)
-        a.cmp_ext(8, SP, X17)
+        a.movz(8, VAL, 0)  # frame size, patched by finish_frame (movz + movk)
+        a.movk(8, VAL, 0, 16)
+        a.sub_ext(8, SP, SP, VAL)
+        a.ldr_imm(8, ADDR, VM, STACK_LIMIT)
+        a.cmp_ext(8, SP, ADDR)
         self._trap_unless(Cond.HS, TrapKind.call_stack_exhausted)
         a.stur(8, VM, FP, -8)
         for j in range(frame.nlocals):
@@ -172,9 +203,9 @@ class A64Masm(MacroAssembler):
     def fuel_check(self) -> None:
         """Trap out_of_fuel if the fuel is 0, else take one unit."""
         a = self.a
-        a.ldr_imm(8, X16, VM, FUEL)
-        a.subs_imm(8, X16, X16, 1)
-        a.str_imm(8, X16, VM, FUEL)
+        a.ldr_imm(8, VAL, VM, FUEL)
+        a.subs_imm(8, VAL, VAL, 1)
+        a.str_imm(8, VAL, VM, FUEL)
         self._trap_unless(Cond.HS, TrapKind.out_of_fuel)  # no borrow: it was >= 1
 
     def finish_frame(self, patch: int, size: int) -> None:
@@ -182,8 +213,8 @@ class A64Masm(MacroAssembler):
 
         size = (size + 15) & ~15
         tmp = A64Assembler(CodeBuffer())
-        tmp.movz(8, X16, size & 0xFFFF)
-        tmp.movk(8, X16, (size >> 16) & 0xFFFF, 16)
+        tmp.movz(8, VAL, size & 0xFFFF)
+        tmp.movk(8, VAL, (size >> 16) & 0xFFFF, 16)
         self.buf.data[patch:patch + 8] = tmp.buf.data
 
     def epilogue(self) -> None:
@@ -203,34 +234,30 @@ class A64Masm(MacroAssembler):
         self._mov_imm(4 if size == 4 else 8, dst, imm)
 
     def fconst(self, t, dst, bits) -> None:
-        # through x16, not a literal pool: ldr-literal reaches only +-1 MiB, and the pool
+        # through a GPR, not a literal pool: ldr-literal reaches only +-1 MiB, and the pool
         # sits after all the code of the module
         size = _fsize(t)
-        if bits == 0:
-            self.a.fmov_from_gpr(size, dst - V0, ZR)
-        else:
-            self._mov_imm(size, X16, bits)
-            self.a.fmov_from_gpr(size, dst - V0, X16)
+        self.a.fmov_from_gpr(size, dst - V0, ZR if bits == 0 else self._imm(size, bits))
 
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         if bits == 0:
             self._st(size, ZR, base, off)
         else:
-            self._mov_imm(size, X16, bits)
-            self._st(size, X16, base, off)
+            self._mov_imm(size, VAL, bits)  # the value in VAL: the address may need ADDR
+            self._st(size, VAL, base, off)
 
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
-        self._ld(size, X16, sbase, soff)
-        self._st(size, X16, dbase, doff)
+        self._ld(size, VAL, sbase, soff)
+        self._st(size, VAL, dbase, doff)
 
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)
 
     # -- integer operators -----------------------------------------------------------------------
     def alu_imm_ok(self, op, size, bits) -> bool:
-        return True  # anything not encodable goes through x16
+        return True  # anything not encodable goes through ADDR
 
     def cmp_imm_ok(self, size, bits) -> bool:
         return True
@@ -255,14 +282,13 @@ class A64Masm(MacroAssembler):
         elif op in ("and", "or", "xor") and encode_logical_imm(imm, size) is not None:
             {"and": a.and_imm, "or": a.orr_imm, "xor": a.eor_imm}[op](size, dst, dst, imm)
             return
-        self._mov_imm(size, X16, imm)
-        self.alu_rr(op, size, dst, X16)
+        self.alu_rr(op, size, dst, self._imm(size, imm))
 
     def shift_rr(self, op, size, dst, count) -> None:
         a = self.a
         if op == "rotl":
-            a.neg(size, X16, count)
-            a.rorv(size, dst, dst, X16)
+            a.neg(size, VAL, count)
+            a.rorv(size, dst, dst, VAL)
         else:
             {"shl": a.lslv, "shr_s": a.asrv, "shr_u": a.lsrv, "rotr": a.rorv}[op](
                 size, dst, dst, count)
@@ -296,8 +322,7 @@ class A64Masm(MacroAssembler):
             ok2 = self.new_label()
             a.cmn_imm(size, rhs, 1)
             a.b_cond(Cond.NE, ok2)
-            self._mov_imm(size, X16, 1 << (8 * size - 1))
-            a.cmp_rr(size, lhs, X16)
+            a.cmp_rr(size, lhs, self._imm(size, 1 << (8 * size - 1)))
             a.b_cond(Cond.NE, ok2)
             self._brk(TrapKind.integer_overflow)
             self.bind(ok2)
@@ -305,16 +330,16 @@ class A64Masm(MacroAssembler):
         elif op == "div_u":
             a.udiv(size, result, lhs, rhs)
         else:
-            (a.sdiv if op == "rem_s" else a.udiv)(size, X16, lhs, rhs)
-            a.msub(size, result, X16, rhs, lhs)
+            (a.sdiv if op == "rem_s" else a.udiv)(size, VAL, lhs, rhs)
+            a.msub(size, result, VAL, rhs, lhs)
 
     def unop(self, op, size, dst, src) -> None:
         a = self.a
         if op == "clz":
             a.clz(size, dst, src)
         elif op == "ctz":
-            a.rbit(size, X16, src)
-            a.clz(size, dst, X16)
+            a.rbit(size, VAL, src)
+            a.clz(size, dst, VAL)
         elif op == "popcnt":
             a.fmov_from_gpr(size, VS, src)
             a.cnt_8b(VS, VS)
@@ -338,8 +363,7 @@ class A64Masm(MacroAssembler):
         elif neg < 4096:
             a.cmn_imm(size, lhs, neg)
         else:
-            self._mov_imm(size, X16, imm)
-            a.cmp_rr(size, lhs, X16)
+            a.cmp_rr(size, lhs, self._imm(size, imm))
 
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         self.a.cmp_rr(size, lhs, rhs)
@@ -370,12 +394,13 @@ class A64Masm(MacroAssembler):
             getattr(a, "f" + op)(size, x, x, y)
         elif op == "copysign":
             sign = 1 << (8 * size - 1)
-            a.fmov_to_gpr(size, X16, x)
-            a.fmov_to_gpr(size, X17, y)
-            a.and_imm(size, X16, X16, sign - 1)
-            a.and_imm(size, X17, X17, sign)
-            a.orr_rr(size, X16, X16, X17)
-            a.fmov_from_gpr(size, x, X16)
+            # two values, no helper call in between: ADDR may serve as a plain temporary
+            a.fmov_to_gpr(size, VAL, x)
+            a.fmov_to_gpr(size, ADDR, y)
+            a.and_imm(size, VAL, VAL, sign - 1)
+            a.and_imm(size, ADDR, ADDR, sign)
+            a.orr_rr(size, VAL, VAL, ADDR)
+            a.fmov_from_gpr(size, x, VAL)
         else:
             raise NotImplementedError(op)
 
@@ -457,89 +482,89 @@ class A64Masm(MacroAssembler):
         self._cmp_imm(4, index, n)
         a.b_cond(Cond.HS, default)
         table = self.new_label()
-        a.adr(X16, table)
-        a.ldrs_reg(4, 8, X17, X16, index, Extend.UXTW, True)
-        a.add_rr(8, X16, X16, X17)
-        a.br(X16)
+        a.adr(VAL, table)
+        a.ldrs_reg(4, 8, ADDR, VAL, index, Extend.UXTW, True)  # no helper call until read
+        a.add_rr(8, VAL, VAL, ADDR)
+        a.br(VAL)
         self.bind(table)
         emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
     def global_get(self, t, dst, ptr_off) -> None:
-        self._ld(8, X16, VM, ptr_off)
-        self._typed_ld(t, dst, X16, 0)
+        self._ld(8, VAL, VM, ptr_off)  # the global's cell
+        self._typed_ld(t, dst, VAL, 0)
 
     def global_set(self, t, ptr_off, src) -> None:
-        self._ld(8, X16, VM, ptr_off)
-        self._typed_st(t, src, X16, 0)
+        self._ld(8, VAL, VM, ptr_off)
+        self._typed_st(t, src, VAL, 0)
 
     def memory_size(self, dst) -> None:
         self._ld(8, dst, VM, MEM0_SIZE)
         self.a.lsr_imm(8, dst, dst, 16)
 
     def _bounds(self, addr, offset, size) -> None:
-        """Trap unless addr + offset + size <= memory size; leaves base + offset in x16."""
+        """Trap unless addr + offset + size <= memory size; leaves base + offset in VAL."""
         a = self.a
-        self._add_const(X16, addr, offset + size)
-        self._ld(8, X17, VM, MEM0_SIZE)
-        a.cmp_rr(8, X16, X17)
+        self._add_const(VAL, addr, offset + size)
+        self._ld(8, ADDR, VM, MEM0_SIZE)  # read by the next instruction
+        a.cmp_rr(8, VAL, ADDR)
         self._trap_unless(Cond.LS, TrapKind.memory_out_of_bounds)
-        self._ld(8, X16, VM, MEM0_BASE)
+        self._ld(8, VAL, VM, MEM0_BASE)
         if offset:
-            self._add_const(X16, X16, offset)
+            self._add_const(VAL, VAL, offset)
 
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, width, size = LOADS[name]
         self._bounds(addr, offset, width)
         a = self.a
         if kind == "f":
-            a.ldr_fp_reg(width, dst - V0, X16, addr)
+            a.ldr_fp_reg(width, dst - V0, VAL, addr)
         elif kind == "s":
-            a.ldrs_reg(width, size, dst, X16, addr)
+            a.ldrs_reg(width, size, dst, VAL, addr)
         else:
-            a.ldr_reg(width, dst, X16, addr)
+            a.ldr_reg(width, dst, VAL, addr)
 
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, width = STORES[name]
         self._bounds(addr, offset, width)
         if kind == "f":
-            self.a.str_fp_reg(width, val - V0, X16, addr)
+            self.a.str_fp_reg(width, val - V0, VAL, addr)
         else:
-            self.a.str_reg(width, val, X16, addr)
+            self.a.str_reg(width, val, VAL, addr)
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
         self.a.bl(self.env.func_labels[func_index])
 
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
-        self._ld(8, X16, VM, code_off)
+        self._ld(8, VAL, VM, code_off)  # the callee's address: kept across a helper call
         self._ld(8, VM, VM, vmctx_off)
-        self.a.blr(X16)
+        self.a.blr(VAL)
         self._ld(8, VM, FP, vmctx_slot)
 
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         a = self.a
-        self._ld(4, X16, VM, len_off)
-        a.cmp_rr(4, index, X16)
+        self._ld(4, VAL, VM, len_off)
+        a.cmp_rr(4, index, VAL)
         self._trap_unless(Cond.LO, TrapKind.table_out_of_bounds)
-        self._ld(8, X16, VM, base_off)
-        a.ldr_reg(8, X16, X16, index, Extend.UXTW, True)
+        self._ld(8, VAL, VM, base_off)
+        a.ldr_reg(8, VAL, VAL, index, Extend.UXTW, True)  # the funcref record, in VAL from here
         ok = self.new_label()
-        a.cbnz(8, X16, ok)
+        a.cbnz(8, VAL, ok)
         self._brk(TrapKind.indirect_call_null)
         self.bind(ok)
-        self._ld(8, X17, VM, sig_off)
-        self._ld(8, index, X16, 8)
-        a.cmp_rr(8, index, X17)
+        self._ld(8, index, VAL, 8)
+        self._ld(8, ADDR, VM, sig_off)  # read by the next instruction
+        a.cmp_rr(8, index, ADDR)
         self._trap_unless(Cond.EQ, TrapKind.indirect_call_type_mismatch)
-        self._ld(8, VM, X16, 16)
-        self._ld(8, X16, X16, 0)
-        a.blr(X16)
+        self._ld(8, VM, VAL, 16)
+        self._ld(8, VAL, VAL, 0)
+        a.blr(VAL)
         self._ld(8, VM, FP, vmctx_slot)
 
     def call_builtin(self, off) -> None:
-        self._ld(8, X16, VM, off)
-        self.a.blr(X16)
+        self._ld(8, VAL, VM, off)
+        self.a.blr(VAL)
 
 
 def _pre():

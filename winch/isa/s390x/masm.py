@@ -3,8 +3,8 @@
 Registers (codegen numbering: r0..r15 as 0..15, f0..f15 as 16 + n):
     r15 sp, r11 fp, r14 return address (BRASL/BASR link)
     r13          pinned: the VM context (restored from [fp-8] after calls)
-    r0, r1       scratch, private to this file; the DSGR/DLGR/FLOGR even/odd pair
-    r12          scratch usable as a base register (r0 means "no register" there)
+    r0, r1       scratch (VAL, VAL2), private to this file; the DSGR/DLGR/FLOGR even/odd pair
+    r12          scratch (ADDR) usable as a base register (r0 means "no register" there)
     r2..r10      allocatable; r2 returns a value
     f15, f14     FP scratch;  f0..f13 allocatable, f0 returns a value
 Big-endian: frame slots, globals and the VM context hold native (big-endian) values; Wasm
@@ -12,6 +12,24 @@ linear memory is little-endian, so every memory access is byte-reversed (LRV/STR
 An i32 in a register is its low 32 bits; the high half is undefined, so 32-bit operations
 are used for i32 and addresses/indices are zero-extended (LLGFR) before use.
 A float32 lives in the left (high) half of its FPR.  Traps are the 0x00NN halfword.
+
+Scratch registers.  Displacements reach +-512 KiB (20 bits), so frames and VM-context fields
+almost never need an address built; constants and memory offsets often do.  The scratch
+registers have disjoint owners, as on aarch64 (issue 15: an address built in the register
+holding the value to store stored the address):
+
+    VAL  = r0    carries a value between the instructions of one masm operation (a constant
+                 or slot being stored or copied, float bits on their way to memory).  It
+                 cannot serve as a base register, and no helper writes it.
+    VAL2 = r1    a second value (a loaded pointer, a shift count, a dividend); also the base
+                 register `_access` returns, when it is that helper's explicit destination.
+    ADDR = r12   the helpers' own register: `_mem` builds a far address in it and `_access`
+                 its end-of-access address, for the instruction their caller emits next.
+
+    Invariant: `_mem` writes only ADDR; `_access` writes only VAL2 (its result) and ADDR.  So
+    a value in VAL survives any helper call, and a value in VAL2 survives `_mem`.  A masm
+    operation may use ADDR as a plain temporary (divisor, jump-table base) only where no
+    helper is called between writing it and its last read.
 """
 
 from __future__ import annotations
@@ -28,6 +46,7 @@ from winch.wasm.types import F32, F64, I32
 
 SP, FP, LR, VM = 15, 11, 14, 13
 R0, R1, R12 = 0, 1, 12
+VAL, VAL2, ADDR = R0, R1, R12  # the scratch registers and their owners (module docstring)
 F0 = 16
 FS, FS2 = 15, 14  # FP scratch (assembler numbering)
 
@@ -74,12 +93,20 @@ class S390xMasm(MacroAssembler):
 
     # -- memory operand helpers (native, big-endian) --------------------------------------------
     def _mem(self, base, off) -> Mem:
+        """The operand for [base + off]; a far address is built in ADDR (and only there)."""
         if -(1 << 19) <= off < (1 << 19):
             return Mem(base, off)
-        if base != R12:
-            self.a.emit("LGR", R12, base)
-        self.a.emit("AGFI", R12, off)
-        return Mem(R12, 0)
+        if base != ADDR:
+            self.a.emit("LGR", ADDR, base)
+        self._add_imm(ADDR, off)
+        return Mem(ADDR, 0)
+
+    def _add_imm(self, r, value) -> None:
+        """r += value for any 0 <= |value| < 2**32, in AGFI steps: no other register."""
+        while value:
+            step = max(-(1 << 31), min(value, (1 << 31) - 1))
+            self.a.emit("AGFI", r, step)
+            value -= step
 
     def _ld(self, size, r, base, off, fp=False) -> None:
         m = self._mem(base, off)
@@ -169,13 +196,13 @@ class S390xMasm(MacroAssembler):
 
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
-        self.a.load_const(R0, bits, 32 if size == 4 else 64)
-        self._st(size, R0, base, off)
+        self.a.load_const(VAL, bits, 32 if size == 4 else 64)
+        self._st(size, VAL, base, off)
 
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
-        self._ld(size, R0, sbase, soff)
-        self._st(size, R0, dbase, doff)
+        self._ld(size, VAL, sbase, soff)
+        self._st(size, VAL, dbase, doff)
 
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)
@@ -555,22 +582,17 @@ class S390xMasm(MacroAssembler):
     def _access(self, addr, offset, size) -> Mem:
         """Bounds-check and return the operand for [memory base + addr + offset]."""
         e = self.a.emit
-        e("LLGFR", R1, addr)
-        e("LGR", R12, R1)
-        end = offset + size
-        if end < (1 << 31):
-            e("AGFI", R12, end)
-        else:
-            self.a.load_const(R0, end, 64)
-            e("AGR", R12, R0)
-        e("CLG", R12, Mem(VM, MEM0_SIZE))
+        # writes VAL2 and ADDR only (the scratch-register invariant): VAL may hold the value
+        e("LLGFR", VAL2, addr)
+        e("LGR", ADDR, VAL2)
+        self._add_imm(ADDR, offset + size)
+        e("CLG", ADDR, Mem(VM, MEM0_SIZE))
         self._trap_unless(MASK["LE"], TrapKind.memory_out_of_bounds)
-        e("AG", R1, Mem(VM, MEM0_BASE))
+        e("AG", VAL2, Mem(VM, MEM0_BASE))
         if offset < (1 << 19):
-            return Mem(R1, offset)
-        self.a.load_const(R0, offset, 64)
-        e("AGR", R1, R0)
-        return Mem(R1, 0)
+            return Mem(VAL2, offset)
+        self._add_imm(VAL2, offset)
+        return Mem(VAL2, 0)
 
     def wasm_load(self, name, dst, addr, offset) -> None:
         e = self.a.emit
@@ -632,10 +654,10 @@ class S390xMasm(MacroAssembler):
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         e = self.a.emit
         e("LLGFR", R1, index)
-        e("CLG", R1, Mem(VM, len_off))
+        e("CLG", R1, self._mem(VM, len_off))
         self._trap_unless(MASK["L"], TrapKind.table_out_of_bounds)
         e("SLLG", R1, R1, Mem(0, 3))
-        e("AG", R1, Mem(VM, base_off))
+        e("AG", R1, self._mem(VM, base_off))
         e("LG", R1, Mem(R1, 0))
         e("LTGR", R1, R1)
         self._trap_unless(MASK["NE"], TrapKind.indirect_call_null)

@@ -3,10 +3,25 @@
 Registers (codegen numbering: GPRs 0..15 as in the assembler, XMM n as 16 + n):
     rsp, rbp     stack and frame pointer
     r14          pinned: the VM context (restored from [rbp-8] after calls that change it)
-    r11, xmm15   scratch, private to this file (never allocated)
+    r11, xmm15   scratch (SCRATCH, SCRATCH_X), private to this file (never allocated)
     r15          unused (reserved for a pinned memory base)
     everything else is allocatable and caller-saved.
 Traps are `ud2` reached by a short conditional jump over it, recorded in the trap table.
+
+Scratch registers.  Unlike aarch64 and s390x (see their masm docstrings), x64 needs no register
+to build an address or an immediate operand: every frame slot, outgoing-argument slot and
+VM-context field is [base + disp32] (frames and the VM context stay far below 2 GiB), a wide
+constant is a `mov r64, imm64` into its destination or a RIP-relative pool entry, and a memory
+offset >= 2**31 is added into the caller-owned address register.  So one scratch per class:
+
+    SCRATCH   = r11    carries a value between the instructions of one masm operation (a
+                       slot being copied, a constant too wide for a store-immediate, a global's
+                       cell, the memory base, a jump-table base).
+    SCRATCH_X = xmm15  the same for float values (sign masks, an adjusted truncation input).
+
+    Invariant: no helper of this file writes SCRATCH or SCRATCH_X; an operation that loads a
+    value into one reads it back before it writes that register again (tests/test_big_frames.py
+    scans emitted x64 and aarch64 code for a scratch value overwritten before it was read).
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.types import F32, F64, I32
 
 XMM0 = 16
+SCRATCH = R11  # the scratch registers and their use: see the module docstring
 SCRATCH_X = 15  # xmm15, in assembler numbering
 
 INT_COND = {"eq": Cond.E, "ne": Cond.NE, "lt_s": Cond.L, "lt_u": Cond.B, "gt_s": Cond.G,
@@ -93,9 +109,9 @@ class X64Masm(MacroAssembler):
         n = frame.nlocals
         if n:
             if n <= 6:
-                a.xor_zero(R11)
+                a.xor_zero(SCRATCH)
                 for j in range(n):
-                    a.store(8, Amode(RBP, disp=frame.local(frame.nparams + j)), R11)
+                    a.store(8, Amode(RBP, disp=frame.local(frame.nparams + j)), SCRATCH)
             else:
                 a.lea(RDI, Amode(RBP, disp=frame.local(frame.nparams + n - 1)))
                 a.mov_ri(4, RCX, n)
@@ -161,13 +177,13 @@ class X64Masm(MacroAssembler):
         if size == 4 or -(1 << 31) <= v < (1 << 31):
             self.a.store_imm(size, m, bits)
         else:
-            self.a.mov_ri(8, R11, bits)
-            self.a.store(8, m, R11)
+            self.a.mov_ri(8, SCRATCH, bits)
+            self.a.store(8, m, SCRATCH)
 
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
-        self.a.load(size, R11, Amode(sbase, None, 1, soff))
-        self.a.store(size, Amode(dbase, None, 1, doff), R11)
+        self.a.load(size, SCRATCH, Amode(sbase, None, 1, soff))
+        self.a.store(size, Amode(dbase, None, 1, doff), SCRATCH)
 
     def load_slot(self, t, reg, off) -> None:
         key = (0, t, reg, off)
@@ -235,8 +251,8 @@ class X64Masm(MacroAssembler):
             if size == 4:
                 a.alu_ri("cmp", 4, RAX, 0x8000_0000)
             else:
-                a.mov_ri(8, R11, 1 << 63)
-                a.alu_rr("cmp", 8, RAX, R11)
+                a.mov_ri(8, SCRATCH, 1 << 63)
+                a.alu_rr("cmp", 8, RAX, SCRATCH)
             self._trap_unless(Cond.NE, TrapKind.integer_overflow)
             self.buf.data[at - 1] = self.buf.offset() - at
             a.cdq(size)
@@ -304,12 +320,12 @@ class X64Masm(MacroAssembler):
             a.ucomis(size, x, y)
             if cond == "eq":
                 a.setcc(Cond.E, dst)
-                a.setcc(Cond.NP, R11)
-                a.alu_rr("and", 4, dst, R11)
+                a.setcc(Cond.NP, SCRATCH)
+                a.alu_rr("and", 4, dst, SCRATCH)
             else:
                 a.setcc(Cond.NE, dst)
-                a.setcc(Cond.P, R11)
-                a.alu_rr("or", 4, dst, R11)
+                a.setcc(Cond.P, SCRATCH)
+                a.alu_rr("or", 4, dst, SCRATCH)
             a.movzx(1, dst, dst)
             return
         if cond in ("lt", "le"):
@@ -400,8 +416,8 @@ class X64Masm(MacroAssembler):
         if signed:
             a.cvtsi2s(fsize, isize, x, src)
         elif isize == 4:
-            a.mov_rr(4, R11, src)
-            a.cvtsi2s(fsize, 8, x, R11)
+            a.mov_rr(4, SCRATCH, src)
+            a.cvtsi2s(fsize, 8, x, SCRATCH)
         else:
             big, done = self.new_label(), self.new_label()
             a.test_rr(8, src, src)
@@ -410,11 +426,11 @@ class X64Masm(MacroAssembler):
             a.jmp_label(done)
             self.bind(big)
             # r11 = (src >> 1) | (src & 1) keeps the rounding bit; src is ours to clobber
-            a.mov_rr(8, R11, src)
-            a.shift_ri("shr", 8, R11, 1)
+            a.mov_rr(8, SCRATCH, src)
+            a.shift_ri("shr", 8, SCRATCH, 1)
             a.alu_ri("and", 4, src, 1)
-            a.alu_rr("or", 8, R11, src)
-            a.cvtsi2s(fsize, 8, x, R11)
+            a.alu_rr("or", 8, SCRATCH, src)
+            a.cvtsi2s(fsize, 8, x, SCRATCH)
             a.sse_arith("add", fsize, x, x)
             self.bind(done)
 
@@ -458,8 +474,8 @@ class X64Masm(MacroAssembler):
             struct.unpack("<Q", struct.pack("<d", float(1 << 63)))[0]
         a.sse_arith("sub", fsize, SCRATCH_X, self._const(fsize, bits))
         a.cvtts2si(8, fsize, dst, SCRATCH_X)
-        a.mov_ri(8, R11, 1 << 63)
-        a.alu_rr("xor", 8, dst, R11)
+        a.mov_ri(8, SCRATCH, 1 << 63)
+        a.alu_rr("xor", 8, dst, SCRATCH)
         self.bind(done)
 
     def _trunc_sat(self, name, dst, x) -> None:
@@ -517,21 +533,21 @@ class X64Masm(MacroAssembler):
         a.alu_ri("cmp", 4, index, n)
         a.jcc_label(Cond.AE, default)
         table = self.new_label()
-        a.lea_label(R11, table)
-        a.movsx(4, 8, index, Amode(R11, index, 4))
-        a.alu_rr("add", 8, R11, index)
-        a.jmp_r(R11)
+        a.lea_label(SCRATCH, table)
+        a.movsx(4, 8, index, Amode(SCRATCH, index, 4))
+        a.alu_rr("add", 8, SCRATCH, index)
+        a.jmp_r(SCRATCH)
         self.bind(table)
         emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
     def global_get(self, t, dst, ptr_off) -> None:
-        self.a.load(8, R11, Amode(R14, disp=ptr_off))
-        self._slot_load(t, dst, Amode(R11))
+        self.a.load(8, SCRATCH, Amode(R14, disp=ptr_off))
+        self._slot_load(t, dst, Amode(SCRATCH))
 
     def global_set(self, t, ptr_off, src) -> None:
-        self.a.load(8, R11, Amode(R14, disp=ptr_off))
-        self._slot_store(t, Amode(R11), src)
+        self.a.load(8, SCRATCH, Amode(R14, disp=ptr_off))
+        self._slot_store(t, Amode(SCRATCH), src)
 
     def memory_size(self, dst) -> None:
         self.a.load(8, dst, Amode(R14, disp=MEM0_SIZE))
@@ -542,19 +558,19 @@ class X64Masm(MacroAssembler):
         displacement to use with [r11 + addr]."""
         a = self.a
         if offset + size >= (1 << 31):
-            a.mov_ri(8, R11, offset)
-            a.alu_rr("add", 8, addr, R11)
+            a.mov_ri(8, SCRATCH, offset)
+            a.alu_rr("add", 8, addr, SCRATCH)
             offset = 0
-        a.lea(R11, Amode(addr, disp=offset + size))
-        a.alu_rm("cmp", 8, R11, Amode(R14, disp=MEM0_SIZE))
+        a.lea(SCRATCH, Amode(addr, disp=offset + size))
+        a.alu_rm("cmp", 8, SCRATCH, Amode(R14, disp=MEM0_SIZE))
         self._trap_unless(Cond.BE, TrapKind.memory_out_of_bounds)
-        a.load(8, R11, Amode(R14, disp=MEM0_BASE))
+        a.load(8, SCRATCH, Amode(R14, disp=MEM0_BASE))
         return offset
 
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, size = LOAD_KINDS[name]
         disp = self._bounds(addr, offset, size)
-        m = Amode(R11, addr, 1, disp)
+        m = Amode(SCRATCH, addr, 1, disp)
         a = self.a
         if kind == "i":
             a.load(size, dst, m)
@@ -568,7 +584,7 @@ class X64Masm(MacroAssembler):
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, size = STORE_KINDS[name]
         disp = self._bounds(addr, offset, size)
-        m = Amode(R11, addr, 1, disp)
+        m = Amode(SCRATCH, addr, 1, disp)
         if kind == "f":
             self.a.movs_store(size, m, val - XMM0)
         else:
@@ -580,24 +596,24 @@ class X64Masm(MacroAssembler):
 
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
         a = self.a
-        a.load(8, R11, Amode(R14, disp=code_off))
+        a.load(8, SCRATCH, Amode(R14, disp=code_off))
         a.load(8, R14, Amode(R14, disp=vmctx_off))
-        a.call_r(R11)
+        a.call_r(SCRATCH)
         a.load(8, R14, Amode(RBP, disp=vmctx_slot))
 
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         a = self.a
         a.alu_rm("cmp", 4, index, Amode(R14, disp=len_off))
         self._trap_unless(Cond.B, TrapKind.table_out_of_bounds)
-        a.load(8, R11, Amode(R14, disp=base_off))
-        a.load(8, R11, Amode(R11, index, 8))
-        a.test_rr(8, R11, R11)
+        a.load(8, SCRATCH, Amode(R14, disp=base_off))
+        a.load(8, SCRATCH, Amode(SCRATCH, index, 8))
+        a.test_rr(8, SCRATCH, SCRATCH)
         self._trap_unless(Cond.NE, TrapKind.indirect_call_null)
         a.load(8, index, Amode(R14, disp=sig_off))
-        a.alu_rm("cmp", 8, index, Amode(R11, disp=8))
+        a.alu_rm("cmp", 8, index, Amode(SCRATCH, disp=8))
         self._trap_unless(Cond.E, TrapKind.indirect_call_type_mismatch)
-        a.load(8, R14, Amode(R11, disp=16))
-        a.call_m(Amode(R11))
+        a.load(8, R14, Amode(SCRATCH, disp=16))
+        a.call_m(Amode(SCRATCH))
         a.load(8, R14, Amode(RBP, disp=vmctx_slot))
 
     def call_builtin(self, off) -> None:
