@@ -7,9 +7,9 @@ set -eu
 # The targets import the packages winch, oracle and fuzz_targets, so the
 # project (and its runtime dependencies: wasmtime, unicorn, capstone, ...) has
 # to be installed into the builder's interpreter before PyInstaller runs.
-# The test extra is included because fuzz_targets/asm_forms.py (used by the
-# assemble target) imports the repository's tests package, which needs pytest.
-pip3 install '.[test]'
+# (The assemble target's expected texts live in fuzz_targets/asm_ref, not in
+# the tests package, so the test extra is not needed.)
+pip3 install .
 
 # Directory of an installed package, found without importing it.
 pkg_dir() {
@@ -23,10 +23,10 @@ pkg_dir() {
 #    is not picked up by --collect-all, so it is added explicitly.
 #  - our own packages are collected whole so that imports done lazily inside
 #    functions are not missed.
-#  - --paths puts the repository root on PyInstaller's search path so that the
-#    tests package (not installed by pip) is found and bundled.
+#  - --collect-data oracle bundles the seed corpus (oracle/corpus/*.wasm, read
+#    with importlib.resources by the compile target).
 PYI_ARGS=(
-  --paths "$PWD"
+  --collect-data oracle
   --collect-all wasmtime
   --collect-all unicorn
   --collect-all capstone
@@ -47,16 +47,16 @@ for target in $TARGETS; do
   compile_python_fuzzer "fuzz_targets/$target.py" "${PYI_ARGS[@]}"
 done
 
-# Seed corpora: the .wasm files in corpus/ seed differential, validate and
+# Seed corpora: the .wasm files in oracle/corpus/ seed differential, validate and
 # compile (libFuzzer picks up <target>_seed_corpus.zip next to the target).
 # assemble gets no seed corpus.
 shopt -s nullglob
-seeds=(corpus/*.wasm)
+seeds=(oracle/corpus/*.wasm)
 shopt -u nullglob
 if [ ${#seeds[@]} -gt 0 ]; then
   for target in differential validate compile; do
     zip -j -q "$OUT/${target}_seed_corpus.zip" "${seeds[@]}"
   done
 else
-  echo "build.sh: warning: no corpus/*.wasm files, building without seed corpora" >&2
+  echo "build.sh: warning: no oracle/corpus/*.wasm files, building without seed corpora" >&2
 fi

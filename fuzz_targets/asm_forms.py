@@ -3,19 +3,17 @@
 Shared by the `assemble` fuzz target: each form draws its operands from a `Source` and
 returns a `Case` that can encode itself with our assembler and judge Capstone's decoding.
 
-The expected-text logic is not repeated here: the aarch64 forms are the test module's
-`FORMS` and `LABEL_FORMS` (they already take an ``int``/``choice`` source), the s390x rows
-are checked by the test module's `check_capstone`, and the x64 forms below are thin
-wrappers over the text helpers of ``tests/test_x64_asm.py`` (whose checks live inline in
-hypothesis tests, so only the small per-form tables are written out here).
+The expected-text logic is not repeated here: it is `fuzz_targets.asm_ref`, which the
+assembler tests use too.  The aarch64 forms are its `FORMS` and `LABEL_FORMS` (they already
+take an ``int``/``choice`` source), the s390x rows are checked by its `check_capstone`, and
+the x64 forms below are thin wrappers over its x64 text helpers (the x64 tests' checks live
+inline in hypothesis tests, so only the small per-form tables are written out here).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 from winch.isa.aarch64.asm import A64Assembler
@@ -23,14 +21,9 @@ from winch.isa.s390x.asm import INSNS
 from winch.isa.x64.asm import GPR_NAMES, Amode, Cond, X64Assembler
 from winch.masm.buffer import CodeBuffer
 
-try:
-    import tests  # noqa: F401  (the repository's test package: it holds the text builders)
-except ImportError:  # run from elsewhere: the package sits next to fuzz_targets/
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests import test_aarch64_asm as A  # noqa: E402
-from tests import test_s390x_asm as S  # noqa: E402
-from tests import test_x64_asm as X  # noqa: E402
+from fuzz_targets.asm_ref import aarch64 as A
+from fuzz_targets.asm_ref import s390x as S
+from fuzz_targets.asm_ref import x64 as X
 
 __all__ = ["Case", "Form", "FdpSource", "FORMS", "ISAS", "capstone_text"]
 
@@ -113,7 +106,7 @@ class Form:
 _CS = {
     "x64": X.MD,
     "aarch64": A.MD,
-    "s390x": S._MD,
+    "s390x": S.MD,
 }
 _ADDR = {"x64": 0x10000, "aarch64": A.BASE, "s390x": S.ADDR}
 
@@ -450,7 +443,7 @@ X64_FORMS = [x_mov_rr, x_mov_ri, x_xor_zero, x_load_store, x_store_imm, x_extend
 
 
 def _a64_case(form) -> Callable[[object], Case]:
-    """One of tests/test_aarch64_asm.py's FORMS: one word, Capstone prints `case.cs`."""
+    """One of asm_ref.aarch64's FORMS: one word, Capstone prints `case.cs`."""
     def build(s) -> Case:
         c = form(s)
 
@@ -490,7 +483,7 @@ def _a64_label_case(name: str) -> Callable[[object], Case]:
 
 
 def a_mov_imm(s) -> Case:
-    """mov_imm's movz/movn/movk/orr sequence loads the value (tests' bit-level decoder)."""
+    """mov_imm's movz/movn/movk/orr sequence loads the value (asm_ref's bit-level decoder)."""
     size, rd = s.choice([4, 8]), s.int(0, 30)
     value = s.int(-(1 << 63), (1 << 64) - 1) if size == 8 else s.int(-(1 << 31), (1 << 32) - 1)
     mask = (1 << (8 * size)) - 1
@@ -509,7 +502,7 @@ def a_mov_imm(s) -> Case:
         if any(int.from_bytes(w, "little") & 31 != rd for w in words):
             return "a word writes another register"
         try:
-            got = A._decode_mov_words(code, size)
+            got = A.decode_mov_words(code, size)
         except AssertionError as e:
             return f"not a move-wide/orr sequence ({e})"
         return None if got == value & mask else f"loads {got:#x}"
@@ -528,11 +521,11 @@ AARCH64_FORMS = (
 
 
 def _s390x_case(mnemonic: str) -> Callable[[object], Case]:
-    """One `INSNS` row, operands by the tests' `_edge_values`, judged by `check_capstone`."""
+    """One `INSNS` row, operands by `edge_values`, judged by `check_capstone`."""
     ops = INSNS[mnemonic].operands
 
     def build(s) -> Case:
-        values = [v for o in ops for v in S._edge_values(o.kind, False, s)]
+        values = [v for o in ops for v in S.edge_values(o.kind, False, s)]
 
         def verify(code: bytes) -> str | None:
             try:

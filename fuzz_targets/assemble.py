@@ -1,8 +1,10 @@
+#!/usr/bin/env python3
 """Fuzz target: our three assemblers against Capstone.
 
 Each input picks an ISA, one instruction form and its operands (see `asm_forms`), encodes
 the instruction with our assembler and checks that Capstone decodes exactly what was
-asked for, with the same expected-text logic as tests/test_{x64,aarch64,s390x}_asm.py.
+asked for, with the expected-text logic of tests/test_{x64,aarch64,s390x}_asm.py
+(`fuzz_targets.asm_ref`).
 
     .venv/bin/python -m fuzz_targets.assemble CORPUS_DIR -max_total_time=60
 
@@ -19,8 +21,13 @@ searched in the failure report (e.g. ASM_FUZZ_KNOWN='imul_rri\\(2,').
 from __future__ import annotations
 
 import os
-import re
 import sys
+
+if not __package__ and sys.path[0] == os.path.dirname(os.path.realpath(__file__)):
+    # run by path (as libFuzzer's -fork/-jobs children are): import the package, not its files
+    sys.path[0] = os.path.dirname(sys.path[0])
+
+import re
 
 import atheris
 

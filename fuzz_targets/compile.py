@@ -1,11 +1,13 @@
+#!/usr/bin/env python3
 """Fuzz target: seed modules mutated structurally, compiled for every ISA.
 
     python -m fuzz_targets.compile CORPUS_DIR [libFuzzer flags]
 
-Each input picks a seed module (`corpus/*.wasm`, or `$ORACLE_COMPILE_SEEDS`) and a few
-structural mutations of its function bodies: an operator replaced by another of the same
-signature, a constant replaced by an edge value, a memory offset or alignment changed, an
-instruction deleted, duplicated or swapped with its neighbour.  Mutants our validator
+Each input picks a seed module (`oracle.corpus`, or the files the glob
+`$ORACLE_COMPILE_SEEDS` matches) and a few structural mutations of its function bodies: an
+operator replaced by another of the same signature, a constant replaced by an edge value, a
+memory offset or alignment changed, an instruction deleted, duplicated or swapped with its
+neighbour.  Mutants our validator
 rejects are skipped; the rest are compiled for x64, aarch64 and s390x, twice each:
 - any exception but `Unsupported` is a compiler crash;
 - two compilations giving different code is a nondeterministic compile.
@@ -13,9 +15,15 @@ rejects are skipped; the rest are compiled for x64, aarch64 and s390x, twice eac
 
 from __future__ import annotations
 
+import os
+import sys
+
+if not __package__ and sys.path[0] == os.path.dirname(os.path.realpath(__file__)):
+    # run by path (as libFuzzer's -fork/-jobs children are): import the package, not its files
+    sys.path[0] = os.path.dirname(sys.path[0])
+
 import dataclasses
 import glob
-import os
 import traceback
 
 import atheris
@@ -30,11 +38,11 @@ with atheris.instrument_imports(include=["winch"]):
     from winch.wasm.reader import decode_module
 
 from fuzz_targets import apply_mutant_from_env, findings, fuzz  # noqa: E402
+from oracle import corpus  # noqa: E402
 
 ISAS = tuple(os.environ.get("ORACLE_ISAS", "x64,aarch64,s390x").split(","))
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED_GLOB = os.environ.get("ORACLE_COMPILE_SEEDS", os.path.join(ROOT, "corpus", "*.wasm"))
-# a fallback seed when no corpus is reachable (e.g. a packaged target): (i32,i32)->i32 add
+SEED_GLOB = os.environ.get("ORACLE_COMPILE_SEEDS")  # default: the seeds of oracle.corpus
+# a fallback seed when no seed decodes: (i32,i32)->i32 add
 FALLBACK = bytes.fromhex("0061736d0100000001070160027f7f017f030201000a09010700200020016a0b")
 
 EDGES = {"i32.const": (0, 1, -1, 2**31 - 1, -2**31, 31, 32),
@@ -51,11 +59,20 @@ STATS = {"inputs": 0, "invalid mutants": 0, "compiled": 0, "unsupported": 0}
 
 
 def _load_seeds() -> list:
+    if SEED_GLOB:
+        datas = []
+        for p in sorted(glob.glob(SEED_GLOB)):
+            try:
+                datas.append(open(p, "rb").read())
+            except OSError:
+                continue
+    else:
+        datas = [data for _, data in corpus.seeds()]
     seeds = []
-    for p in sorted(glob.glob(SEED_GLOB)):
+    for data in datas:
         try:
-            seeds.append(decode_module(open(p, "rb").read()))
-        except (OSError, WinchError):
+            seeds.append(decode_module(data))
+        except WinchError:
             continue
     return seeds or [decode_module(FALLBACK)]
 

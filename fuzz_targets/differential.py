@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: generated modules through `oracle diff` on every engine.
 
     python -m fuzz_targets.differential CORPUS_DIR [libFuzzer flags]
@@ -11,8 +12,14 @@ same hypothesis version.  `ORACLE_ENGINES` (comma-separated) overrides the engin
 
 from __future__ import annotations
 
-import hashlib
 import os
+import sys
+
+if not __package__ and sys.path[0] == os.path.dirname(os.path.realpath(__file__)):
+    # run by path (as libFuzzer's -fork/-jobs children are): import the package, not its files
+    sys.path[0] = os.path.dirname(sys.path[0])
+
+import hashlib
 
 import atheris
 

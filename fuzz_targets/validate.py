@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: raw (mutated) bytes through our front end and wasmtime's validator.
 
     python -m fuzz_targets.validate CORPUS_DIR [libFuzzer flags]
@@ -7,10 +8,17 @@ Two properties:
   `ValidationError`, `Unsupported`) - anything else is a front-end crash;
 - it agrees with wasmtime on valid / invalid, except where one side lacks a feature
   (`Unsupported` from ours, a feature-gating message from wasmtime): those are skipped.
-Seed it with `corpus/` (libFuzzer mutates the bytes).
+Seed it with the modules of `oracle/corpus/` (libFuzzer mutates the bytes).
 """
 
 from __future__ import annotations
+
+import os
+import sys
+
+if not __package__ and sys.path[0] == os.path.dirname(os.path.realpath(__file__)):
+    # run by path (as libFuzzer's -fork/-jobs children are): import the package, not its files
+    sys.path[0] = os.path.dirname(sys.path[0])
 
 import traceback
 

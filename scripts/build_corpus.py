@@ -1,4 +1,4 @@
-"""Rebuild the seed corpus: corpus/src/NAME.wat -> corpus/NAME.wasm.
+"""Rebuild the seed corpus: oracle/corpus/src/NAME.wat -> oracle/corpus/NAME.wasm.
 
     python scripts/build_corpus.py [--check]
 
@@ -13,7 +13,7 @@ import sys
 
 import wasmtime
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "corpus"
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "oracle" / "corpus"
 
 
 def build(check: bool) -> int:

@@ -11,11 +11,11 @@ import pytest
 from oracle.diff import DEFAULT_ENGINES, run_diff
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SEEDS = sorted((ROOT / "corpus").glob("*.wasm"))
+SEEDS = sorted((ROOT / "oracle" / "corpus").glob("*.wasm"))
 
 
 def test_binaries_match_their_sources():
-    assert len(SEEDS) == len(list((ROOT / "corpus" / "src").glob("*.wat"))) >= 8
+    assert len(SEEDS) == len(list((ROOT / "oracle" / "corpus" / "src").glob("*.wat"))) >= 8
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_corpus.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

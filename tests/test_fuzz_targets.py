@@ -14,7 +14,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SEEDS = sorted((ROOT / "corpus").glob("*.wasm"))
+SEEDS = sorted((ROOT / "oracle" / "corpus").glob("*.wasm"))
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_compile_target_finds_a_planted_crash(findings_dir, monkeypatch):
         raise IndexError("planted")
 
     monkeypatch.setitem(F.HANDLERS, "i32.add", broken)
-    C.check_module((ROOT / "corpus" / "int_arith.wasm").read_bytes())
+    C.check_module((ROOT / "oracle" / "corpus" / "int_arith.wasm").read_bytes())
     sigs = [r["signature"] for r in _recorded(findings_dir)]
     assert sigs and all(s.startswith("compiler crash|winch-") for s in sigs)
     assert {s.split("|")[2] for s in sigs} == {"x64", "aarch64", "s390x"}

@@ -24,33 +24,26 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import capstone
-from capstone import sysz_const as SZ
 from unicorn import UC_ARCH_S390X, UC_HOOK_INTR, UC_MODE_BIG_ENDIAN, Uc
 from unicorn import s390x_const as U
 
 from winch.errors import EncodingError
 from winch.isa.s390x import asm as asm_mod
 from winch.isa.s390x.asm import (
-    COND_SUFFIX, FORMATS, INSNS, PCREL16, PCREL32, Cond, Kind, Mem, Rel, S390xAssembler,
-    patch_pcrel32,
+    FORMATS, INSNS, PCREL16, PCREL32, Cond, Kind, Mem, Rel, S390xAssembler, patch_pcrel32,
+)
+
+from fuzz_targets.asm_ref.s390x import (
+    D12, D20, MD, RANGES, check_capstone, edge_values, encode, gnu_text,
 )
 
 GNU_AS = "/usr/bin/s390x-linux-gnu-as"
 GNU_OBJCOPY = "/usr/bin/s390x-linux-gnu-objcopy"
 
 # --------------------------------------------------------------------------------------
-# Operand generation (shared by the Capstone, GNU and Unicorn tests)
+# Operand generation by hypothesis (ranges, edge values and the Capstone and GNU texts:
+# fuzz_targets/asm_ref/s390x.py, shared with the assemble fuzz target)
 # --------------------------------------------------------------------------------------
-_RANGES = {
-    Kind.MASK: (0, 15), Kind.U8: (0, 255), Kind.S8: (-128, 127), Kind.U16: (0, 0xFFFF),
-    Kind.S16: (-0x8000, 0x7FFF), Kind.U32: (0, 0xFFFF_FFFF), Kind.S32: (-2**31, 2**31 - 1),
-    Kind.REL16: (-0x8000, 0x7FFF), Kind.REL32: (-2**31, 2**31 - 1),
-}
-D12 = (0, 4095)
-D20 = (-2**19, 2**19 - 1)
-
-
 def _edgy(lo: int, hi: int):
     """Integers in lo..hi; shrinks toward lo and draws the edges and 0 often."""
     edges = sorted({lo, lo + 1, hi - 1, hi} | {v for v in (0, -1, 1) if lo <= v <= hi})
@@ -65,9 +58,9 @@ def operand_strategy(kind: Kind):
     if kind is Kind.GPR_EVEN:
         return st.tuples(st.integers(0, 7).map(lambda r: 2 * r))
     if kind in (Kind.REL16, Kind.REL32):
-        return st.tuples(_edgy(*_RANGES[kind]).map(Rel))
-    if kind in _RANGES:
-        return st.tuples(_edgy(*_RANGES[kind]))
+        return st.tuples(_edgy(*RANGES[kind]).map(Rel))
+    if kind in RANGES:
+        return st.tuples(_edgy(*RANGES[kind]))
     if kind is Kind.MEM_RX:
         return st.tuples(_edgy(*D12), reg, reg)
     if kind is Kind.MEM_RXY:
@@ -88,115 +81,9 @@ def operands_strategy(mnemonic: str):
     return st.tuples(*parts).map(lambda groups: [v for g in groups for v in g])
 
 
-def encode(mnemonic: str, values) -> bytes:
-    a = S390xAssembler()
-    a.emit(mnemonic, *values)
-    return bytes(a.buf.data)
-
-
 # --------------------------------------------------------------------------------------
 # 1. Capstone round trip
 # --------------------------------------------------------------------------------------
-_MD = capstone.Cs(capstone.CS_ARCH_SYSZ, capstone.CS_MODE_BIG_ENDIAN)
-_MD.detail = True
-_SUFFIX_TO_MASK = {v: k for k, v in COND_SUFFIX.items()}
-# Capstone prints conditional forms as aliases: prefix + condition suffix + postfix, with
-# the mask operand dropped (je / jge / ber / locgrh / cgrjle / lochino ...); mask 15 of
-# a branch prints without suffix (j, jg, br).
-_ALIAS = {"BRC": ("j", ""), "BRCL": ("jg", ""), "BCR": ("b", "r")}
-ADDR = 0x100000
-
-
-def _cs_gpr(insn, reg_id: int) -> int:
-    return 0 if reg_id == 0 else int(insn.reg_name(reg_id))
-
-
-def capstone_operands(insn) -> list[tuple]:
-    out = []
-    for o in insn.operands:
-        if o.type == SZ.SYSZ_OP_REG:
-            name = insn.reg_name(o.reg)
-            out.append(("f", int(name[1:])) if name.startswith("f") else ("r", int(name)))
-        elif o.type == SZ.SYSZ_OP_IMM:
-            out.append(("i", o.imm))
-        elif o.type == SZ.SYSZ_OP_MEM:
-            m = o.mem
-            out.append(_mem(m.disp, _cs_gpr(insn, m.index), _cs_gpr(insn, m.base), m.length))
-        else:
-            raise AssertionError(f"unexpected operand type {o.type}")
-    return out
-
-
-def _mem(d: int, x: int, b: int, length: int) -> tuple:
-    # Capstone shows D(0,0) as a plain immediate.
-    return ("i", d) if x == 0 and b == 0 and length == 0 else ("m", d, x, b, length)
-
-
-def expected_operands(mnemonic: str, values, addr: int) -> list[tuple]:
-    it = iter(values)
-    out = []
-    for o in INSNS[mnemonic].operands:
-        k = o.kind
-        if k in (Kind.GPR, Kind.GPR_EVEN):
-            out.append(("r", next(it)))
-        elif k is Kind.FPR:
-            out.append(("f", next(it)))
-        elif k in (Kind.REL16, Kind.REL32):
-            out.append(("i", addr + 2 * next(it).halfwords))
-        elif k in _RANGES:
-            out.append(("i", next(it)))
-        elif k in (Kind.MEM_RX, Kind.MEM_RXY):
-            d, x, b = next(it), next(it), next(it)
-            out.append(_mem(d, x, b, 0))
-        elif k in (Kind.MEM_RS, Kind.MEM_RSY):
-            d, b = next(it), next(it)
-            out.append(_mem(d, 0, b, 0))
-        else:
-            d, length, b = next(it), next(it), next(it)
-            out.append(("m", d, 0, b, length))
-    return out
-
-
-def _field_values(row, values) -> dict:
-    """Layout field -> operand value (only plain one-field operands are needed here)."""
-    if values is None:
-        return {f: None for o in row.operands for f in o.fields}
-    it = iter(values)
-    return {f: next(it) for o in row.operands for f in o.fields}
-
-
-def check_capstone(mnemonic: str, values) -> None:
-    raw = encode(mnemonic, values)
-    row = INSNS[mnemonic]
-    assert len(raw) == row.size
-    decoded = list(_MD.disasm(raw, ADDR))
-    assert len(decoded) == 1, f"{mnemonic} {values}: {raw.hex()} decoded as {decoded}"
-    insn = decoded[0]
-    assert insn.size == len(raw)
-    got = capstone_operands(insn)
-    want = expected_operands(mnemonic, values, ADDR)
-    base = mnemonic.lower()
-    if insn.mnemonic != base and insn.mnemonic.upper() in INSNS:
-        # The "A" conversions with M4 = 0 print as their older form (same opcode), e.g.
-        # cfdbra %r1,5,%f2,0 -> cfdbr %r1,5,%f2 and cefbra %f1,0,%r2,0 -> cefbr %f1,%r2.
-        other = INSNS[insn.mnemonic.upper()]
-        fields = _field_values(row, values)
-        assert all(v == 0 for f, v in fields.items() if f not in _field_values(other, None))
-        other_values = [fields[f] for o in other.operands for f in o.fields]
-        assert encode(other.mnemonic, other_values) == raw, (mnemonic, insn.mnemonic)
-        want = expected_operands(other.mnemonic, other_values, ADDR)
-    elif insn.mnemonic != base:
-        prefix, postfix = _ALIAS.get(mnemonic, (base, ""))
-        cs = insn.mnemonic
-        assert cs.startswith(prefix) and cs.endswith(postfix), (mnemonic, cs, raw.hex())
-        suffix = cs[len(prefix):len(cs) - len(postfix)]
-        mask_at = [i for i, o in enumerate(row.operands) if o.kind is Kind.MASK]
-        assert len(mask_at) == 1, (mnemonic, cs)
-        mask = want.pop(mask_at[0])[1]
-        assert (_SUFFIX_TO_MASK[suffix] if suffix else 15) == mask, (mnemonic, cs, mask)
-    assert got == want, f"{mnemonic} {values}: {raw.hex()} -> {insn.mnemonic} {insn.op_str}"
-
-
 ROWS_BY_FORMAT = {f: sorted(m for m, row in INSNS.items() if row.fmt == f) for f in FORMATS}
 
 
@@ -220,60 +107,12 @@ def test_capstone_decodes_helper_sequences():
     a.br(14)
     a.nop()
     raw = bytes(a.buf.data)
-    assert sum(i.size for i in _MD.disasm(raw, 0)) == len(raw)
+    assert sum(i.size for i in MD.disasm(raw, 0)) == len(raw)
 
 
 # --------------------------------------------------------------------------------------
 # 2. GNU reference set
 # --------------------------------------------------------------------------------------
-def gnu_text(mnemonic: str, values) -> str:
-    it = iter(values)
-    parts = []
-    for o in INSNS[mnemonic].operands:
-        k = o.kind
-        if k in (Kind.GPR, Kind.GPR_EVEN):
-            parts.append(f"%r{next(it)}")
-        elif k is Kind.FPR:
-            parts.append(f"%f{next(it)}")
-        elif k in (Kind.REL16, Kind.REL32):
-            parts.append(f".{2 * next(it).halfwords:+d}")
-        elif k in _RANGES:
-            parts.append(str(next(it)))
-        elif k in (Kind.MEM_RX, Kind.MEM_RXY):
-            d, x, b = next(it), next(it), next(it)
-            parts.append(f"{d}(%r{x},%r{b})")
-        elif k in (Kind.MEM_RS, Kind.MEM_RSY):
-            d, b = next(it), next(it)
-            parts.append(f"{d}(%r{b})")
-        else:
-            d, length, b = next(it), next(it), next(it)
-            parts.append(f"{d}({length},%r{b})")
-    return f"{mnemonic.lower()} {','.join(parts)}".rstrip()
-
-
-def _edge_values(kind: Kind, high: bool, rnd: random.Random | None) -> list:
-    def pick(lo, hi):
-        return rnd.randint(lo, hi) if rnd else (hi if high else lo)
-    reg = pick(0, 15)
-    if kind in (Kind.GPR, Kind.FPR):
-        return [reg]
-    if kind is Kind.GPR_EVEN:
-        return [pick(0, 7) * 2]
-    if kind in (Kind.REL16, Kind.REL32):
-        return [Rel(pick(*_RANGES[kind]))]
-    if kind in _RANGES:
-        return [pick(*_RANGES[kind])]
-    if kind is Kind.MEM_RX:
-        return [pick(*D12), pick(0, 15), pick(0, 15)]
-    if kind is Kind.MEM_RXY:
-        return [pick(*D20), pick(0, 15), pick(0, 15)]
-    if kind is Kind.MEM_RS:
-        return [pick(*D12), pick(0, 15)]
-    if kind is Kind.MEM_RSY:
-        return [pick(*D20), pick(0, 15)]
-    return [pick(*D12), pick(1, 256), pick(0, 15)]
-
-
 def reference_set() -> list[tuple[str, list]]:
     """Each row at its low edge, its high edge and two random points (deterministic)."""
     rnd = random.Random(390)
@@ -281,7 +120,7 @@ def reference_set() -> list[tuple[str, list]]:
     for mnemonic in sorted(INSNS):
         ops = INSNS[mnemonic].operands
         for high, r in ((False, None), (True, None), (False, rnd), (False, rnd)):
-            cases.append((mnemonic, [v for o in ops for v in _edge_values(o.kind, high, r)]))
+            cases.append((mnemonic, [v for o in ops for v in edge_values(o.kind, high, r)]))
     return cases
 
 
@@ -370,7 +209,7 @@ def test_forward_and_backward_branches_resolve():
     assert _disp(code, b3, 16) * 2 == -b3
     assert _disp(code, b4, 32) * 2 == -b4
     assert _disp(code, c2, 32) * 2 == -c2
-    listing = {i.address: i for i in _MD.disasm(code, 0)}
+    listing = {i.address: i for i in MD.disasm(code, 0)}
     assert listing[b1].mnemonic == "je" and listing[b1].operands[0].imm == target
     assert listing[b3].mnemonic == "j" and listing[b3].operands[0].imm == 0
     assert listing[c1].mnemonic == "brasl" and listing[c1].operands[1].imm == target
@@ -433,7 +272,7 @@ def test_brasl_reloc_records_the_call():
     assert fin.code[2:] == bytes.fromhex("c0e500000000")
     code = bytearray(fin.code)
     patch_pcrel32(code, 2, 0x400)
-    assert next(_MD.disasm(bytes(code[2:]), 2)).op_str == "%r14, 0x400"
+    assert next(MD.disasm(bytes(code[2:]), 2)).op_str == "%r14, 0x400"
 
 
 def test_unbound_label_and_bad_label_operands():
@@ -524,7 +363,7 @@ def test_emit_mem_picks_the_short_form_when_it_fits():
     a.emit_mem("L", "LY", 1, Mem(2, 4095))
     a.emit_mem("L", "LY", 1, Mem(2, 4096))
     a.emit_mem("STD", "STDY", 3, Mem(2, -1, 4))
-    listing = [(i.mnemonic, i.op_str) for i in _MD.disasm(bytes(a.buf.data), 0)]
+    listing = [(i.mnemonic, i.op_str) for i in MD.disasm(bytes(a.buf.data), 0)]
     assert listing == [("l", "%r1, 0xfff(%r2)"), ("ly", "%r1, 0x1000(%r2)"),
                        ("stdy", "%f3, -1(%r4, %r2)")]
     with pytest.raises(EncodingError, match="displacement"):
@@ -639,7 +478,7 @@ def _benign_operands(mnemonic: str) -> list:
             vals.append(0)
         elif k in (Kind.REL16, Kind.REL32):
             vals.append(Rel((DATA - CODE) // 2) if mnemonic.endswith("RL") else Rel(row.size // 2))
-        elif k in _RANGES:
+        elif k in RANGES:
             vals.append(1)
         elif k in (Kind.MEM_RX, Kind.MEM_RXY):
             vals += [8, 0, 6]

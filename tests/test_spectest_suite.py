@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from oracle.engines import get_engine
@@ -38,3 +43,19 @@ def test_spec_suite_has_no_failures(engine_name):
                     "reference-types", "multi-value")
         for x in reasons:
             assert "unsupported: " in x and not any(x.endswith(f) for f in in_scope), x
+
+
+def test_missing_suite_is_a_skip_that_names_SPEC_TESTSUITE(tmp_path):
+    """Without the suite, the tests that need it are skipped, saying where to get it (they
+    used to fail with FileNotFoundError)."""
+    test_file = Path(__file__).resolve().parent / "test_frontend_suite.py"
+    env = dict(os.environ, SPEC_TESTSUITE=str(tmp_path / "nonexistent"))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                        "-p", "no:xdist", str(test_file)], cwd=Path(__file__).parent.parent,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "2 skipped" in r.stdout and "passed" not in r.stdout and "failed" not in r.stdout, \
+        r.stdout[-3000:]
+    skips = [line for line in r.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert skips and all("spec test suite not found at" in line and "SPEC_TESTSUITE=DIR" in line
+                         and "github.com/WebAssembly/testsuite" in line for line in skips), skips

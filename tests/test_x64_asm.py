@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 
-import capstone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,15 +14,9 @@ from winch.errors import EncodingError
 from winch.isa.x64.asm import GPR_NAMES, Amode, Cond, X64Assembler
 from winch.masm.buffer import CodeBuffer
 
-MD = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-R32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi") + tuple(f"r{i}d" for i in range(8, 16))
-R16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di") + tuple(f"r{i}w" for i in range(8, 16))
-R8 = ("al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil") + tuple(f"r{i}b" for i in range(8, 16))
-NAMES = {8: GPR_NAMES, 4: R32, 2: R16, 1: R8}
-CC = {Cond.O: "o", Cond.NO: "no", Cond.B: "b", Cond.AE: "ae", Cond.E: "e", Cond.NE: "ne",
-      Cond.BE: "be", Cond.A: "a", Cond.S: "s", Cond.NS: "ns", Cond.P: "p", Cond.NP: "np",
-      Cond.L: "l", Cond.GE: "ge", Cond.LE: "le", Cond.G: "g"}
-PTR = {1: "byte", 2: "word", 4: "dword", 8: "qword"}
+from fuzz_targets.asm_ref.x64 import (
+    ALU, CC, MD, NAMES, R8, R32, mem_text, same_imm, split_imm,
+)
 
 gpr = st.integers(0, 15)
 gpr_no_sp = st.integers(0, 15).filter(lambda r: r != 4)
@@ -35,16 +28,6 @@ amode = st.builds(lambda b, i, s, d: Amode(b, i, s, d), gpr, st.one_of(st.none()
                   st.sampled_from([1, 2, 4, 8]), disp)
 
 
-def mem_text(m: Amode, size: int | None) -> str:
-    parts = GPR_NAMES[m.base]
-    if m.index is not None:
-        parts += f" + {GPR_NAMES[m.index]}" + (f"*{m.scale}" if m.scale != 1 else "")
-    if m.disp:
-        parts += f" + {num(m.disp)}" if m.disp > 0 else f" - {num(-m.disp)}"
-    inner = f"[{parts}]"
-    return f"{PTR[size]} ptr {inner}" if size else inner
-
-
 def decode(emit) -> str:
     buf = CodeBuffer()
     emit(X64Assembler(buf))
@@ -53,26 +36,6 @@ def decode(emit) -> str:
     assert len(insns) == 1, (code.hex(), [(i.mnemonic, i.op_str) for i in insns])
     assert insns[0].size == len(code), code.hex()
     return f"{insns[0].mnemonic} {insns[0].op_str}".strip()
-
-
-def num(v: int) -> str:
-    """A non-negative number as Capstone prints it: decimal below 10, else hex."""
-    return str(v) if v < 10 else hex(v)
-
-
-def imm_text(v: int) -> str:
-    return num(v) if v >= 0 else "-" + num(-v)
-
-
-def split_imm(text: str) -> tuple[str, int]:
-    """'op a, b, IMM' -> ('op a, b', IMM as int): Capstone shows immediates signed or not."""
-    head, imm = text.rsplit(", ", 1)
-    return head, int(imm, 0)
-
-
-def same_imm(a: int, b: int, size: int) -> bool:
-    mask = (1 << (8 * size)) - 1
-    return a & mask == b & mask
 
 
 settings_ = settings(max_examples=60, deadline=None)
@@ -132,9 +95,6 @@ def test_movzx_movsx(src, dst_size, d, rm):
 def test_movsxd(d, rm):
     operand = R32[rm] if isinstance(rm, int) else mem_text(rm, 4)
     assert decode(lambda a: a.movsx(4, 8, d, rm)) == f"movsxd {GPR_NAMES[d]}, {operand}"
-
-
-ALU = ("add", "or", "adc", "sbb", "and", "sub", "xor", "cmp")
 
 
 @settings_
