@@ -6,3 +6,9 @@ class ScriptError(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class UnsupportedForm(ScriptError):
+    """Well-formed script text the runner cannot express (a component, a reference argument
+    it cannot pass, ...): the command holding it is skipped with this reason, not the run
+    ended."""

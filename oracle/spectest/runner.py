@@ -1,9 +1,16 @@
 """Run a `.wast` script against one engine and count passed / failed / skipped commands.
 
 Every command is one check.  A command is *skipped* only with a reason: the module it needs
-was rejected as unsupported (the feature is named), the engine cannot perform it (the front
-end runs nothing), or the harness cannot express it with this engine.  Anything the engine
-gets wrong, including a Python exception escaping the engine, is a *failure*.
+was rejected as unsupported (the feature is named) or refused for lack of resources, the
+engine cannot perform it (the front end runs nothing), the harness cannot express it with
+this engine (`thread`, components, ...), or the file's `;;!` configuration asks for what
+the engine cannot do (oracle/spectest/config.py).  Anything the engine gets wrong,
+including a Python exception escaping the engine, is a *failure*.
+
+wasmtime's runner conventions are followed, so its own suite (`tests/misc_testsuite`) runs
+unchanged: a module or instance named `$name` is also registered under `name`, and the
+`wasmtime` host module provides `gc` (a no-op here: collection is not observable by a
+script).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun
                                  ResourceLimited)
 from oracle.outcomes import Exhausted, Trap, TrapKind, Values, trap_kind_for_spec_message
 from oracle.spectest import script as S
+from oracle.spectest.config import skip_reason
 from oracle.spectest.matching import describe, matches, unverifiable
 
 
@@ -128,9 +136,16 @@ class ScriptRunner:
         self.unavailable_registrations: dict = {}  # registered name -> why it is missing
         self.registered: dict = {}  # registered name -> instance
         self.tainted: dict = {}  # id(instance) -> why its state is unknown
+        self.wasmtime_gc_defined = False
+        self.last_wasm = b""  # the binary of the module compiled last
 
     def run(self) -> FileResult:
         try:
+            why = skip_reason(self.engine, self.script.config)
+            if why:
+                self.result.skipped = len(self.script.commands)
+                self.result.skip_reasons[why] += len(self.script.commands)
+                return self.result
             for cmd in self.script.commands:
                 self._one(cmd)
         finally:
@@ -169,8 +184,9 @@ class ScriptRunner:
             raise _Fail(f"wat2wasm rejected a module the script needs: {first}") from None
 
     def _compile(self, src: S.ModuleSource):
-        wasm = self._binary(src)
+        wasm = self.last_wasm = self._binary(src)
         self._check_imports(wasm)
+        self._wasmtime_host(wasm)
         try:
             return self.session.compile(wasm)
         except Rejected as e:
@@ -179,40 +195,77 @@ class ScriptRunner:
                 raise _Skip(f"unsupported: {e.feature}") from None
             raise _Fail(f"module rejected: {e.message}") from None
 
+    def _wasmtime_host(self, wasm: bytes) -> None:
+        """Provide `wasmtime.gc`, the one function of wasmtime's `wasmtime` host module, to a
+        module importing it (found in the bytes: the module may not decode here)."""
+        if self.wasmtime_gc_defined or b"\x08wasmtime\x02gc\x00" not in wasm:
+            return
+        self.wasmtime_gc_defined = True
+        try:
+            self.session.define_host_func("wasmtime", "gc", [], [], lambda: [])
+        except NotRun:
+            pass  # an engine that links nothing
+
+    def _inherit_taint(self, wasm: bytes, inst) -> None:
+        """An instance importing from a registration whose state is unknown (a skipped
+        thread or module may have changed it) has unknown state too, from the start."""
+        if not self.tainted or isinstance(inst, _Unavailable):
+            return
+        section = _import_section(wasm)
+        for name, exporter in self.registered.items():
+            why = self.tainted.get(id(exporter))
+            if why is not None and _names(section, name):
+                self.tainted[id(inst)] = why
+                return
+
     def _taint_exporters(self, wasm: bytes, reason: str) -> None:
         """A skipped module could have changed the instances it imports from (segments,
         start function): their state is unknown to the script from now on."""
         from winch.wasm.reader import decode_module
 
         try:
-            imports = decode_module(wasm).imports
-        except Exception:
-            return
-        for imp in imports:
-            inst = self.registered.get(imp.module)
+            modules = {imp.module for imp in decode_module(wasm).imports}
+        except Exception:  # it may not decode here: look for the names in its bytes
+            section = _import_section(wasm)
+            modules = {name for name in self.registered if _names(section, name)}
+        for name in modules:
+            inst = self.registered.get(name)
             if inst is not None:
                 self.tainted[id(inst)] = f"state depends on a skipped module ({reason})"
 
     def _check_imports(self, wasm: bytes) -> None:
         """Skip (with the reason) a module importing from a registration that is missing
-        because its module was skipped."""
-        if not self.unavailable_registrations:
+        because its module was skipped.  An engine that runs nothing links nothing: it
+        checks every module whatever it imports."""
+        if not self.unavailable_registrations or not self.engine.executes:
             return
         from winch.wasm.reader import decode_module
 
         try:
-            imports = decode_module(wasm).imports
-        except Exception:  # malformed: the engine will say so
-            return
-        for imp in imports:
-            why = self.unavailable_registrations.get(imp.module)
+            modules = [imp.module for imp in decode_module(wasm).imports]
+        except Exception:  # it may not decode here (malformed, or a proposal we lack)
+            section = _import_section(wasm)
+            modules = [n for n in self.unavailable_registrations if _names(section, n)]
+        for name in modules:
+            why = self.unavailable_registrations.get(name)
             if why is not None:
                 raise _Skip(why)
 
     def _bind(self, name, inst) -> None:
+        """`inst` becomes the current instance, and `$name`'s: wasmtime's runner also
+        registers a named instance under `name` (without `$`), so later modules can import
+        from it without a `register` command; a missing one is remembered with why."""
         self.current = inst
         if name:
             self.instances[name] = inst
+            as_name = name[1:] if name.startswith("$") else name
+            if isinstance(inst, _Unavailable):
+                self.unavailable_registrations[as_name] = inst.reason
+                self.registered.pop(as_name, None)
+            else:
+                self.unavailable_registrations.pop(as_name, None)
+                self.registered[as_name] = inst
+                self.session.register(as_name, inst)
 
     def _ModuleCmd(self, cmd: S.ModuleCmd) -> None:
         src = cmd.module
@@ -231,7 +284,16 @@ class ScriptRunner:
         if src.definition:
             self._define(src.name, compiled)
             return
-        self._bind(src.name, self._instantiate(compiled))
+        try:
+            inst = self._instantiate(compiled)
+        except _Skip as s:  # e.g. a resource limit: what follows uses this module, not the last
+            self._bind(src.name, _Unavailable(s.reason))
+            raise
+        except _Fail:
+            self._bind(src.name, _Unavailable("module failed"))
+            raise
+        self._inherit_taint(self.last_wasm, inst)
+        self._bind(src.name, inst)
 
     def _define(self, name, compiled) -> None:
         self.last_definition = compiled
@@ -262,7 +324,10 @@ class ScriptRunner:
             raise _Skip(compiled.reason)
         try:
             inst = self._instantiate(compiled)
-        except (_Fail, _Skip):
+        except _Skip as s:
+            self._bind(cmd.name, _Unavailable(s.reason))
+            raise
+        except _Fail:
             self._bind(cmd.name, _Unavailable("instantiation failed"))
             raise
         self._bind(cmd.name, inst)
@@ -332,6 +397,8 @@ class ScriptRunner:
         except InstantiationTrapped as t:
             self._check_trap(t.outcome, cmd.message)
             return
+        except ResourceLimited as e:
+            raise _Skip(f"resource limit: {str(e).splitlines()[0]}") from None
         except LinkError as e:
             raise _Fail(f"expected trap {cmd.message!r} at instantiation, got link error {e}") from None
         raise _Fail(f"expected trap {cmd.message!r} at instantiation, but it succeeded") \
@@ -374,6 +441,8 @@ class ScriptRunner:
             inst = self.session.instantiate(compiled)
         except NotRun:
             return  # the engine checks modules only: the module was accepted, as it must be
+        except ResourceLimited as e:
+            raise _Skip(f"resource limit: {str(e).splitlines()[0]}") from None
         except LinkError as e:
             if cmd.kind == "unlinkable":
                 return
@@ -385,7 +454,39 @@ class ScriptRunner:
         raise _Fail(f"expected {cmd.kind} ({cmd.message!r}), but instantiation succeeded")
 
     def _Unknown(self, cmd: S.Unknown) -> None:
-        raise _Fail(f"unknown command ({cmd.head} ...)")
+        for name in cmd.shared:
+            # the thread would have run against this instance: its state is now unknown
+            inst = self.instances.get(name)
+            if inst is not None and not isinstance(inst, _Unavailable):
+                self.tainted.setdefault(id(inst), "state depends on a skipped thread")
+        raise _Skip(cmd.reason or f"({cmd.head} ...): command not supported by the runner")
+
+
+def _import_section(wasm: bytes) -> bytes:
+    """The bytes of `wasm`'s import section (empty if none or unreadable), found by walking
+    the section headers only, so it works for modules the front end cannot decode."""
+    from winch.wasm.leb import read_u32
+
+    pos = 8
+    try:
+        while pos < len(wasm):
+            sid = wasm[pos]
+            size, pos = read_u32(wasm, pos + 1, len(wasm))
+            if sid == 2:
+                return bytes(wasm[pos:pos + size])
+            pos += size
+    except Exception:
+        pass
+    return b""
+
+
+def _names(section: bytes, module: str) -> bool:
+    """Does an import section (probably) import from `module`?  Looks for the encoded name
+    (length + UTF-8): a false match only makes the runner skip more, never pass more."""
+    name = module.encode()
+    if len(name) >= 0x80:
+        return name in section
+    return bytes((len(name),)) + name in section
 
 
 def _command_name(cmd) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from oracle.spectest import sexpr
-from oracle.spectest.errors import ScriptError
+from oracle.spectest.errors import ScriptError, UnsupportedForm
 from oracle.spectest.literals import parse_float, parse_int
 from oracle.spectest.sexpr import Atom, SList, String
 from oracle.values import Value
@@ -109,8 +109,13 @@ class AssertModule:
 
 @dataclass
 class Unknown:
+    """A command the runner does not perform (`thread`, `wait`, components, ...): skipped
+    with `reason`, never a failure."""
+
     line: int
     head: str
+    reason: str = ""
+    shared: tuple = ()  # `thread`: the modules it shares with the script, `(shared (module $M))`
 
 
 # -- expected results ----------------------------------------------------------------------
@@ -152,6 +157,9 @@ class Script:
     path: str
     source: str
     commands: list = field(default_factory=list)
+    # wasmtime's per-file configuration, the `;;! key = value` lines opening the file, as
+    # (key, value, line) in file order (see oracle/spectest/config.py)
+    config: list = field(default_factory=list)
 
 
 LANES = {"i8x16": (8, 16), "i16x8": (16, 8), "i32x4": (32, 4), "i64x2": (64, 2),
@@ -160,7 +168,7 @@ LANES = {"i8x16": (8, 16), "i16x8": (16, 8), "i32x4": (32, 4), "i64x2": (64, 2),
 
 def parse_script(source_bytes: bytes, path: str = "<script>") -> Script:
     source = source_bytes.decode("latin-1")
-    script = Script(path, source)
+    script = Script(path, source, config=parse_config_header(source))
     reader = _Reader(source)
     nodes = sexpr.parse(source)
     if nodes and all(_strip(n).head in MODULE_FIELDS for n in nodes):
@@ -171,11 +179,38 @@ def parse_script(source_bytes: bytes, path: str = "<script>") -> Script:
     for node in nodes:
         try:
             script.commands.append(reader.command(node))
+        except UnsupportedForm as e:
+            head = _strip(node).head or "?"
+            script.commands.append(Unknown(reader.line(node.start), head, e.message))
         except ScriptError as e:
             if e.pos < 0:
                 e.pos = node.start
             raise
     return script
+
+
+def parse_config_header(source: str) -> list:
+    """The `;;!` lines opening a script (as wasmtime reads them: every line from the first
+    that starts with `;;!`, up to the first that does not), each `key = true|false` with an
+    optional `# comment`, as (key, value, line).  Anything else there is a ScriptError."""
+    out = []
+    pos = 0
+    for number, raw in enumerate(source.split("\n"), 1):
+        if not raw.startswith(";;!"):
+            break
+        text = raw[3:].split("#", 1)[0].strip()
+        if text:
+            key, eq, value = (part.strip() for part in text.partition("="))
+            if not eq or not key.replace("_", "").replace("-", "").isalnum() or \
+                    value not in ("true", "false"):
+                raise ScriptError(f"bad `;;!` line {raw.strip()!r}: expected `name = true` "
+                                  "or `name = false`", pos)
+            out.append((key, value == "true", number))
+        pos += len(raw) + 1
+    return out
+
+
+THREAD_REASON = "thread/wait: concurrent threads are not run by this runner"
 
 
 class _Reader:
@@ -227,7 +262,18 @@ class _Reader:
                     "assert_uninstantiable"):
             return AssertModule(line, head[len("assert_"):], self.module(node[1]),
                                 self.string(node, 2))
-        return Unknown(line, head or "?")
+        if head == "thread":
+            shared = tuple(str(m[1]) for x in node[1:]
+                           if isinstance(x, SList) and x.head == "shared"
+                           for m in x[1:] if isinstance(m, SList) and m.head == "module"
+                           and len(m) > 1 and isinstance(m[1], Atom))
+            return Unknown(line, head, THREAD_REASON, shared)
+        if head == "wait":
+            return Unknown(line, head, THREAD_REASON)
+        if head == "component":
+            return Unknown(line, head, "component model: not supported")
+        head = head or "?"
+        return Unknown(line, head, f"({head} ...): command not supported by the runner")
 
     def string(self, node: SList, i: int) -> str:
         if i >= len(node) or not isinstance(node[i], String):
@@ -243,6 +289,8 @@ class _Reader:
     def module(self, node) -> ModuleSource:
         if isinstance(node, SList):
             node = _strip(node)
+        if isinstance(node, SList) and node.head == "component":
+            raise UnsupportedForm("component model: not supported", node.start)
         if not isinstance(node, SList) or node.head != "module":
             raise ScriptError("expected (module ...)", getattr(node, "start", -1))
         line = self.line(node.start)
@@ -288,7 +336,8 @@ class _Reader:
                 return Value(_null_type(e.heap), None)
             if e.kind in ("extern", "host"):
                 return Value("externref" if e.kind == "extern" else "anyref", e.payload)
-        raise ScriptError(f"unsupported argument {node!r}", getattr(node, "start", -1))
+        raise UnsupportedForm(f"argument {_show_node(node)} cannot be passed by the runner",
+                              getattr(node, "start", -1))
 
     def expected(self, node, allow_patterns: bool = True):
         if not isinstance(node, SList) or not node:
@@ -340,11 +389,17 @@ class _Reader:
                     return RefPattern(kind)
                 return RefPattern(kind, payload=parse_int(arg, 32))
             return RefPattern(kind)
-        raise ScriptError(f"unknown value form ({head} ...)", node.start)
+        raise UnsupportedForm(f"value form ({head} ...) not supported by the runner", node.start)
 
 
 MODULE_FIELDS = frozenset(("type", "import", "func", "table", "memory", "global", "export",
                            "start", "elem", "data", "tag", "rec"))
+
+
+def _show_node(node) -> str:
+    if isinstance(node, SList):
+        return "(" + " ".join(_show_node(x) for x in node) + ")"
+    return str(node)
 
 
 def _strip(node: SList) -> SList:

@@ -64,6 +64,26 @@ FUNC_REFS = "function-references"
 GC = "gc"
 THREADS = "threads"
 WIDE_ARITH = "wide-arithmetic"
+STACK_SWITCHING = "stack-switching"
+SHARED_EVERYTHING = "shared-everything-threads"
+CUSTOM_DESCRIPTORS = "custom-descriptors"
+
+# -- type-definition forms ------------------------------------------------------------------
+#: The leading byte of a type-section entry, for every form other than `0x60` (a function
+#: type, the only one in scope), by the proposal that defines it and what it is.  A module
+#: using one is `Unsupported(feature)` at that byte, never malformed: the byte is a real
+#: form, only not one we implement.  Any other byte is a malformed type form.
+FOREIGN_TYPE_FORMS = {
+    0x4E: (GC, "recursive type group"),
+    0x50: (GC, "subtype declaration"),
+    0x4F: (GC, "final subtype declaration"),
+    0x5F: (GC, "struct type"),
+    0x5E: (GC, "array type"),
+    0x5D: (STACK_SWITCHING, "continuation type"),
+    0x65: (SHARED_EVERYTHING, "shared composite type"),
+    0x4D: (CUSTOM_DESCRIPTORS, "descriptor clause"),
+    0x4C: (CUSTOM_DESCRIPTORS, "describes clause"),
+}
 
 #: Operator features the front end decodes and validates.
 FRONTEND_FEATURES = frozenset((MVP, SIGN_EXT, SAT_TRUNC, BULK, REFTYPES, SIMD))

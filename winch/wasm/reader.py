@@ -138,8 +138,10 @@ def _func_type(c: _Cursor) -> FuncType:
     at = c.pos
     form = c.byte()
     if form != 0x60:
-        if form in (0x4E, 0x50, 0x4F, 0x5F, 0x5E):
-            raise Unsupported(K.GC, "recursive, sub, struct or array type", at)
+        foreign = K.FOREIGN_TYPE_FORMS.get(form)
+        if foreign is not None:
+            feature, what = foreign
+            raise Unsupported(feature, f"{what} (type form {form:#04x})", at)
         raise DecodeError(f"malformed function type form {form:#04x}", at)
     params = tuple(c.valtype() for _ in range(c.count()))
     results = tuple(c.valtype() for _ in range(c.count()))

@@ -35,6 +35,9 @@ FOREIGN_VALUE_TYPES = {
     0x6E: "gc", 0x6D: "gc", 0x6C: "gc", 0x6B: "gc", 0x6A: "gc",
     0x71: "gc", 0x72: "gc", 0x73: "gc",
     0x69: "exceptions", 0x74: "exceptions",
+    # contref/nullcontref, the `exact` prefix, the `shared` prefix of later proposals
+    0x68: "stack-switching", 0x75: "stack-switching", 0x62: "custom-descriptors",
+    0x65: "shared-everything-threads",
 }
 
 
