@@ -8,6 +8,7 @@ and a feature one engine lacks, are *inconclusive*, never findings.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
@@ -17,6 +18,13 @@ KINDS = ("wrong value", "wrong trap", "missing trap", "spurious trap", "validati
          "compiler crash", "host crash", "sandbox violation", "nondeterministic compile")
 
 
+# What differs, in a finding's identity: a call's results (values or trap), an exported
+# global or memory after a call, the host calls, or the module as a whole.  "state" only comes
+# from an old signature whose module no longer says whether the export was a global or a memory.
+WHATS = ("result", "global", "memory", "state", "host calls", "compile", "instantiate")
+_CALL_WHERE = re.compile(r"(.*)#(\d+)(?::(.*))?", re.S)
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: str
@@ -24,14 +32,91 @@ class Finding:
     isa: str  # of the engine under test, "" for wasmtime
     where: str  # first differing export/call ("compile" for module-level findings)
     detail: str = ""
+    export: str = ""  # the called function's export name ("" for module-level findings)
+    what: str = ""  # one of WHATS ("": derived from `where`)
 
     @property
     def signature(self) -> str:
+        """Exact: names the call's position in the plan (and a differing global's export),
+        so it tells findings of one run apart.  It does not survive reduction: see
+        `identity`."""
         return f"{self.kind}|{self.engines[0]}~{self.engines[1]}|{self.isa}|{self.where}"
+
+    @property
+    def identity(self) -> "Identity":
+        if self.what:
+            return Identity(self.kind, tuple(self.engines), self.export, self.what)
+        return _identity_from_where(self.kind, tuple(self.engines), self.where)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "engines": list(self.engines), "isa": self.isa,
-                "where": self.where, "signature": self.signature, "detail": self.detail}
+                "where": self.where, "signature": self.signature,
+                "identity": str(self.identity), "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a finding is, as far as a reduction keeps it: the kind, the two engines, the
+    called function's export name and what differs (WHATS), but not the call's position in
+    the plan (the reducer drops and renumbers calls) nor which global differs (the reducer
+    drops globals).  Written `kind|reference~other|export|what`; `str()` and `parse()`
+    round-trip (an export name may hold `|`)."""
+
+    kind: str
+    engines: tuple
+    export: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}|{self.engines[0]}~{self.engines[1]}|{self.export}|{self.what}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Identity":
+        parts = text.split("|")
+        if len(parts) < 4 or "~" not in parts[1] or parts[-1] not in WHATS:
+            raise ValueError(f"not a finding identity: {text!r}")
+        return cls(parts[0], tuple(parts[1].split("~", 1)), "|".join(parts[2:-1]), parts[-1])
+
+    @classmethod
+    def from_signature(cls, signature: str, module=None) -> "Identity":
+        """The identity of an old crash file's exact signature (`kind|ref~other|isa|where`).
+        `module` (decoded, optional) tells whether a state key names a global or a memory."""
+        parts = signature.split("|")
+        if len(parts) < 4 or "~" not in parts[1]:
+            raise ValueError(f"not a finding signature: {signature!r}")
+        if len(parts) > 4 and parts[-1].startswith("mutant "):
+            parts = parts[:-1]  # regression files name the deliberate bug that made them
+        ident = _identity_from_where(parts[0], tuple(parts[1].split("~", 1)),
+                                     "|".join(parts[3:]))
+        if ident.what == "state" and module is not None:
+            key = _CALL_WHERE.fullmatch("|".join(parts[3:])).group(3)
+            kinds = {e.kind for e in module.exports if e.name == key}
+            from winch.wasm.module import EXT_GLOBAL, EXT_MEMORY
+
+            if kinds == {EXT_GLOBAL} or kinds == {EXT_MEMORY}:
+                ident = Identity(ident.kind, ident.engines, ident.export,
+                                 "global" if kinds == {EXT_GLOBAL} else "memory")
+        return ident
+
+
+def _identity_from_where(kind: str, engines: tuple, where: str) -> Identity:
+    m = _CALL_WHERE.fullmatch(where)
+    if m is None:
+        return Identity(kind, engines, "", where if where in WHATS else "compile")
+    return Identity(kind, engines, m.group(1), "state" if m.group(3) is not None else "result")
+
+
+def same_finding(expected: "Identity | str", finding: "Finding | Identity") -> bool:
+    """Whether `finding` is the finding whose identity is `expected` (an `Identity` or its
+    string form): the one rule replay and the reducer's predicate share.  Same kind, same
+    engines, same export, same thing differing ("state", from an old signature, stands for
+    either a global or a memory)."""
+    e = Identity.parse(expected) if isinstance(expected, str) else expected
+    g = finding.identity if isinstance(finding, Finding) else finding
+    if (e.kind, tuple(e.engines), e.export) != (g.kind, tuple(g.engines), g.export):
+        return False
+    state = ("global", "memory", "state")
+    return e.what == g.what or (e.what in state and g.what in state and "state" in (e.what, g.what))
 
 
 def isa_of(engine: str) -> str:

@@ -59,9 +59,39 @@ def read_crash(wasm: bytes) -> tuple[bytes, Plan | None, dict]:
 
 
 def write_crash(wasm: bytes, plan: Plan, signature: str = "", **extra) -> bytes:
-    """`wasm` with its plan and expected signature in an `oracle.plan` custom section."""
+    """`wasm` with its plan and expected signature in an `oracle.plan` custom section.
+
+    The section also holds the finding's `identity` (what survives reduction, see
+    `oracle.compare.Identity`): pass `identity=str(finding.identity)`, else it is derived
+    from `signature` and the module."""
     module, _, _ = read_crash(wasm)
     meta = {"plan": json.loads(plan.to_json()), "signature": signature, **extra}
+    if signature and not meta.get("identity"):
+        meta["identity"] = str(expected_identity(meta, module))
+    elif meta.get("identity") is not None:
+        meta["identity"] = str(meta["identity"])
     name = SECTION.encode()
     payload = encode_unsigned(len(name)) + name + json.dumps(meta, sort_keys=True).encode()
     return module + b"\x00" + encode_unsigned(len(payload)) + payload
+
+
+def expected_identity(meta: dict, module: bytes = b""):
+    """The identity of the finding a crash file expects (an `oracle.compare.Identity`), or
+    None when it names none.  Files written before identities existed hold only the exact
+    signature: the identity is derived from it (`module`, if it decodes, says whether a
+    differing export is a global or a memory).  Raises ValueError for a malformed one."""
+    from oracle.compare import Identity
+
+    if meta.get("identity"):
+        return Identity.parse(str(meta["identity"]))
+    signature = meta.get("signature", "")
+    if not signature:
+        return None
+    decoded = None
+    try:
+        from winch.wasm.reader import decode_module
+
+        decoded = decode_module(bytes(module)) if module else None
+    except Exception:  # noqa: BLE001 - a malformed module (a validation finding) is fine
+        decoded = None
+    return Identity.from_signature(signature, decoded)

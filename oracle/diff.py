@@ -9,6 +9,7 @@ global and memory are compared against the reference engine (the first one).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import platform
 import traceback
 import zlib
@@ -44,10 +45,47 @@ class DiffResult:
     runs: dict
     findings: list = field(default_factory=list)
     inconclusive: dict = field(default_factory=dict)
+    # per engine besides the reference: calls compared conclusively against the reference
+    compared: dict = field(default_factory=dict)
+    # per engine that compared nothing: why ("unsupported (simd)", "had no call to make ...")
+    not_compared: dict = field(default_factory=dict)
+    # the module is malformed or invalid for our front end and the reference alike: the
+    # front end's one-line error ("" otherwise)
+    bad_input: str = ""
+    bad_input_offset: int | None = None
+
+    @property
+    def verdict(self) -> str:
+        """"findings", "bad input", "nothing compared" (no engine compared a single call
+        conclusively with the reference) or "agree" (DESIGN.md §6)."""
+        if self.findings:
+            return "findings"
+        if self.bad_input:
+            return "bad input"
+        if not any(self.compared.values()):
+            return "nothing compared"
+        return "agree"
 
     @property
     def agree(self) -> bool:
-        return not self.findings
+        """No finding, and the reference and at least one other engine compared at least one
+        call conclusively."""
+        return self.verdict == "agree"
+
+    @property
+    def reason(self) -> str:
+        """One line: why nothing was compared, or what makes the module bad input."""
+        if self.verdict == "bad input":
+            return self.bad_input
+        if self.verdict != "nothing compared":
+            return ""
+        groups: dict = {}
+        for name in self.engines[1:]:
+            groups.setdefault(self.not_compared.get(name, "compared nothing"), []).append(name)
+        if not groups:
+            return "nothing compared: no engine besides the reference"
+        return "nothing compared: " + "; ".join(f"{', '.join(names)} {why}"
+                                                for why, names in groups.items())
 
 
 def _nan_bits(t: str, a) -> bool:
@@ -132,6 +170,9 @@ def _run_in(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: boo
                     return run
     try:
         inst = session.instantiate(compiled)
+    except NotRun as e:  # an engine that executes nothing (the front end alone)
+        run.status, run.detail = "unavailable", e.reason
+        return run
     except ResourceLimited as e:
         run.status, run.detail = "resource limit", str(e)
         return run
@@ -209,7 +250,25 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
     if module is not None and not _canonical and any(
             f.kind == "wrong value" for f in result.findings):
         _recheck_nans(result, wasm, module, engines_in, plan)
+    if not result.findings and ref.status == "rejected":
+        _check_bad_input(result, wasm, ref)
     return result
+
+
+def _check_bad_input(result: DiffResult, wasm: bytes, ref: EngineRun) -> None:
+    """The reference rejected the module and no engine disagreed: if our front end rejects
+    it too (malformed or invalid, not `Unsupported`), the module is bad input, not a test."""
+    from winch.errors import DecodeError, ValidationError
+    from winch.wasm import validate
+
+    try:
+        validate(bytes(wasm))
+    except (DecodeError, ValidationError) as e:
+        kind = "malformed" if isinstance(e, DecodeError) else "invalid"
+        result.bad_input = f"{kind}: {e.message}"
+        result.bad_input_offset = e.offset
+    except Exception:  # noqa: BLE001 - Unsupported, or a front-end crash: not bad input
+        pass
 
 
 def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) -> None:
@@ -230,6 +289,12 @@ def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) 
         if f.kind == "wrong value" and f.signature not in still:
             _inconclusive(result, "NaN sign/payload (spec-nondeterministic) observed: "
                           f"{f.where}")
+            # the canonical run compared this pair conclusively
+            other = f.engines[1]
+            if again.compared.get(other):
+                result.compared[other] = max(result.compared.get(other, 0),
+                                             again.compared[other])
+                result.not_compared.pop(other, None)
         else:
             kept.append(f)
     result.findings = kept
@@ -239,7 +304,24 @@ def _inconclusive(result: DiffResult, reason: str) -> None:
     result.inconclusive[reason] = result.inconclusive.get(reason, 0) + 1
 
 
+def _why_not_run(run: EngineRun, reference: bool) -> str:
+    """"unsupported (simd)"; for the reference "(the reference wasmtime: unsupported: ...)"."""
+    detail = run.detail.splitlines()[0] if run.detail else ""
+    if reference:
+        return f"(the reference {run.name}: {run.status}" + (f": {detail})" if detail else ")")
+    return f"{run.status} ({detail})" if detail else run.status
+
+
 def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
+    result.compared[other.name] = 0
+    _compare_pair(result, ref, other)
+    if result.compared[other.name] == 0 and other.name not in result.not_compared:
+        result.not_compared[other.name] = "compared nothing"
+
+
+def _compare_pair(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
+    """Compare `other` with the reference: append a finding, or count the calls compared
+    conclusively (`result.compared`), or say why nothing was (`result.not_compared`)."""
     engines = (ref.name, other.name)
     isa = isa_of(other.name)
     if other.status == "crashed":
@@ -254,6 +336,7 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
     for run in (ref, other):
         if run.status in ("unsupported", "unavailable", "resource limit"):
             _inconclusive(result, f"{run.name}: {run.status}: {run.detail}")
+            result.not_compared[other.name] = _why_not_run(run, run is ref)
             return
     if (ref.status == "rejected") != (other.status == "rejected"):
         result.findings.append(Finding("validation disagreement", engines, isa, "compile",
@@ -264,19 +347,30 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
             result.findings.append(Finding("wrong trap" if "trapped" in ref.status + other.status
                                            else "host crash", engines, isa, "instantiate",
                                            f"{ref.status} vs {other.status}"))
+        else:  # both rejected, both failed to link or both trapped at start: no call ran
+            result.not_compared[other.name] = f"{other.status} like the reference"
         return
+    if not result.plan.calls:
+        result.not_compared[other.name] = "had no call to make (no exported function the " \
+            "plan can call)"
     for i, call in enumerate(result.plan.calls):
         where = f"{call.export}#{i}"
         a, b = ref.outcomes[i], other.outcomes[i]
         if isinstance(a, str) or isinstance(b, str):
             _inconclusive(result, a if isinstance(a, str) else b)
+            if i == 0:
+                result.not_compared[other.name] = "not run: " + (a if isinstance(a, str)
+                                                                  else b)
             return
         verdict = compare_outcomes(ref.name, a, other.name, b, where)
         if isinstance(verdict, Finding):
-            result.findings.append(verdict)
+            result.findings.append(dataclasses.replace(verdict, export=call.export,
+                                                       what="result"))
             return
         if isinstance(verdict, str):
             _inconclusive(result, verdict)
+            if i == 0:
+                result.not_compared[other.name] = f"inconclusive from the first call ({verdict})"
             return  # after exhaustion the states may legitimately differ
         sa, sb = ref.states[i], other.states[i]
         for key in sa:
@@ -287,9 +381,12 @@ def _compare_runs(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
 
                 same = values_agree(va, vb)
             if not same:
+                what = "memory" if isinstance(va, MemoryState) else "global"
                 result.findings.append(Finding("wrong value", engines, isa,
-                                               f"{where}:{key}", f"{va} vs {vb}"))
+                                               f"{where}:{key}", f"{va} vs {vb}",
+                                               call.export, what))
                 return
+        result.compared[other.name] += 1
     # host calls: compared once every call was conclusive (a call cut short by stack
     # exhaustion on one engine legitimately makes fewer host calls)
     if ref.host_calls != other.host_calls:

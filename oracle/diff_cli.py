@@ -57,12 +57,22 @@ def print_table(result) -> None:
         print(f"FINDING {f.kind}: {f.signature}\n  {f.detail.splitlines()[0] if f.detail else ''}")
     for reason, n in sorted(result.inconclusive.items()):
         print(f"inconclusive ({n}): {reason}")
-    print("all engines agree" if result.agree else f"{len(result.findings)} finding(s)")
+    verdict = result.verdict
+    if verdict == "agree":
+        n = sum(1 for c in result.compared.values() if c)
+        print(f"all engines agree (the reference and {n} other engine(s) compared)")
+    elif verdict == "findings":
+        print(f"{len(result.findings)} finding(s)")
+    else:
+        print(result.reason)
 
 
 def result_json(result) -> dict:
     return {
         "agree": result.agree,
+        "verdict": result.verdict,  # findings | agree | nothing compared | bad input
+        "reason": result.reason,  # why nothing was compared, or why the input is bad
+        "compared": result.compared,  # calls compared conclusively with the reference
         "engines": {n: {"status": r.status, "detail": r.detail,
                         "outcomes": [_cell(o) for o in r.outcomes]}
                     for n, r in result.runs.items()},
@@ -72,13 +82,60 @@ def result_json(result) -> dict:
     }
 
 
+def _mutant(args, command: str):
+    """The context that plants `--mutant NAME` (a deliberate bug of `oracle.mutants`) for
+    the command, or None after a one-line error for an unknown name."""
+    import contextlib
+
+    from oracle.mutants import BY_NAME, applied
+
+    name = getattr(args, "mutant", None)
+    if not name:
+        return contextlib.nullcontext()
+    if name not in BY_NAME:
+        print(f"oracle {command}: unknown mutant {name!r} (`python scripts/mutants.py list` "
+              "lists them)", file=sys.stderr)
+        return None
+    return applied(name)
+
+
+def _crash(data: bytes, path: str, command: str):
+    """read_crash, or None after a one-line error for a broken `oracle.plan` section."""
+    try:
+        return read_crash(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        print(f"oracle {command}: {path}: bad `oracle.plan` section: {e}", file=sys.stderr)
+        return None
+
+
+def _bad_input(result, path: str, command: str) -> None:
+    at = f"@{result.bad_input_offset:#x}" if result.bad_input_offset is not None else ""
+    print(f"oracle {command}: {path}{at}: {result.bad_input}", file=sys.stderr)
+
+
+# exit status of `oracle diff` and `oracle replay` by verdict (DESIGN.md §6)
+EXIT_NOTHING_COMPARED = 3
+
+
 def diff_command(args) -> int:
+    """Exit 0: the reference and at least one other engine compared at least one call
+    conclusively, and nothing differed; 1: findings; 2: bad input (unreadable, malformed or
+    invalid for our front end and the reference alike), bad usage; 3: nothing compared (one
+    line says why)."""
     data = _read(args.wasm)
     engines = _engines(args.engines)
     if data is None or engines is None:
         return 2
-    module, plan, _ = read_crash(data)
-    result = run_diff(module, engines, plan)
+    crash = _crash(data, args.wasm, "diff")
+    mutant = _mutant(args, "diff")
+    if crash is None or mutant is None:
+        return 2
+    module, plan, _ = crash
+    with mutant:
+        result = run_diff(module, engines, plan)
+    if result.verdict == "bad input":
+        _bad_input(result, args.wasm, "diff")
+        return 2
     if args.json:
         print(json.dumps(result_json(result), indent=1, default=str))
     else:
@@ -86,36 +143,84 @@ def diff_command(args) -> int:
     if args.save and result.findings:
         f = result.findings[0]
         with open(args.save, "wb") as out:
-            out.write(write_crash(module, result.plan, f.signature, engines=engines))
-    return 0 if result.agree else 1
+            out.write(write_crash(module, result.plan, f.signature, identity=str(f.identity),
+                                  engines=engines))
+    return {"findings": 1, "agree": 0}.get(result.verdict, EXIT_NOTHING_COMPARED)
 
 
 def replay_command(args) -> int:
+    """Re-run a crash file's plan on its engines.  Exit 1: it still shows its finding, or a
+    different one (said so); 0: fixed (the engines compared conclusively and agree); 2: not
+    a crash file, or bad input; 3: nothing compared (one line says why)."""
+    from oracle.compare import same_finding
+    from oracle.crashfile import expected_identity
+
     data = _read(args.wasm)
     if data is None:
         return 2
-    module, plan, meta = read_crash(data)
+    crash = _crash(data, args.wasm, "replay")
+    mutant = _mutant(args, "replay")
+    if crash is None or mutant is None:
+        return 2
+    module, plan, meta = crash
+    if plan is None:
+        print(f"oracle replay: {args.wasm}: not a crash file (no `oracle.plan` section); "
+              "`oracle diff` runs any module", file=sys.stderr)
+        return 2
     engines = meta.get("engines") or list(DEFAULT_ENGINES)
-    expected = meta.get("signature", "")
-    result = run_diff(module, engines, plan)
-    signatures = [f.signature for f in result.findings]
-    reproduces = expected in signatures if expected else bool(signatures)
+    unknown = [e for e in engines if e not in ENGINE_NAMES]
+    try:
+        expected = expected_identity(meta, module)
+    except ValueError as e:
+        print(f"oracle replay: {args.wasm}: bad `oracle.plan` section: {e}", file=sys.stderr)
+        return 2
+    if unknown or len(engines) < 2:
+        print(f"oracle replay: {args.wasm}: bad engine list {engines}", file=sys.stderr)
+        return 2
+    with mutant:
+        result = run_diff(module, engines, plan)
+    same = [f for f in result.findings if expected is None or same_finding(expected, f)]
+    if same:
+        verdict = "reproduces"
+    elif result.findings:
+        verdict = "different finding"
+    elif result.verdict == "bad input":
+        if expected is None or expected.kind != "validation disagreement":
+            _bad_input(result, args.wasm, "replay")
+            return 2
+        verdict = "fixed"  # every engine now rejects it, as the reference does
+    elif result.verdict == "nothing compared":
+        verdict = "nothing compared"
+    else:
+        verdict = "fixed"
     if args.json:
-        print(json.dumps({"expected": expected, "reproduces": reproduces,
+        print(json.dumps({"expected": meta.get("signature", ""),
+                          "expected_identity": str(expected) if expected else "",
+                          "reproduces": verdict == "reproduces", "replay": verdict,
                           **result_json(result)}, indent=1, default=str))
     else:
         print_table(result)
-        print(f"expected signature: {expected or '(none)'}")
-        print("REPRODUCES" if reproduces else "fixed: the finding no longer reproduces")
-        for f in result.findings:
-            if f.signature != expected:
-                continue
+        print(f"expected: {expected or '(any finding)'}")
+        if verdict == "reproduces":
+            print(f"REPRODUCES: {same[0].identity}")
+        elif verdict == "different finding":
+            print(f"a DIFFERENT finding reproduces: {result.findings[0].identity} "
+                  "(not the expected one)")
+        elif verdict == "fixed":
+            made_by = meta.get("signature", "").rpartition("|mutant ")[2] \
+                if "|mutant " in meta.get("signature", "") else ""
+            print("fixed: the finding no longer reproduces" + (
+                f" (it was found with a deliberate bug planted: add --mutant {made_by})"
+                if made_by and not getattr(args, "mutant", None) else ""))
+        for f in same[:1]:
             if f.kind == "compiler crash":
                 print(f.detail)  # the traceback ends with the function and opcode compiled
             elif f.isa and f.kind in ("wrong value", "wrong trap", "missing trap",
                                       "spurious trap"):
-                print(explain_export(module, f.isa, f.where.split("#")[0]))
-    return 1 if reproduces else 0
+                print(explain_export(module, f.isa, f.identity.export))
+    if verdict == "nothing compared":
+        return EXIT_NOTHING_COMPARED
+    return 0 if verdict == "fixed" else 1
 
 
 def explain_export(wasm: bytes, isa: str, export: str) -> str:

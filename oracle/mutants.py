@@ -1,0 +1,278 @@
+"""Deliberate compiler bugs ("mutants"), to prove the oracle, the generator and the reducer
+find them.
+
+Each mutant patches our compiler in-process (a handler of `winch.codegen.func.HANDLERS`, a
+macro-assembler method of one ISA, or the register allocator), modelled on a class of real
+baseline-compiler bugs.  `apply(name)` plants one for the rest of the process; `oracle diff`,
+`oracle replay` and `oracle campaign` take `--mutant NAME`, fuzz targets apply the one named by
+`$ORACLE_MUTANT`.  `python scripts/mutants.py` lists, finds, hunts and reduces them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    bug_class: str  # the class of real baseline-compiler bug it models
+    description: str
+    isa: str  # the ISA it breaks ("" = all)
+    patch: object  # installs the bug; returns the function that undoes it
+
+    @property
+    def engine(self) -> str:
+        return f"winch-{self.isa or 'x64'}"
+
+
+# -- how a bug is planted ------------------------------------------------------------------------
+def _handler(op, make):
+    """Replace the lowering of `op`: make(handlers, op) -> the new handler."""
+    def patch():
+        from winch.codegen import func as F
+
+        saved = F.HANDLERS[op]
+        F.HANDLERS[op] = make(dict(F.HANDLERS), op)
+        return lambda: F.HANDLERS.__setitem__(op, saved)
+    return patch
+
+
+def _method(module, cls, meth, make):
+    """Replace a method: make(original) -> the new function."""
+    def patch():
+        import importlib
+
+        C = getattr(importlib.import_module(module), cls)
+        saved = C.__dict__[meth]
+        setattr(C, meth, make(saved))
+        return lambda: setattr(C, meth, saved)
+    return patch
+
+
+def _intercept(module, cls, meth, attr, callee, rewrite):
+    """While `cls.meth` runs, calls of `self[.attr].callee(*args)` go through
+    `rewrite(args)`, which returns the arguments to use, or None to drop the call.  (The
+    callee is swapped on its class: assemblers have __slots__.)"""
+    def make(orig):
+        def method(self, *a, **k):
+            C = type(getattr(self, attr) if attr else self)
+            own = C.__dict__.get(callee)
+            real = getattr(C, callee)
+
+            def fake(obj, *args):
+                args = rewrite(args)
+                return None if args is None else real(obj, *args)
+            setattr(C, callee, fake)
+            try:
+                return orig(self, *a, **k)
+            finally:
+                if own is None:
+                    delattr(C, callee)
+                else:
+                    setattr(C, callee, own)
+        return method
+    return _method(module, cls, meth, make)
+
+
+def _item(module, table, key, value):
+    """Change one entry of a module-level table."""
+    def patch():
+        import importlib
+
+        d = getattr(importlib.import_module(module), table)
+        saved = d[key]
+        d[key] = value
+        return lambda: d.__setitem__(key, saved)
+    return patch
+
+
+# -- the bugs --------------------------------------------------------------------------------------
+def _as(other, only_on: str | None = None):
+    """Lower the operator as `other` (its handler gets `other`'s opcode row too: the memory
+    handlers read the access width from it); `only_on`: a macro-assembler class name, the
+    other ISAs keep the right lowering."""
+    def make(H, op):
+        from winch.wasm.opcodes import BY_NAME as OPS
+
+        right, wrong, row = H[op], H[other], OPS[other]
+
+        def handler(g, o, imm):
+            if only_on is None or type(g.masm).__name__ == only_on:
+                return wrong(g, row, imm)
+            return right(g, o, imm)
+        return handler
+    return make
+
+
+def _twice(H, op):
+    return lambda g, o, imm: (H[op](g, o, imm), H[op](g, o, imm))
+
+
+def _swapped_sub(H, op):
+    def handler(g, o, imm):
+        from winch.codegen.stack import CONST, REG
+
+        st = g.stack
+        if st.items[-1][0] == CONST:  # the immediate form has no operands to swap
+            return H[op](g, o, imm)
+        _, rhs = st.pop_reg()
+        t, lhs = st.pop_reg()
+        g.masm.alu_rr("sub", 8, rhs, lhs)  # rhs - lhs
+        st.free(lhs)
+        st.push((REG, t, rhs))
+    return handler
+
+
+def _without_spill(H, op):
+    """`call` that leaves live values in the (caller-saved) registers."""
+    def handler(g, o, imm):
+        g.stack.spill_regs = lambda: None
+        try:
+            H[op](g, o, imm)
+        finally:
+            del g.stack.spill_regs
+    return handler
+
+
+def _br_if_no_moves(H, op):
+    """`br_if` that jumps without storing the values its target expects."""
+    def handler(g, o, imm):
+        st = g.stack
+        _, cond = st.pop_reg()
+        g.masm.branch_nonzero(4, cond, g.ctl[-1 - imm].label)
+        st.free(cond)
+    return handler
+
+
+def _drop_trap(kind_name):
+    def rewrite(args):
+        return None if args[1].name == kind_name else args
+    return rewrite
+
+
+def _s390x_extend_u_as_move(orig):
+    def convert(self, name, dst, src):
+        if name == "i64.extend_i32_u":
+            return self.a.emit("LGR", dst, src)  # keeps the high half of the register
+        return orig(self, name, dst, src)
+    return convert
+
+
+def _x64_wrap_as_nothing(orig):
+    def convert(self, name, dst, src):
+        if name == "i32.wrap_i64":
+            return None if dst == src else self.a.mov_rr(8, dst, src)
+        return orig(self, name, dst, src)
+    return convert
+
+
+def _a64_far_offset_in_val(orig):
+    """aarch64 builds a far address's offset in VAL, where a value to store may sit (the
+    bug of issue 15: `mov x16, #1; mov x16, #-0x1128; add x17, x29, x16; str x16, [x17]`)."""
+    def add_const(self, rd, rn, value):
+        from winch.isa.aarch64.masm import ADDR, SP, VAL
+
+        if rd == ADDR and rn != VAL and not -4096 < value < 4096:
+            self.a.mov_imm(8, VAL, value & 0xFFFF_FFFF_FFFF_FFFF)
+            return (self.a.add_ext if rn == SP else self.a.add_rr)(8, rd, rn, VAL)
+        return orig(self, rd, rn, value)
+    return add_const
+
+
+def _x64_cond(key, name):
+    """x64 sets `key` with condition code `name`."""
+    def patch():
+        from winch.isa.x64.asm import Cond
+
+        return _item("winch.isa.x64.masm", "INT_COND", key, Cond[name])()
+    return patch
+
+
+def _x64_jae_as_ja(args):
+    from winch.isa.x64.asm import Cond
+
+    return (Cond.A,) + tuple(args[1:]) if args[0] == Cond.AE else args
+
+
+X64, A64, S390X = ("winch.isa.x64.masm", "X64Masm"), ("winch.isa.aarch64.masm", "A64Masm"), \
+    ("winch.isa.s390x.masm", "S390xMasm")
+
+MUTANTS = [
+    Mutant("sub-is-add", "wrong operator", "i32.sub lowered as i32.add", "",
+           _handler("i32.sub", _as("i32.add"))),
+    Mutant("shr_u-is-shr_s", "signedness confusion", "i64.shr_u lowered as an arithmetic "
+           "shift", "", _handler("i64.shr_u", _as("i64.shr_s"))),
+    Mutant("lt_u-is-signed", "signedness confusion", "i32.lt_u compares signed", "",
+           _handler("i32.lt_u", _as("i32.lt_s"))),
+    Mutant("load8-zero-extends", "missing sign-extension", "i32.load8_s zero-extends", "",
+           _handler("i32.load8_s", _as("i32.load8_u"))),
+    Mutant("eqz-inverted", "inverted condition", "i32.eqz computes x != 0", "",
+           _handler("i32.eqz", _twice)),
+    Mutant("min-is-max", "wrong operator", "f64.min lowered as f64.max", "",
+           _handler("f64.min", _as("f64.max"))),
+    Mutant("neg-is-abs", "wrong operator", "f32.neg lowered as f32.abs", "",
+           _handler("f32.neg", _as("f32.abs"))),
+    Mutant("rotl-is-rotr", "wrong operator", "i64.rotl lowered as i64.rotr", "",
+           _handler("i64.rotl", _as("i64.rotr"))),
+    Mutant("aarch64-add-is-sub", "wrong operator", "i32.add lowered as i32.sub, on aarch64 "
+           "only", "aarch64", _handler("i32.add", _as("i32.sub", only_on="A64Masm"))),
+    Mutant("s390x-xor-is-or", "wrong operator", "i32.xor lowered as i32.or, on s390x only",
+           "s390x", _handler("i32.xor", _as("i32.or", only_on="S390xMasm"))),
+    Mutant("x64-ge_u-is-gt_u", "wrong condition code", "x64: i32/i64.ge_u set with the "
+           "'above' condition (ja) instead of 'above or equal'", "x64",
+           _x64_cond("ge_u", "A")),
+    Mutant("sub-operands-swapped", "swapped operands", "i64.sub of two registers computes "
+           "rhs - lhs", "", _handler("i64.sub", _swapped_sub)),
+    Mutant("s390x-extend_u-no-zext", "missing zero-extension", "s390x: i64.extend_i32_u "
+           "copies the whole register (LGR) instead of zero-extending (LLGFR)", "s390x",
+           _method(*S390X, "convert", _s390x_extend_u_as_move)),
+    Mutant("x64-wrap-no-zext", "missing zero-extension", "x64: i32.wrap_i64 leaves the high "
+           "half in the register (an address from it is wrong)", "x64",
+           _method(*X64, "convert", _x64_wrap_as_nothing)),
+    Mutant("call-clobbers-regs", "register clobbered across a call", "call does not spill the "
+           "live registers, which the callee clobbers", "", _handler("call", _without_spill)),
+    Mutant("spill-wrong-slot", "wrong spill slot", "at a block entry (a merge point) values "
+           "are spilled into the slot of the position above theirs", "",
+           _intercept("winch.codegen.stack", "ValueStack", "spill_all", "frame", "slot",
+                      lambda args: (args[0] + 1,))),  # the slot of the position above
+    Mutant("br_if-no-moves", "stack not rebalanced on a branch", "br_if jumps without moving "
+           "the values its target expects into place", "", _handler("br_if", _br_if_no_moves)),
+    Mutant("x64-no-bounds-check", "missing bounds check", "x64: a memory access compares "
+           "against the memory size but never traps", "x64",
+           _intercept(*X64, "_bounds", "", "_trap_unless", _drop_trap("memory_out_of_bounds"))),
+    Mutant("s390x-shift-unmasked", "shift count not masked", "s390x: 32-bit shifts by a "
+           "register use 6 bits of the count (SLL/SRL/SRA), not 5", "s390x",
+           _intercept(*S390X, "shift_rr", "a", "emit",
+                      lambda args: None if args[0] == "NILL" else args)),
+    Mutant("x64-div_s-no-overflow-check", "missing trap", "x64: i32/i64.div_s does not check "
+           "INT_MIN / -1 (idiv faults as a division by zero)", "x64",
+           _intercept(*X64, "divrem", "", "_trap_unless", _drop_trap("integer_overflow"))),
+    Mutant("aarch64-div-by-zero-unchecked", "missing trap", "aarch64: division by zero is "
+           "not checked (sdiv/udiv return 0)", "aarch64",
+           _intercept(*A64, "divrem", "", "_brk", lambda args: None if args[0].name ==
+                      "integer_divide_by_zero" else args)),
+    Mutant("x64-br_table-off-by-one", "off-by-one bound", "x64: br_table's index check uses "
+           "'above' (ja), so index == count reads past the jump table", "x64",
+           _intercept(*X64, "br_table", "a", "jcc_label", _x64_jae_as_ja)),
+    Mutant("aarch64-far-slot-scratch-clash", "scratch register clobbered", "aarch64: the "
+           "offset of a frame slot 4 KiB or more from fp is built in the scratch register "
+           "that holds the constant or copied value being stored there", "aarch64",
+           _method(*A64, "_add_const", _a64_far_offset_in_val)),
+]
+BY_NAME = {m.name: m for m in MUTANTS}
+
+
+def apply(name: str):
+    """Plant a mutant for the rest of the process; returns the function that removes it."""
+    return BY_NAME[name].patch()
+
+
+@contextlib.contextmanager
+def applied(name: str):
+    undo = apply(name)
+    try:
+        yield BY_NAME[name]
+    finally:
+        undo()
