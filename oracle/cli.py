@@ -1,46 +1,70 @@
-"""`oracle`: the differential-testing toolkit's command line.
+"""`oracle`: the differential-testing toolkit's command line (`oracle --help`).
 
-    oracle spectest --engine NAME [--json] FILES...
-
-Exit status: 0 all passed, 1 any failure, 2 bad usage or unreadable input.
+Exit status: 0 ok / all agree, 1 a failure or finding, 2 bad usage or input (one line on
+stderr naming the file, see winch/cli_common.py), 3 nothing could be decided.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
 
 from oracle.engines import ENGINE_NAMES, get_engine
+from winch.cli_common import BadInput, check_output, read_file, read_module, run_main, version
+from winch.cli_common import Parser as _Parser
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors exit 2 with one line, like argparse, no traceback
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+EXAMPLES = {
+    "spectest": "oracle spectest --engine winch-x64 ../shared/spec-testsuite/i32.wast",
+    "diff": "oracle diff m.wasm --engines wasmtime,winch-aarch64 --save crash.wasm",
+    "replay": "oracle replay crash.wasm",
+    "reduce": "oracle reduce crash.wasm -o min.wasm --max-seconds 120",
+    "campaign": "oracle campaign --minutes 2 --jobs 2 --out campaign-out",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="oracle", description="differential testing of Wasm engines")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    st = sub.add_parser("spectest", help="run .wast spec-test scripts against an engine")
+    return run_main("oracle", _main, argv)
+
+
+def _main(argv) -> int:
+    parser = _Parser(prog="oracle", description="differential testing of WebAssembly engines",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="examples:\n" + "".join(f"  {ex}\n" for ex in EXAMPLES.values())
+                     + "\nexit status: 0 ok / all agree, 1 a failure or finding, 2 bad input "
+                       "or usage (one line on stderr), 3 nothing could be decided")
+    parser.add_argument("--version", action="version", version=f"oracle (winch-py) {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands", parser_class=_Parser)
+
+    def command(name, helptext):
+        return sub.add_parser(name, help=helptext, description=helptext,
+                              epilog=f"example: {EXAMPLES[name]}")
+
+    st = command("spectest", "run .wast spec-test scripts against an engine")
     st.add_argument("--engine", required=True, help="one of: " + ", ".join(ENGINE_NAMES))
     st.add_argument("--json", action="store_true", help="print the results as one JSON object")
     st.add_argument("files", nargs="+", metavar="FILE")
-    df = sub.add_parser("diff", help="run a module on several engines and compare")
+    df = command("diff", "run a module on several engines and compare the outcomes")
     df.add_argument("wasm", metavar="FILE")
     df.add_argument("--engines", default=None,
                     help="comma-separated, the first is the reference (default: "
                          "wasmtime,wasmtime-winch,winch-x64,winch-aarch64,winch-s390x)")
     df.add_argument("--json", action="store_true")
     df.add_argument("--save", metavar="CRASH.wasm", help="write the first finding as a crash file")
-    rp = sub.add_parser("replay", help="re-run a saved finding (a crash .wasm)")
+    df.add_argument("--mutant", metavar="NAME", default=None,
+                    help="plant a deliberate bug of oracle.mutants first "
+                         "(`python scripts/mutants.py list`)")
+    rp = command("replay", "re-run a saved finding (a crash .wasm): does it still reproduce?")
     rp.add_argument("wasm", metavar="FILE")
     rp.add_argument("--json", action="store_true")
-    rd = sub.add_parser("reduce", help="shrink a finding to a minimal module")
+    rp.add_argument("--mutant", metavar="NAME", default=None,
+                    help="plant a deliberate bug of oracle.mutants first (to replay a finding "
+                         "of a campaign run with --mutant)")
+    rd = command("reduce", "shrink a finding to a minimal module that still shows it")
     rd.add_argument("wasm", metavar="CRASH.wasm")
     rd.add_argument("-o", "--output", metavar="MIN.wasm", default=None)
     rd.add_argument("--json", action="store_true")
@@ -48,9 +72,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="interestingness command run on each candidate file (exit 0 = "
                          "interesting) instead of the finding's signature")
     rd.add_argument("--max-seconds", type=float, default=60.0)
+    rd.add_argument("--quiet", action="store_true",
+                    help="no progress line on stderr (by default one every 5 s, from 5 s on)")
     rd.add_argument("--save-regression", action="store_true",
                     help="also write corpus/regressions/<signature-hash>.wasm")
-    cp = sub.add_parser("campaign", help="run the fuzz targets for a time budget, report")
+    rd.add_argument("--mutant", metavar="NAME", default=None,
+                    help="plant a deliberate bug of oracle.mutants in the predicate's worker "
+                         "(to reduce a finding of a campaign run with --mutant)")
+    cp = command("campaign", "run the fuzz targets in parallel for a time budget, report")
     cp.add_argument("--minutes", type=float, default=2.0)
     cp.add_argument("--jobs", type=int, default=2)
     cp.add_argument("--targets", default="differential,validate,compile,assemble")
@@ -59,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--resume", action="store_true",
                     help="continue the campaign in --out (after a kill)")
     cp.add_argument("--mutant", default=None,
-                    help="apply a deliberate bug of scripts/mutants.py in the workers")
+                    help="apply a deliberate bug of oracle.mutants in the workers")
     cp.add_argument("--reduce-seconds", type=float, default=60.0)
-    args = parser.parse_args(argv)
+    cp.add_argument("--quiet", action="store_true",
+                    help="no progress line on stderr (by default one at least every 5 s)")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the subcommand: `oracle diff: unrecognized arguments: --x`
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    _check_files(args)
     if args.command == "campaign":
         return campaign(args)
     if args.command == "reduce":
@@ -81,20 +115,63 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _check_files(args) -> None:
+    """Bad input and unwritable outputs are refused before any engine runs (BadInput)."""
+    try:
+        if args.command in ("diff", "replay", "reduce"):
+            read_module(args.wasm)
+        if args.command == "diff" and args.save:
+            check_output(args.save, "--save")
+        if args.command == "reduce" and args.output:
+            check_output(args.output, "-o")
+        if args.command == "reduce" and not args.max_seconds > 0:
+            raise BadInput(f"--max-seconds {args.max_seconds}: must be > 0")
+    except BadInput as e:
+        raise BadInput(str(e), f"oracle {args.command}") from None
+
+
+def _check_campaign(args, targets: tuple, isas: tuple, known_targets) -> None:
+    """A campaign with a bad option stops before any worker starts (BadInput)."""
+    def bad(line):
+        raise BadInput(line, "oracle campaign")
+
+    unknown = [t for t in targets if t not in known_targets]
+    if unknown or not targets:
+        bad(f"--targets {args.targets!r}: unknown target {', '.join(unknown) or '(none given)'}"
+            f" (from: {', '.join(known_targets)})")
+    unknown = [i for i in isas if i not in ("x64", "aarch64", "s390x")]
+    if unknown or not isas:
+        bad(f"--isa {args.isa!r}: unknown ISA {', '.join(unknown) or '(none given)'} "
+            "(from: x64, aarch64, s390x)")
+    for flag, value, low in (("--minutes", args.minutes, 0.0), ("--jobs", args.jobs, 0),
+                             ("--reduce-seconds", args.reduce_seconds, 0.0)):
+        if not value > low:  # also refuses nan
+            bad(f"{flag} {value}: must be > {low:g}")
+    if args.mutant:
+        from oracle.mutants import BY_NAME
+
+        if args.mutant not in BY_NAME:
+            bad(f"--mutant {args.mutant!r}: no such deliberate bug (`python scripts/mutants.py "
+                "list` lists them)")
+    existing = args.out
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    existing = existing or "."
+    if not os.path.isdir(existing):
+        bad(f"--out {args.out}: not a directory: {existing}")
+    if not os.access(existing, os.W_OK):
+        bad(f"--out {args.out}: cannot write: permission denied: {existing}")
+
+
 def campaign(args) -> int:
     from oracle.campaign.runner import TARGETS, Options, Runner
 
     targets = tuple(t for t in args.targets.split(",") if t)
-    bad = [t for t in targets if t not in TARGETS]
     isas = tuple(i for i in args.isa.split(",") if i)
-    bad_isa = [i for i in isas if i not in ("x64", "aarch64", "s390x")]
-    if bad or bad_isa or not targets or not isas or args.jobs < 1 or args.minutes <= 0:
-        print(f"oracle campaign: bad options (targets from {', '.join(TARGETS)}; ISAs from "
-              "x64, aarch64, s390x; --jobs >= 1; --minutes > 0)", file=sys.stderr)
-        return 2
+    _check_campaign(args, targets, isas, TARGETS)
     opts = Options(minutes=args.minutes, jobs=args.jobs, targets=targets, isas=isas,
                    out=args.out, mutant=args.mutant, reduce_seconds=args.reduce_seconds)
-    return Runner(opts, resume=args.resume, progress=sys.stderr.isatty()).run()
+    return Runner(opts, resume=args.resume, progress=not args.quiet).run()
 
 
 def spectest(args) -> int:
@@ -102,29 +179,32 @@ def spectest(args) -> int:
     from oracle.spectest.runner import FileResult, run_script
     from oracle.spectest.script import parse_script
 
+    def bad(line):
+        raise BadInput(line, "oracle spectest")
+
     if args.engine not in ENGINE_NAMES:
-        print(f"oracle spectest: unknown engine {args.engine!r} (one of: "
-              f"{', '.join(ENGINE_NAMES)})", file=sys.stderr)
-        return 2
+        bad(f"unknown engine {args.engine!r} (one of: {', '.join(ENGINE_NAMES)})")
     try:
         engine = get_engine(args.engine)
     except ImportError as e:
-        print(f"oracle spectest: engine {args.engine} is not available: {e}", file=sys.stderr)
-        return 2
+        bad(f"engine {args.engine} is not available: {e}")
     scripts = []
     for path in args.files:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_file(path)
+        except BadInput as e:
+            bad(str(e))
+        if data[:4] == b"\0asm":
+            bad(f"{path}: this is a binary WebAssembly module, not a .wast script")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad(f"{path}@{e.start:#x}: not a .wast script (not UTF-8 text)")
+        try:
             scripts.append(parse_script(data, path))
-        except OSError as e:
-            print(f"oracle spectest: {path}: cannot read: {e.strerror}", file=sys.stderr)
-            return 2
         except ScriptError as e:
-            text = data.decode("latin-1")
-            line = text.count("\n", 0, max(e.pos, 0)) + 1
-            print(f"oracle spectest: {path}:{line}: {e.message}", file=sys.stderr)
-            return 2
+            line = data.count(b"\n", 0, max(e.pos, 0)) + 1
+            bad(f"{path}:{line}: {e.message}")
 
     results: list[FileResult] = []
     total_skips: Counter = Counter()

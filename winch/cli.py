@@ -4,7 +4,8 @@
     winch explain --target ISA m.wasm [--func N]
     winch run --target ISA m.wasm --invoke NAME [ARGS...]
 
-Bad input exits with status 2 and one line naming the file, the byte offset and the problem.
+Bad input exits with status 2 and one line naming the file, the byte offset and the problem
+(winch/cli_common.py); `winch --help` lists the commands with an example each.
 """
 
 from __future__ import annotations
@@ -14,59 +15,82 @@ import json
 import struct
 import sys
 
+from winch.cli_common import BadInput, Parser, check_output, read_module, run_main, version
 from winch.codegen.compile import ISAS, compile_module
 from winch.errors import WinchError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+COMMANDS = (
+    ("compile", "compile a module, write its code with trap and source maps",
+     "winch compile --target aarch64 m.wasm -o m.bin"),
+    ("explain", "print each Wasm instruction with the machine code emitted for it",
+     "winch explain --target x64 m.wasm --func 0"),
+    ("run", "call an exported function under the emulator, print its results",
+     "winch run --target s390x m.wasm --invoke add 40 2"),
+)
 
 
-def main(argv=None) -> int:
-    p = _Parser(prog="winch", description="a single-pass WebAssembly compiler")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in ("compile", "explain", "run"):
-        sp = sub.add_parser(name)
+def _parser() -> tuple[Parser, dict]:
+    p = Parser(prog="winch", formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="a single-pass WebAssembly compiler for x64, aarch64 and s390x, "
+                           "run under Unicorn",
+               epilog="examples:\n" + "".join(f"  {ex}\n" for _, _, ex in COMMANDS)
+                      + "\nexit status: 0 ok, 1 the call trapped or did not finish, 2 bad input "
+                        "or usage (one line on stderr)")
+    p.add_argument("--version", action="version", version=f"winch {version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           title="commands", parser_class=Parser)
+    subparsers = {}
+    for name, helptext, example in COMMANDS:
+        sp = subparsers[name] = sub.add_parser(name, help=helptext, description=helptext,
+                                               epilog=f"example: {example}")
         sp.add_argument("--target", default="x64", choices=ISAS)
-        sp.add_argument("wasm", metavar="FILE")
+        sp.add_argument("wasm", metavar="FILE", help="a binary module (.wasm)")
         if name == "compile":
-            sp.add_argument("-o", dest="output", required=True)
+            sp.add_argument("-o", dest="output", required=True, metavar="OUT.bin")
         elif name == "explain":
-            sp.add_argument("--func", type=int, default=None,
+            sp.add_argument("--func", type=int, default=None, metavar="N",
                             help="function index (default: every defined function)")
         else:
             sp.add_argument("--invoke", required=True, metavar="NAME")
-            sp.add_argument("args", nargs="*", metavar="ARG")
+            sp.add_argument("args", nargs="*", metavar="ARG",
+                            help="one per parameter: an integer (decimal or 0x..., signed "
+                                 "or unsigned) or a float (1.5, -inf, nan, 0x1p-3)")
+    return p, subparsers
+
+
+def main(argv=None) -> int:
+    return run_main("winch", _main, argv)
+
+
+def _main(argv) -> int:
+    p, subparsers = _parser()
+    # `run` arguments may look like options (-1, -inf): argparse leaves them over, in order
     args, extra = p.parse_known_args(argv)
     if extra:
-        if args.command != "run" or any(x.startswith("--") for x in extra):
-            p.error(f"unrecognized arguments: {' '.join(extra)}")
-        args.args = list(args.args) + extra
-    try:
-        with open(args.wasm, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        print(f"winch: {args.wasm}: cannot read: {e.strerror}", file=sys.stderr)
-        return 2
+        unknown = [x for x in extra if x.startswith("--") and x != "--"]
+        if args.command != "run" or unknown:
+            bad = " ".join(unknown or extra)
+            subparsers[args.command].error(f"unrecognized arguments: {bad}")
+        args.args = list(args.args) + [x for x in extra if x != "--"]
+    data = read_module(args.wasm)
+    if args.command == "compile":
+        check_output(args.output)
     try:
         compiled = compile_module(data, args.target)
     except WinchError as e:
-        where = f"@{e.offset:#x}" if getattr(e, "offset", -1) >= 0 else ""
-        print(f"winch: {args.wasm}{where}: {type(e).__name__}: {e.message}", file=sys.stderr)
-        return 2
+        where = f"@{e.offset:#x}" if e.offset is not None and e.offset >= 0 else ""
+        raise BadInput(f"{args.wasm}{where}: {type(e).__name__}: {e.message}") from None
     if args.command == "compile":
         return _write_bin(compiled, args.output)
     if args.command == "explain":
         from winch.explain import explain
 
         try:
-            sys.stdout.write(explain(compiled, args.func))
+            text = explain(compiled, args.func)
         except ValueError as e:
-            print(f"winch: {args.wasm}: {e}", file=sys.stderr)
-            return 2
+            raise BadInput(f"{args.wasm}: {e}") from None
+        sys.stdout.write(text)
         return 0
     return _run(compiled, args)
 
@@ -94,19 +118,36 @@ def _write_bin(c, path: str) -> int:
 
 
 def parse_arg(text: str, t: int) -> int:
-    from winch.wasm.types import F32, F64, I32, I64
+    """The bits of a command-line argument of type `t`; ValueError (with the reason) when
+    the text is not a value of that type.  Integers may be written signed or unsigned
+    (`-1` and `0xffffffff` are the same i32) but must fit: nothing wraps silently."""
+    from winch.wasm.types import F32, F64, I32, I64, type_name
 
-    try:
-        if t in (I32, I64):
+    name = type_name(t)
+    if t in (I32, I64):
+        bits = 32 if t == I32 else 64
+        try:
             v = int(text, 0)
-            return v & (0xFFFF_FFFF if t == I32 else 0xFFFF_FFFF_FFFF_FFFF)
-        if t == F32:
-            return struct.unpack("<I", struct.pack("<f", float(text)))[0]
-        if t == F64:
-            return struct.unpack("<Q", struct.pack("<d", float(text)))[0]
-    except (ValueError, OverflowError):
-        pass
-    raise ValueError(f"bad argument {text!r}")
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer ({name})") from None
+        if not -(1 << (bits - 1)) <= v < (1 << bits):
+            raise ValueError(f"{text!r} is out of range for {name} "
+                             f"({-(1 << (bits - 1))}..{(1 << bits) - 1})")
+        return v & ((1 << bits) - 1)
+    if t in (F32, F64):
+        try:
+            x = float.fromhex(text) if "0x" in text.lower() else float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number ({name})") from None
+        if abs(x) == float("inf") and "inf" not in text.lower():  # 1e400 as f64
+            raise ValueError(f"{text!r} is out of range for {name}")
+        fmt = ("<f", "<I") if t == F32 else ("<d", "<Q")
+        try:
+            packed = struct.pack(fmt[0], x)
+        except OverflowError:  # 1e39 as f32
+            raise ValueError(f"{text!r} is out of range for {name}") from None
+        return struct.unpack(fmt[1], packed)[0]
+    raise ValueError(f"arguments of type {name} cannot be given on the command line")
 
 
 def format_value(t: int, v: int) -> str:
@@ -130,26 +171,24 @@ def _run(c, args) -> int:
 
     exp = c.module.export_map().get(args.invoke)
     if exp is None or exp.kind != EXT_FUNC:
-        print(f"winch: {args.wasm}: no exported function {args.invoke!r}", file=sys.stderr)
-        return 2
+        raise BadInput(f"{args.wasm}: no exported function {args.invoke!r}")
     ft = c.module.func_type(exp.index)
     if len(args.args) != len(ft.params):
-        print(f"winch: {args.wasm}: {args.invoke} takes {len(ft.params)} argument(s), "
-              f"got {len(args.args)}", file=sys.stderr)
-        return 2
-    try:
-        bits = [parse_arg(a, t) for a, t in zip(args.args, ft.params)]
-    except ValueError as e:
-        print(f"winch: {e}", file=sys.stderr)
-        return 2
+        raise BadInput(f"{args.wasm}: {args.invoke} takes {len(ft.params)} argument(s), "
+                       f"got {len(args.args)}")
+    bits = []
+    for i, (a, t) in enumerate(zip(args.args, ft.params)):
+        try:
+            bits.append(parse_arg(a, t))
+        except ValueError as e:
+            raise BadInput(f"{args.wasm}: {args.invoke} argument {i + 1}: {e}") from None
+    if c.module.imports:
+        imp = c.module.imports[0]
+        raise BadInput(f"{args.wasm}: import {imp.module}.{imp.name} cannot be provided by "
+                       f"`winch run`")
     store = wstore.Store(c.isa)
-    imports = {}
-    for imp in c.module.imports:
-        print(f"winch: {args.wasm}: import {imp.module}.{imp.name} cannot be provided by "
-              f"`winch run`", file=sys.stderr)
-        return 2
     try:
-        inst = winst.instantiate(store, c, imports)
+        inst = winst.instantiate(store, c, {})
     except winst.InstantiationTrap as t:
         print(f"trap during instantiation: {t.outcome}")
         return 1
