@@ -21,6 +21,8 @@ setup() {
     command -v as >/dev/null || need+=(binutils)
     command -v aarch64-linux-gnu-as >/dev/null || need+=(binutils-aarch64-linux-gnu)
     command -v s390x-linux-gnu-as >/dev/null || need+=(binutils-s390x-linux-gnu)
+    # headless Chromium renders the campaign report for its screenshot test
+    command -v chromium >/dev/null || need+=(chromium)
     [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     # Reinstall only when the package metadata changed.
@@ -39,6 +41,11 @@ case "${1:-}" in
         .venv/bin/oracle campaign --minutes 2 --jobs 2 --out campaign-out "$@"
         ;;
     spectest)
+        if ! compgen -G "$SPEC_DIR/*.wast" >/dev/null; then
+            echo "dev.sh: spec test suite not found at $SPEC_DIR (no .wast files): set" \
+                 "SPEC_TESTSUITE=DIR to a checkout of https://github.com/WebAssembly/testsuite" >&2
+            exit 2
+        fi
         setup
         .venv/bin/oracle spectest --engine frontend "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine wasmtime "$SPEC_DIR"/*.wast
@@ -49,7 +56,7 @@ case "${1:-}" in
     test)
         setup
         shift
-        .venv/bin/python -m pytest -n 2 -q "$@"
+        .venv/bin/python -m pytest -n 2 --dist loadgroup -q "$@"
         ;;
     *)
         echo "usage: ./dev.sh main [campaign args] | spectest | test [pytest args]" >&2

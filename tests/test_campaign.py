@@ -6,9 +6,11 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,28 +27,75 @@ def _campaign(out: Path, *extra, wait=True):
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+def _campaign_timed(out: Path, *extra):
+    """Run a campaign with stderr a pipe (not a terminal); returns (exit status, stdout,
+    [(seconds since start, stderr line)], seconds it ran)."""
+    argv = [sys.executable, "-m", "oracle.cli", "campaign", "--out", str(out), *extra]
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    lines = []
+
+    def read():
+        for line in p.stderr:
+            lines.append((time.monotonic() - t0, line.rstrip("\n")))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    stdout = p.stdout.read()
+    p.wait(timeout=900)
+    reader.join(10)
+    return p.returncode, stdout, lines, time.monotonic() - t0
+
+
+@pytest.mark.slow  # runs campaigns: more than 20 s with their wind-down
 def test_short_campaign_writes_report_and_summary(tmp_path):
+    """Also: with stderr a pipe, a progress line (elapsed, findings, exec/s, coverage,
+    corpus) at least every 10 s from start to end, the end of the run included."""
     out = tmp_path / "c"
-    r = _campaign(out, "--minutes", "0.34", "--jobs", "2")
+    rc, stdout, lines, took = _campaign_timed(out, "--minutes", "0.34", "--jobs", "2")
     # 1 would mean a finding: a real one, which the campaign reports in full below
-    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert rc in (0, 1), stdout + "\n".join(t for _, t in lines)
+    progress = [(t, line) for t, line in lines if line.startswith("[campaign ")]
+    assert len(progress) >= 3, lines
+    times = [0.0] + [t for t, _ in progress] + [took]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps) <= 10.0, (gaps, lines)  # (a line every 5 s; 10 s leaves room for load)
+    assert not any("\r" in line for _, line in lines)  # whole lines, not a redrawn bar
+    last = progress[-1][1]
+    for word in ("findings", "exec/s", "cov", "corpus", "differential", "assemble"):
+        assert word in last, last
+    rate = [int(m) for _, line in progress
+            for m in re.findall(r"\] findings \d+, (\d+) exec/s", line)]
+    assert max(rate) > 0, progress  # live, not only when a 60 s chunk ends
+    assert re.search(r"\[campaign 0:(0[5-9]|[1-9]\d)/0:20\]", "\n".join(
+        line for _, line in progress)), progress  # the clock moves during the first chunk
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["targets"]) == {"differential", "validate", "compile", "assemble"}
     for t, d in summary["targets"].items():
         assert d["execs"] > 0 and d["exec_per_s"] > 0, (t, d)
         assert d["corpus_files"] > 0
     html = (out / "report.html").read_text()
-    assert html.count("<svg") == 2 and "executions per second" in html
+    for title in ("Findings over time", "Executions per second", "Corpus size over time",
+                  "Coverage over time", "Workers"):
+        assert f'aria-label="{title}"' in html, title
+    rows = [json.loads(line) for line in (out / "timeseries.jsonl").read_text().splitlines()]
+    for t in summary["targets"]:  # every target in every sample, sampled every ~2.5 s
+        xs = [r["elapsed"] for r in rows if r["target"] == t]
+        assert len(xs) >= 6 and max(b - a for a, b in zip(xs, xs[1:])) <= 10, (t, xs)
     for f in summary["findings"]:  # a finding, if any, is complete and replayable
         assert f["signature"] and (out / f["file"]).exists()
 
 
+@pytest.mark.slow  # runs campaigns: more than 20 s with their wind-down
 def test_planted_bug_is_found_reduced_and_deduplicated(tmp_path):
     out = tmp_path / "c"
     # a generous reduction budget: CI runs other tests beside this one
     r = _campaign(out, "--minutes", "0.5", "--jobs", "2", "--targets", "differential",
-                  "--isa", "x64,s390x", "--mutant", "s390x-xor-is-or", "--reduce-seconds", "300")
+                  "--isa", "x64,s390x", "--mutant", "s390x-xor-is-or", "--reduce-seconds", "300",
+                  "--quiet")
     assert r.returncode == 1, r.stdout + r.stderr  # 1: findings
+    assert "[campaign" not in r.stderr, r.stderr  # --quiet: no progress line
     summary = json.loads((out / "summary.json").read_text())
     assert summary["findings"], summary
     assert sum(f["hits"] for f in summary["findings"]) > len(summary["findings"])  # hit often
@@ -110,6 +159,7 @@ def _snapshot(out: Path) -> dict:
             for p in d.glob("*") if p.suffix in (".wasm", ".json")} if d.exists() else {}
 
 
+@pytest.mark.slow  # runs campaigns: more than 20 s with their wind-down
 def test_killed_runner_and_workers_lose_nothing(tmp_path):
     """SIGKILL the runner and a worker at random moments, resume, repeat; every finding
     written before a kill is still there, unchanged, and parses."""
@@ -151,7 +201,15 @@ def test_killed_runner_and_workers_lose_nothing(tmp_path):
         # other findings are raw inputs: a libFuzzer timeout or harness crash artifact (this
         # mutant breaks the fuel counter, so inputs can hang), validate's bytes
     assert seen, "no finding was written before the kills"
-    assert json.loads((out / "summary.json").read_text())["findings"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["findings"]
+    # the workers killed with the runner are in the report: listed, and on the time axis
+    killed = [w for w in summary["workers"] if (w["how"] or "").startswith("killed")]
+    assert killed and len(summary["resumes"]) == 3, summary["workers"]
+    page = (out / "report.html").read_text()
+    table = page.split("Workers that did not end normally")[1].split("</table>")[0]
+    assert "killed (runner died; stopped on --resume)" in table
+    assert f"{killed[0]['target']} worker (pid {killed[0]['pid']}) killed" in page
 
 
 def test_libfuzzer_timeouts_and_crashes_become_findings(tmp_path, monkeypatch):
@@ -173,4 +231,5 @@ def test_libfuzzer_timeouts_and_crashes_become_findings(tmp_path, monkeypatch):
 @pytest.mark.parametrize("bad", [["--targets", "nope"], ["--isa", "mips"], ["--jobs", "0"]])
 def test_bad_options_exit_2(tmp_path, bad):
     r = _campaign(tmp_path / "c", *bad)
-    assert r.returncode == 2 and "bad options" in r.stderr
+    # one line naming the option (the table of tests/test_cli_bad_input.py has the rest)
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and bad[0] in r.stderr, r.stderr

@@ -69,13 +69,14 @@ def place(kind: str, wasm: bytes, regressions: str) -> tuple[str, bool, list]:
 def main(argv=None) -> int:
     src, dst, seconds = (argv or sys.argv[1:])[:3]
     from oracle.reduce_cli import save_regression
-    from fuzz_targets import apply_mutant_from_env
-    from fuzz_targets.findings import atomic_write
+    from oracle.mutants import apply as apply_mutant
+    from oracle.findings_store import atomic_write
     from oracle.crashfile import read_crash, write_crash
     from oracle.reduce import reduce_module
     from oracle.reduce.predicate import SignaturePredicate
 
-    apply_mutant_from_env()
+    if os.environ.get("ORACLE_MUTANT"):
+        apply_mutant(os.environ["ORACLE_MUTANT"])
     module, plan, meta = read_crash(open(src, "rb").read())
     sig = meta["signature"]
     res = reduce_module(module, plan, SignaturePredicate(sig), max_seconds=float(seconds))

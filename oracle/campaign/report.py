@@ -1,5 +1,5 @@
-"""A campaign's time series, `summary.json` and the self-contained `report.html` (inline SVG
-plots, no scripts, no network)."""
+"""A campaign's `summary.json` and the self-contained `report.html` (inline SVG plots, no
+scripts, no network), from the time series that `oracle.campaign.live` samples."""
 
 from __future__ import annotations
 
@@ -7,88 +7,42 @@ import glob
 import html
 import json
 import os
-import re
 import time
 
-from fuzz_targets.findings import atomic_write
+from oracle.campaign.live import read_rows
+from oracle.campaign.plots import COLORS, clock, line_chart, timeline
+from oracle.findings_store import atomic_write
 
-_LINE = re.compile(rb"#(\d+)\s+\w+\s+cov: (\d+)(?:.*?corp: (\d+))?.*?exec/s: (\d+)")
-
-
-def _log_status(path: str):
-    """(execs, coverage, exec/s) from the last libFuzzer status line of a worker log."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 16384))
-            tail = f.read()
-    except OSError:
-        return None
-    found = _LINE.findall(tail)
-    if not found:
-        return None
-    n, cov, _, eps = found[-1]
-    return int(n), int(cov), int(eps)
-
-
-def _per_target(out: str) -> dict:
-    res = {}
-    for log in glob.glob(os.path.join(out, "logs", "*-*.log")):
-        name = os.path.basename(log)[:-4]
-        target, _, seq = name.rpartition("-")
-        if not seq.isdigit():
-            continue
-        st = _log_status(log)
-        if st is None:
-            continue
-        r = res.setdefault(target, {"execs": 0, "coverage": 0, "workers": 0})
-        r["execs"] += st[0]
-        r["coverage"] = max(r["coverage"], st[1])
-        r["workers"] += 1
-    return res
-
-
-def sample_timeseries(out: str, state) -> None:
-    per = _per_target(out)
-    path = os.path.join(out, "timeseries.jsonl")
-    prev = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                d = json.loads(line)
-                prev[d["target"]] = d
-    except (OSError, ValueError):
-        pass
-    now = time.time()
-    with open(path, "a") as f:
-        for t, r in sorted(per.items()):
-            p = prev.get(t)
-            rate = 0.0
-            if p and now > p["time"] and r["execs"] >= p["execs"]:
-                rate = (r["execs"] - p["execs"]) / (now - p["time"])
-            f.write(json.dumps({"time": now, "elapsed": round(state.elapsed, 1), "target": t,
-                                "execs": r["execs"], "coverage": r["coverage"],
-                                "exec_per_s": round(rate, 1)}) + "\n")
-
-
-def _series(out: str) -> dict:
-    s = {}
-    try:
-        with open(os.path.join(out, "timeseries.jsonl")) as f:
-            for line in f:
-                try:
-                    d = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a kill
-                s.setdefault(d["target"], []).append(d)
-    except OSError:
-        pass
-    return s
-
-
-def latest_rates(out: str) -> dict:
-    return {t: pts[-1] for t, pts in _series(out).items() if pts}
+def samples(rows: list, targets) -> list:
+    """The time series as a list of samples (x, {target: values}), every target in every
+    sample, each value carried from the last sample that had it: a target missing from a
+    sample, a value that is None, or a counter read as lower (a worker's log not yet written at
+    a chunk's start) never reads as a drop to 0.  `exec_per_s` is None (a gap, not 0) only
+    where the sample says no worker of the target ran."""
+    by_time: dict = {}
+    for r in rows:
+        by_time.setdefault(r["time"], {})[r["target"]] = r
+    carry = {t: {} for t in targets}
+    out = []
+    for when in sorted(by_time):
+        sample = by_time[when]
+        x = max(r.get("elapsed", 0.0) for r in sample.values())
+        vals = {}
+        for t in targets:
+            r, c = sample.get(t, {}), carry[t]
+            for k in ("execs", "coverage", "findings"):  # counters: never decrease
+                c[k] = max(c.get(k) or 0, r.get(k) or 0)
+            c["coverage"] = c["coverage"] or None  # none reported yet: no line, not 0
+            if r.get("corpus") is not None:
+                c["corpus"] = r["corpus"]
+            rate = r.get("exec_per_s")
+            if r.get("workers") == 0:
+                c["exec_per_s"] = None  # not scheduled: a gap in the line
+            elif rate is not None and (rate > 0 or "workers" in r):
+                c["exec_per_s"] = rate  # (old rows said 0 for "no status line yet")
+            vals[t] = dict(c)
+        out.append((x, vals))
+    return out
 
 
 def _stats(out: str) -> dict:
@@ -130,7 +84,8 @@ def _current_bucket(kind: str, reduced: str, out: str):
 
 
 def summarize(out: str, state) -> dict:
-    per = _per_target(out)
+    smp = samples(read_rows(out), state.options["targets"])
+    per = smp[-1][1] if smp else {}
     stats = _stats(out)
     findings = []
     for p in sorted(glob.glob(os.path.join(out, "findings", "*.json"))):
@@ -155,7 +110,8 @@ def summarize(out: str, state) -> dict:
             "isa": parts[2] if len(parts) > 2 else "", "first_seen": meta["first_seen"],
             "hits": hits, "file": os.path.join("findings", meta["file"]),
             "reduced": red if "instructions_after" in red else None,
-            "replay": f"oracle replay {os.path.join(out, 'findings', meta['file'])}"
+            "replay": _replay_command(os.path.join(out, "findings", meta["file"]),
+                                      state.options.get("mutant"))
             if meta["file"].endswith(".wasm") else None})
     targets = {}
     for t in state.options["targets"]:
@@ -164,7 +120,7 @@ def summarize(out: str, state) -> dict:
         corpus = os.path.join(out, "corpus", t)
         targets[t] = {"seconds": round(secs, 1), "execs": r.get("execs", 0),
                       "exec_per_s": round(r.get("execs", 0) / secs, 1) if secs else 0.0,
-                      "coverage": r.get("coverage", 0),
+                      "coverage": r.get("coverage") or 0,
                       "corpus_files": len(os.listdir(corpus)) if os.path.isdir(corpus) else 0,
                       "counters": stats.get(t, {})}
     inconclusive = stats.get("differential", {}).get("inconclusive_reasons", {})
@@ -177,47 +133,89 @@ def summarize(out: str, state) -> dict:
             "options": state.options, "targets": targets, "findings": findings,
             "regressions": regressions,
             "inconclusive": inconclusive,
-            "worker_deaths": [{"target": t, "returncode": rc, "time": ts}
-                              for t, rc, ts in state.deaths]}
+            "worker_deaths": [{"target": d[0], "returncode": d[1], "time": d[2],
+                               "elapsed": d[3] if len(d) > 3 else None}
+                              for d in state.deaths],
+            "workers": list(getattr(state, "history", []) or []),
+            "resumes": list(getattr(state, "resumes", []) or [])}
 
 
-def _svg(series: dict, key: str, title: str, log: bool = False) -> str:
-    """A line chart per target; `log`: a log10 y axis (targets differ by 100x in speed)."""
-    import math
+def _replay_command(path: str, mutant: str | None) -> str:
+    """The command that reproduces a finding: with the campaign's planted bug, if any (without
+    it, replay would rightly say "fixed")."""
+    import shlex
 
-    w, h, pad = 560, 220, 40
-    pts = [p for ps in series.values() for p in ps]
-    if not pts:
-        return f"<p>{html.escape(title)}: no data</p>"
-    f = (lambda v: math.log10(1 + v)) if log else (lambda v: v)
-    series = {t: [dict(p, **{key: f(p[key])}) for p in ps] for t, ps in series.items()}
-    pts = [p for ps in series.values() for p in ps]
-    x0 = min(p["time"] for p in pts)
-    xmax = max(1.0, max(p["time"] for p in pts) - x0)
-    ymax = max(1.0, max(p[key] for p in pts))
-    top = (10 ** ymax - 1) if log else ymax
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-    lines, legend = [], []
-    for i, (t, ps) in enumerate(sorted(series.items())):
-        c = colors[i % len(colors)]
-        xy = " ".join(f"{pad + (p['time'] - x0) / xmax * (w - 2 * pad):.1f},"
-                      f"{h - pad - p[key] / ymax * (h - 2 * pad):.1f}" for p in ps)
-        lines.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{xy}"/>')
-        legend.append(f'<text x="{pad + 110 * i}" y="{h - 8}" fill="{c}" font-size="12">'
-                      f'{html.escape(t)}</text>')
-    axes = (f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
-            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#333"/>'
-            f'<text x="{pad}" y="{pad - 8}" font-size="12">{top:.0f}{" (log scale)" if log else ""}</text>'
-            f'<text x="{w - pad - 40}" y="{h - pad + 14}" font-size="12">{xmax:.0f}s</text>')
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg xmlns="http://www.w3.org/'
-            f'2000/svg" width="{w}" height="{h}" role="img" aria-label="{html.escape(title)}">'
-            f'{axes}{"".join(lines)}{"".join(legend)}</svg></figure>')
+    return f"oracle replay {shlex.quote(path)}" + (f" --mutant {shlex.quote(mutant)}"
+                                                   if mutant else "")
+
+
+def _series(smp: list, key: str, targets) -> dict:
+    return {t: [(x, v[t].get(key)) for x, v in smp] for t in targets}
+
+
+def _events(state, smp: list) -> list:
+    """Markers for the time axis: each worker killed, crashed or failed to start, and each
+    resume of the campaign."""
+    ev = [(w["end"], f"{w['target']} worker (pid {w.get('pid')}) {w['how']} at "
+           f"{clock(w['end'])}", "killed")
+          for w in getattr(state, "history", []) or []
+          if w.get("end") is not None and w.get("how") and w["how"] != "chunk done"]
+    if not getattr(state, "history", None):  # a campaign from before worker history
+        for d in state.deaths:
+            x = d[3] if len(d) > 3 else _elapsed_at(smp, d[2])
+            ev.append((x, f"{d[0]} worker died with status {d[1]}", "killed"))
+    ev += [(x, f"campaign resumed at {clock(x)}", "resumed")
+           for x in getattr(state, "resumes", []) or []]
+    return ev
+
+
+def _elapsed_at(smp: list, wall: float) -> float:
+    """Campaign seconds at wall-clock time `wall` (the last sample taken before it)."""
+    best = 0.0
+    for x, _ in smp:
+        best = x
+        if x >= wall:
+            break
+    return best
+
+
+def plots(out: str, state) -> str:
+    """The report's charts: findings and corpus size beside executions per second and
+    coverage, each over campaign time, and the worker timeline."""
+    targets = list(state.options["targets"])
+    colors = {t: COLORS[i % len(COLORS)] for i, t in enumerate(targets)}
+    smp = samples(read_rows(out), targets)
+    x_hi = max([x for x, _ in smp] + [state.elapsed])
+    ev = _events(state, smp)
+    found = _series(smp, "findings", targets)
+    total = [(x, sum(v[t]["findings"] for t in targets)) for x, v in smp]
+    colors["all targets"] = "#555"
+    charts = [
+        line_chart("Findings over time", "unique findings (signatures)",
+                   {"all targets": total, **found}, colors, step=True, events=ev, x_hi=x_hi,
+                   dashed=("all targets",), integer=True),
+        line_chart("Executions per second", "executions / s (log scale)",
+                   _series(smp, "exec_per_s", targets), colors, log=True, events=ev,
+                   x_hi=x_hi),
+        line_chart("Corpus size over time", "corpus inputs (files)",
+                   _series(smp, "corpus", targets), colors, events=ev, x_hi=x_hi,
+                   integer=True),
+        line_chart("Coverage over time", "coverage (libFuzzer cov: edges)",
+                   _series(smp, "coverage", targets), colors, step=True, events=ev,
+                   x_hi=x_hi),
+    ]
+    workers = getattr(state, "history", []) or []
+    return ('<div class="plots">' + "".join(charts) + "</div>"
+            + '<p class="note">&#x2715; (dashed red): a worker killed, crashed or failed to '
+            'start; &#x21bb; (dashed grey): the campaign resumed after a kill. Executions per '
+            'second break where a target had no worker (jobs &lt; targets: targets take turns '
+            'in chunks of at most 60 s).</p>'
+            + timeline("Workers", workers, targets, colors, x_hi))
 
 
 def write_reports(out: str, state) -> dict:
     s = summarize(out, state)
     atomic_write(os.path.join(out, "summary.json"), json.dumps(s, indent=1).encode())
-    series = _series(out)
     esc = html.escape
     rows = "".join(
         f"<tr><td><code>{esc(f['signature'])}</code></td><td>{esc(f['kind'])}</td>"
@@ -235,6 +233,13 @@ def write_reports(out: str, state) -> dict:
         f"<tr><td>{esc(t)}</td><td>{d['seconds']}</td><td>{d['execs']}</td>"
         f"<td>{d['exec_per_s']}</td><td>{d['coverage']}</td><td>{d['corpus_files']}</td></tr>"
         for t, d in s["targets"].items())
+    wrows = "".join(
+        f"<tr><td>{esc(w['target'])}</td><td>{w.get('pid')}</td><td>{clock(w['start'])}</td>"
+        f"<td>{clock(w['end'])}</td><td>{esc(w['how'])}</td>"
+        f"<td><code>{esc(os.path.relpath(w['log'], out))}</code></td></tr>"
+        for w in s["workers"] if w.get("end") is not None and w.get("how") != "chunk done") \
+        or '<tr><td colspan="6">none: every worker ran its chunk to the end</td></tr>'
+    resumed = f"; resumed {len(s['resumes'])} time(s) after a kill" if s["resumes"] else ""
     irows = "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>"
                     for k, v in sorted(s["inconclusive"].items())) or \
         '<tr><td colspan="2">none</td></tr>'
@@ -247,7 +252,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 <p>{s['elapsed_seconds']:.0f} s, {state.options['jobs']} jobs, targets
 {esc(', '.join(state.options['targets']))}, ISAs {esc(', '.join(state.options['isas']))}
 {('(mutant ' + esc(state.options['mutant']) + ')') if state.options.get('mutant') else ''};
-{len(s['findings'])} finding(s); {len(s['worker_deaths'])} worker(s) died.</p>
+{len(s['findings'])} finding(s); {len(s['worker_deaths'])} worker(s) killed or crashed{resumed}.</p>
 <h2>Findings</h2><table><tr><th>signature</th><th>kind</th><th>ISA</th><th>first seen</th>
 <th>hits</th><th>reduced (instructions)</th><th>candidate</th><th>replay</th></tr>{rows}
 </table>
@@ -256,8 +261,9 @@ operators of a candidate is that candidate's duplicate.</p><table><tr><th>file
 </th><th>kind</th><th>operators besides plumbing</th></tr>{rrows}</table>
 <h2>Targets</h2><table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s</th>
 <th>coverage</th><th>corpus files</th></tr>{trows}</table>
-<h2>Over time</h2>{_svg(series, 'exec_per_s', 'executions per second', log=True)}
-{_svg(series, 'coverage', 'coverage (libFuzzer features)')}
+<h2>Over time</h2>{plots(out, state)}
+<h2>Workers that did not end normally</h2><table><tr><th>target</th><th>pid</th>
+<th>started</th><th>ended</th><th>how</th><th>log</th></tr>{wrows}</table>
 <h2>Inconclusive (differential)</h2><table><tr><th>reason</th><th>count</th></tr>{irows}</table>
 </body></html>"""
     atomic_write(os.path.join(out, "report.html"), page.encode())

@@ -11,13 +11,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from fuzz_targets.findings import atomic_write
+from oracle.findings_store import atomic_write
 
 TARGETS = ("differential", "validate", "compile", "assemble")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SEEDED = ("differential", "validate", "compile")  # targets whose corpus starts from corpus/
+SEEDED = ("differential", "validate", "compile")  # corpus starts from oracle/corpus
 CHUNK_SECONDS = 60.0  # a worker process runs one target for at most this long
 HANG_SECONDS = 20  # libFuzzer -timeout: an input running longer is a timeout finding
+SAMPLE_SECONDS = 2.5  # workers' statistics are read into the time series this often
+PROGRESS_SECONDS = 5.0  # a progress line at least this often (`--quiet`: none)
 
 
 @dataclass
@@ -38,8 +40,11 @@ class State:
     elapsed: float = 0.0
     chunks: dict = field(default_factory=dict)  # target -> seconds run
     workers: dict = field(default_factory=dict)  # pid -> [target, log]
-    deaths: list = field(default_factory=list)  # [target, returncode, time]
+    deaths: list = field(default_factory=list)  # [target, returncode, time, elapsed]
     reduced: dict = field(default_factory=dict)  # signature hash -> reduction summary
+    # every worker: {target, pid, log, start, end, rc, how} (start/end in campaign seconds)
+    history: list = field(default_factory=list)
+    resumes: list = field(default_factory=list)  # campaign seconds at which it was resumed
 
     def save(self, out: str) -> None:
         atomic_write(os.path.join(out, "state.json"),
@@ -60,30 +65,56 @@ def _dirs(out: str) -> dict:
 
 
 def _seed(out: str, targets) -> None:
-    import shutil
+    from oracle.corpus import seeds
 
     for t in targets:
         c = os.path.join(out, "corpus", t)
         os.makedirs(c, exist_ok=True)
-        if t in SEEDED and not os.listdir(c):
-            for name in sorted(os.listdir(os.path.join(ROOT, "corpus"))):
-                if name.endswith(".wasm") and t != "differential":
-                    shutil.copy(os.path.join(ROOT, "corpus", name), os.path.join(c, name))
+        if t in SEEDED and not os.listdir(c) and t != "differential":
+            for name, data in seeds():
+                with open(os.path.join(c, name), "wb") as f:
+                    f.write(data)
 
 
 def _log_status_missing(log: str) -> bool:
-    from oracle.campaign.report import _log_status
+    from oracle.campaign.live import log_status
 
-    return _log_status(log) is None
+    return log_status(log) is None
+
+
+def _path_with_python() -> str:
+    """$PATH with this interpreter's directory first: libFuzzer's -merge (and -fork) re-run
+    the target's file, whose `#!/usr/bin/env python3` must find this Python (its venv has
+    atheris), not the system's."""
+    return os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+
+def _how(rc: int) -> str:
+    """How a worker ended, from its exit status."""
+    if rc == 0:
+        return "chunk done"
+    if rc < 0:
+        try:
+            return f"killed ({signal.Signals(-rc).name})"
+        except ValueError:
+            return f"killed (signal {-rc})"
+    return f"exit {rc} (crash, timeout or out of memory)"
 
 
 class Runner:
+    """`progress`: print a progress line on stderr at least every PROGRESS_SECONDS (redrawn in
+    place on a terminal, one line each time otherwise); `--quiet` turns it off."""
+
     def __init__(self, opts: Options, resume: bool = False, progress: bool = True):
+        from oracle.campaign.live import Sampler
+
         self.opts, self.out, self.progress = opts, opts.out, progress
+        self.tty = progress and sys.stderr.isatty()
         self.dirs = _dirs(self.out)
         if resume and os.path.exists(os.path.join(self.out, "state.json")):
             self.state = State.load(self.out)
             self._kill_orphans()
+            self.state.resumes.append(round(self.state.elapsed, 1))
         else:
             self.state = State(options=dict(opts.__dict__), started=time.time())
             self.state.chunks = {t: 0.0 for t in opts.targets}
@@ -93,6 +124,9 @@ class Runner:
         self.lock = threading.Lock()
         self.reducer: threading.Thread | None = None
         self.broken: dict = {}  # target -> workers that died before fuzzing
+        self.sampler = Sampler(self.out, opts.targets)
+        self.rows: dict = {}  # the last sample, per target
+        self.last_progress = 0.0
 
     # -- workers ------------------------------------------------------------------------------
     def _kill_orphans(self) -> None:
@@ -102,6 +136,12 @@ class Runner:
                 os.killpg(int(pid), signal.SIGKILL)
             except (ProcessLookupError, PermissionError, OSError):
                 pass
+        for w in self.state.history:  # the runner died under them: they count as killed
+            if w.get("end") is None:
+                w.update(end=round(self.state.elapsed, 1), rc=-signal.SIGKILL,
+                         how="killed (runner died; stopped on --resume)")
+                self.state.deaths.append([w["target"], -signal.SIGKILL, time.time(),
+                                          w["end"]])
         self.state.workers = {}
 
     def _next_target(self) -> str | None:
@@ -122,7 +162,8 @@ class Runner:
         os.makedirs(art, exist_ok=True)
         env = dict(os.environ, ORACLE_FINDINGS_DIR=self.dirs["findings"],
                    ORACLE_FUZZ_KEEP_GOING="1", ORACLE_STATS_FILE=stats,
-                   ORACLE_ISAS=",".join(self.opts.isas), PYTHONUNBUFFERED="1")
+                   ORACLE_ISAS=",".join(self.opts.isas), PYTHONUNBUFFERED="1",
+                   PATH=_path_with_python())
         engines = ["wasmtime"] + [f"winch-{i}" for i in self.opts.isas]
         env["ORACLE_ENGINES"] = ",".join(engines)
         if self.opts.mutant:
@@ -137,6 +178,9 @@ class Runner:
         f.close()
         self.procs[p.pid] = (p, target, log, seconds, time.time())
         self.state.workers[str(p.pid)] = [target, log]
+        self.state.history.append({"target": target, "pid": p.pid, "log": log,
+                                   "start": round(self.state.elapsed, 1), "end": None,
+                                   "rc": None, "how": None})
         self.state.save(self.out)
 
     def _reap(self) -> None:
@@ -147,9 +191,11 @@ class Runner:
             ran = min(secs, time.time() - started)
             del self.procs[pid]
             self.state.workers.pop(str(pid), None)
+            how = _how(rc)
             self.state.chunks[target] = self.state.chunks.get(target, 0.0) + max(ran, 1.0)
             if rc != 0 and time.time() - started < 10 and _log_status_missing(log):
                 # died before fuzzing anything: a broken harness, not a finding
+                how = f"failed to start ({how})"
                 self.broken[target] = self.broken.get(target, 0) + 1
                 if self.broken[target] >= 3:
                     print(f"\noracle campaign: target {target} fails to start; see {log}",
@@ -157,14 +203,17 @@ class Runner:
             if rc != 0:
                 # a crash of the harness (libFuzzer artifact), a timeout, or a killed worker:
                 # what it found is already on disk; note the death and go on
-                self.state.deaths.append([target, rc, time.time()])
+                self.state.deaths.append([target, rc, time.time(), round(self.state.elapsed, 1)])
                 self._record_artifacts(target)
+            for w in self.state.history:
+                if w["pid"] == pid and w["end"] is None:
+                    w.update(end=round(self.state.elapsed, 1), rc=rc, how=how)
             self.state.save(self.out)
 
     def _record_artifacts(self, target: str) -> None:
         """libFuzzer's crash-/timeout-/oom- files become findings (once per kind and target:
         their inputs differ but the campaign cannot tell them apart further)."""
-        from fuzz_targets import findings
+        from oracle import findings_store as findings
 
         art = os.path.join(self.dirs["artifacts"], target)
         for name in sorted(os.listdir(art)):
@@ -219,9 +268,8 @@ class Runner:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> int:
-        from oracle.campaign.report import sample_timeseries, write_reports
+        from oracle.campaign.report import write_reports
 
-        total = self.opts.minutes * 60.0
         t_last = time.time()
         last_sample = 0.0
         while True:
@@ -236,41 +284,65 @@ class Runner:
                 budget = self.opts.minutes * 60.0 * self.opts.jobs / len(self.opts.targets)
                 left = budget - self.state.chunks.get(t, 0.0)
                 self._spawn(t, max(5.0, min(CHUNK_SECONDS, left)))
-            if now - last_sample >= 3.0:
+            if now - last_sample >= SAMPLE_SECONDS:
                 last_sample = now
-                sample_timeseries(self.out, self.state)
+                self._sample()
+                with self.lock:
+                    self.state.save(self.out)
                 if self.reducer is None or not self.reducer.is_alive():
                     self.reducer = threading.Thread(target=self._reduce_pending, daemon=True)
                     self.reducer.start()
-                if self.progress:
-                    self._progress(total)
             if not self.procs and self._next_target() is None:
                 break
             time.sleep(0.5)
         if self.reducer is not None:
-            self.reducer.join()
-        self._reduce_pending()
+            self._wait(self.reducer.is_alive, "reducing findings")
+        self.reducer = threading.Thread(target=self._reduce_pending, daemon=True)
+        self.reducer.start()
+        self._wait(self.reducer.is_alive, "reducing findings")
         self._merge_corpora()
-        sample_timeseries(self.out, self.state)
+        self._sample()
         self.state.save(self.out)
         summary = write_reports(self.out, self.state)
-        if self.progress:
+        if self.tty:
             sys.stderr.write("\n")
         print(f"campaign: {summary['elapsed_seconds']:.0f}s, {len(summary['findings'])} "
               f"finding(s); report: {os.path.join(self.out, 'report.html')}")
         return 1 if summary["findings"] else 0
 
-    def _progress(self, total: float) -> None:
-        from oracle.campaign.report import latest_rates
+    def _sample(self, note: str = "") -> None:
+        """Read the workers' live statistics into the time series; show progress."""
+        self.rows = self.sampler.sample(self.state.elapsed,
+                                        [log for _, _, log, _, _ in self.procs.values()])
+        self._progress(note)
 
-        rates = latest_rates(self.out)
-        parts = [f"{t[:5]} {rates.get(t, {}).get('exec_per_s', 0):>5}/s"
-                 for t in self.opts.targets]
-        n = sum(1 for n in os.listdir(self.dirs["findings"]) if n.endswith(".json"))
-        done = sum(self.state.chunks.values()) / max(1, self.opts.jobs)
-        sys.stderr.write(f"\r[campaign] {done / 60:4.1f}/{total / 60:.1f} min  "
-                         f"workers {len(self.procs)}  " + "  ".join(parts)
-                         + f"  findings {n}   ")
+    def _wait(self, busy, note: str, timeout: float | None = None) -> bool:
+        """Wait while `busy()` (a reducer thread, a merge process), showing progress; False
+        if `timeout` seconds passed first."""
+        start = time.time()
+        while busy():
+            if timeout is not None and time.time() - start > timeout:
+                return False
+            time.sleep(0.2)
+            if time.time() - self.last_progress >= PROGRESS_SECONDS:
+                self._progress(note, force=True)
+        return True
+
+    def _progress(self, note: str = "", force: bool = False) -> None:
+        """The progress line: on a terminal redrawn at every sample, otherwise a new line
+        every PROGRESS_SECONDS (a log or CI sees the campaign move, not only its end)."""
+        from oracle.campaign.live import progress_line
+
+        now = time.time()
+        if not self.progress or not self.rows or \
+                (not self.tty and not force and now - self.last_progress < PROGRESS_SECONDS):
+            return
+        self.last_progress = now
+        rows = self.rows if self.procs else \
+            {t: dict(r, exec_per_s=None) for t, r in self.rows.items()}  # winding down
+        line = progress_line(rows, self.state.elapsed, self.opts.minutes * 60.0,
+                             len(self.procs), note)
+        sys.stderr.write(f"\r{line}\033[K" if self.tty else line + "\n")
         sys.stderr.flush()
 
     def _merge_corpora(self) -> None:
@@ -285,15 +357,20 @@ class Runner:
             shutil.rmtree(merged, ignore_errors=True)
             os.makedirs(merged)
             env = dict(os.environ, ORACLE_FINDINGS_DIR=self.dirs["findings"],
-                       ORACLE_FUZZ_KEEP_GOING="1")
+                       ORACLE_FUZZ_KEEP_GOING="1", ORACLE_ISAS=",".join(self.opts.isas),
+                       PATH=_path_with_python(),
+                       ORACLE_ENGINES=",".join(["wasmtime"] + [f"winch-{i}"
+                                                               for i in self.opts.isas]))
             if self.opts.mutant:
                 env["ORACLE_MUTANT"] = self.opts.mutant
             log = os.path.join(self.dirs["logs"], f"{t}-merge.log")
             with open(log, "wb") as f:
-                r = subprocess.run([sys.executable, "-m", f"fuzz_targets.{t}", "-merge=1",
-                                    f"-timeout={HANG_SECONDS}", merged, src], cwd=ROOT,
-                                   env=env, stdout=f, stderr=subprocess.STDOUT, timeout=600)
-            if r.returncode == 0 and os.listdir(merged):
+                p = subprocess.Popen([sys.executable, "-m", f"fuzz_targets.{t}", "-merge=1",
+                                      f"-timeout={HANG_SECONDS}", merged, src], cwd=ROOT,
+                                     env=env, stdout=f, stderr=subprocess.STDOUT)
+            if not self._wait(lambda: p.poll() is None, f"merging the {t} corpus", 600):
+                p.kill()
+            if p.wait() == 0 and os.listdir(merged):
                 old = src + ".old"
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(src, old)
