@@ -265,8 +265,19 @@ BY_NAME = {m.name: m for m in MUTANTS}
 
 
 def apply(name: str):
-    """Plant a mutant for the rest of the process; returns the function that removes it."""
-    return BY_NAME[name].patch()
+    """Plant a mutant for the rest of the process; returns the function that removes it.
+
+    The compiler's memoized code (`winch.masm.buffer.MEMO_CACHES`) is forgotten when a
+    mutant is planted and when it is removed: it was made by the code the mutant patches."""
+    from winch.masm.buffer import clear_memo_caches
+
+    undo = BY_NAME[name].patch()
+    clear_memo_caches()
+
+    def remove():
+        undo()
+        clear_memo_caches()
+    return remove
 
 
 @contextlib.contextmanager

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import bisect
+import gc
 from dataclasses import dataclass, field
 
 from winch.codegen.func import FuncCodegen, _check_type
-from winch.errors import Unsupported
+from winch.errors import Unsupported, ValidationError
 from winch.vmctx import VMOffsets
 from winch.wasm.module import EXT_GLOBAL, EXT_MEMORY, EXT_TABLE, Module
 from winch.wasm.reader import decode_module
-from winch.wasm.validate import validate_module
+from winch.wasm.instrs import decode_instrs
+from winch.wasm.validate import module_context, validate_module
+from winch.wasm.validate_body import validate_body
 from winch.wasm.types import EXTERNREF, FUNCREF
 
 ISAS = ("x64", "aarch64", "s390x")
@@ -55,6 +58,9 @@ class Env:
         self.mem_types = module.mem_types
         self.vm = vm
         self.func_labels: list = []
+        # per global, once per module: its value type and the VM-context field of its cell
+        self.global_valtypes = tuple(gt.valtype for gt in self.global_types)
+        self.global_ptrs = tuple(vm.global_ptr(i) for i in range(len(self.global_types)))
 
 
 def make_masm(isa: str, buf, env):
@@ -73,9 +79,11 @@ def make_masm(isa: str, buf, env):
     raise ValueError(f"unknown target {isa!r} (one of: {', '.join(ISAS)})")
 
 
-def check_module_scope(m) -> None:
-    """Reject, by feature name, module-level constructs outside core-2.0 scalar."""
-    mems = m.mem_types
+def check_module_scope(m, env: Env) -> None:
+    """Reject, by feature name, module-level constructs outside core-2.0 scalar.  The value
+    types of every function type and global are checked here, once: the function compiler
+    relies on it (calls, block types, globals)."""
+    mems = env.mem_types
     if len(mems) > 1:
         raise Unsupported("multi-memory", f"{len(mems)} memories")
     for mt in mems:
@@ -83,16 +91,15 @@ def check_module_scope(m) -> None:
             raise Unsupported("memory64", "64-bit memory")
         if mt.limits.shared:
             raise Unsupported("threads", "shared memory")
-    for tt in m.table_types:
+    for tt in env.table_types:
         if tt.limits.is64:
             raise Unsupported("memory64", "64-bit table")
         if tt.elem not in (FUNCREF, EXTERNREF):
             raise Unsupported("function-references", "table element type")
-    for gt in m.global_types:
-        _check_type(gt.valtype)
-    for ft in m.types:
-        for t in ft.params + ft.results:
-            _check_type(t)
+    for t in dict.fromkeys(env.global_valtypes):  # each type once, in order of first use
+        _check_type(t)
+    for t in dict.fromkeys(t for ft in env.types for t in ft.params + ft.results):
+        _check_type(t)
     for imp in m.imports:
         if imp.kind not in (0, EXT_TABLE, EXT_MEMORY, EXT_GLOBAL):
             raise Unsupported("exceptions", "tag import")
@@ -100,13 +107,26 @@ def check_module_scope(m) -> None:
 
 def compile_module(wasm: bytes, isa: str = "x64",
                    decoded: Module | None = None) -> CompiledModule:
-    """Decode, validate and compile in one pass per function.
+    """Decode, validate and compile in one pass per function (one loop per body: the
+    validator's, lowering each instruction as it is validated).
 
     Raises DecodeError, ValidationError or Unsupported; invalidity anywhere wins over an
     unsupported feature (the module is validated to the end before Unsupported is raised).
     `decoded`: `decode_module(wasm)` when the caller has it already (a module compiled for
     several ISAs is decoded once).
     """
+    # The compiler makes many small tuples and no reference cycles worth collecting while it
+    # runs: the cyclic GC's passes over them cost about a sixth of the time (sql.js, x64).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_module(wasm, isa, decoded)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledModule:
     from winch.masm.buffer import CodeBuffer
 
     m = decoded if decoded is not None else decode_module(wasm)
@@ -114,35 +134,34 @@ def compile_module(wasm: bytes, isa: str = "x64",
     env = Env(m, vm)
     buf = CodeBuffer()
     masm = make_masm(isa, buf, env)
-    env.func_labels = [buf.new_label() for _ in range(len(m.func_types))]
-    first = m.num_imported_funcs
+    env.func_labels = buf.new_labels(len(env.func_types))
+    first = env.num_imported_funcs
     starts: list = []
     srclocs: list = []
-    current: list = []
-
-    def finish_current():
-        if current:
-            g = current.pop()
-            g.finish()
-            srclocs.extend(g.srclocs)
-
-    def factory(func_index):
-        finish_current()
-        masm.align_function()
-        starts.append(buf.offset())
-        buf.bind_label(env.func_labels[func_index])
-        f = m.funcs[func_index - first]
-        local_types = []
-        for count, t in f.locals:
-            local_types.extend([t] * count)
-        g = FuncCodegen(env, masm, func_index, m.types[f.type_index], local_types)
-        current.append(g)
-        return g.visit
 
     try:
-        check_module_scope(m)
-        validate_module(m, factory)
-        finish_current()
+        check_module_scope(m, env)
+        ctx = module_context(m)
+        data = m.raw
+        for i, f in enumerate(m.funcs):
+            func_index = first + i
+            masm.align_function()
+            starts.append(buf.offset())
+            buf.bind_label(env.func_labels[func_index])
+            local_types = []
+            for count, t in f.locals:
+                local_types.extend([t] * count)
+            g = FuncCodegen(env, masm, func_index, m.types[f.type_index], local_types)
+            try:
+                validate_body(ctx, func_index, f, data, lower=g)
+            except ValidationError:
+                # a malformation anywhere in the code section wins over this invalidity
+                for later in m.funcs[i:]:
+                    decode_instrs(data, later.body[0], later.body[1])
+                raise
+            g.finish()
+            pairs = iter(g.srclocs)  # flat: code offset, wasm offset, ...
+            srclocs.extend(zip(pairs, pairs))
     except Unsupported as unsupported:
         # the module may still be malformed or invalid further on: that verdict wins
         validate_module(m)

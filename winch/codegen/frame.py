@@ -17,13 +17,16 @@ VMCTX_SLOT = -8
 
 
 class Frame:
-    __slots__ = ("nparams", "nlocals", "_slot_base", "local_types")
+    __slots__ = ("nparams", "nlocals", "_slot_base", "local_types", "local_offsets")
 
     def __init__(self, param_types, local_types):
         self.nparams = len(param_types)
         self.local_types = tuple(param_types) + tuple(local_types)
         self.nlocals = len(local_types)
         self._slot_base = -8 - 8 * self.nlocals
+        # local(i) for every local, computed once: arguments, then declared locals
+        self.local_offsets = (tuple(range(PARAM_BASE, PARAM_BASE + 8 * self.nparams, 8))
+                              + tuple(range(-16, -16 - 8 * self.nlocals, -8)))
 
     def local(self, i: int) -> int:
         if i < self.nparams:

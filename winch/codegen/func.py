@@ -17,6 +17,7 @@ from winch.codegen.frame import VMCTX_SLOT, Frame
 from winch.codegen.stack import CONST, FLOAT_TYPES, LOCAL, MEM, REG, ValueStack
 from winch.errors import Unsupported, WinchError
 from winch.traps import TrapKind
+from winch.wasm.opcodes import BY_NAME as _OPS_BY_NAME
 from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
 
 SCALAR_FEATURES = frozenset(("mvp", "sign-extension", "nontrapping-float-to-int", "bulk-memory",
@@ -55,24 +56,27 @@ def _size(t) -> int:
 
 
 class FuncCodegen:
-    """Lowers one function body; construct, pass `visit` to the validator, then `finish()`."""
+    """Lowers one function body; construct, pass it to the validator's loop
+    (`validate_body(..., lower=g)`, or `visit` as a callback), then `finish()`."""
 
     def __init__(self, env, masm, func_index: int, ftype, local_types):
         self.env = env  # module-level facts: types, func types, vm offsets, ...
         self.masm = masm
         self.func_index = func_index
         self.ftype = ftype
-        for t in tuple(ftype.params) + tuple(ftype.results) + tuple(local_types):
+        for t in dict.fromkeys(local_types):  # each once; params, results: once per module
             _check_type(t)
         self.frame = Frame(ftype.params, local_types)
         self.stack = ValueStack(masm, self.frame)
         self.max_out = 0
         self.dead_depth = 0  # nesting depth of blocks opened in unreachable code
         self.unreachable = False
-        self.srclocs: list = []  # (code offset, wasm offset) per instruction
+        # per lowered instruction, two items (no tuple): code offset, wasm offset
+        self.srclocs: list = []
         self.ret_label = masm.new_label()
         self.ctl = [Ctl(K_FUNC, self.ret_label, 0, (), tuple(ftype.results))]
         self.local_types = self.frame.local_types
+        self.by_byte = BY_BYTE
         self.prologue_patch = masm.prologue(self.frame)
         masm.fuel_check()  # and so does every call (runaway recursion with big frames)
 
@@ -90,7 +94,8 @@ class FuncCodegen:
                     return
             else:
                 return
-        self.srclocs.append((len(self.masm.buf.data), offset))
+        self.srclocs.append(len(self.masm.buf.data))
+        self.srclocs.append(offset)
         handler = HANDLERS.get(op.name)
         if handler is None:
             feature = op.feature if op.feature not in SCALAR_FEATURES else op.name
@@ -100,8 +105,11 @@ class FuncCodegen:
         except WinchError:
             raise
         except Exception as e:  # a compiler bug: say where, never pass for a decoding error
-            raise CompilerBug(f"compiling function {self.func_index}, {op.name} at wasm offset "
-                              f"{offset:#x}: {type(e).__name__}: {e}") from e
+            raise self.bug(op, offset, e) from e
+
+    def bug(self, op, offset, e) -> CompilerBug:
+        return CompilerBug(f"compiling function {self.func_index}, {op.name} at wasm offset "
+                           f"{offset:#x}: {type(e).__name__}: {e}")
 
     def finish(self) -> None:
         self.masm.finish_frame(self.prologue_patch,
@@ -115,9 +123,7 @@ class FuncCodegen:
             t = bt + 128
             _check_type(t)
             return (), (t,)
-        ft = self.env.types[bt]
-        for t in ft.params + ft.results:
-            _check_type(t)
+        ft = self.env.types[bt]  # its value types: checked once per module (check_module_scope)
         return tuple(ft.params), tuple(ft.results)
 
     def needs_moves(self, ctl: Ctl) -> bool:
@@ -364,7 +370,21 @@ def _check_type(t) -> None:
 
 
 # -- handlers, one per opcode name --------------------------------------------------------------
-HANDLERS: dict = {}
+class _Handlers(dict):
+    """Opcode name -> handler(g, op, imm).  The validator's loop dispatches on the opcode byte
+    through `BY_BYTE` (a list indexed by the byte of a single-byte operator), which every
+    assignment here keeps equal to this dict: deliberate bugs (oracle/mutants.py) replace a
+    handler by name and the loop sees it."""
+
+    def __setitem__(self, name, handler) -> None:
+        super().__setitem__(name, handler)
+        op = _OPS_BY_NAME.get(name)
+        if op is not None and op.prefix == 0:
+            BY_BYTE[op.code] = handler
+
+
+BY_BYTE: list = [None] * 256
+HANDLERS: dict = _Handlers()
 
 
 def handles(*names):
@@ -535,12 +555,16 @@ def _select(g, op, imm):
 
 @handles("local.get")
 def _local_get(g, op, imm):
-    g.stack.push((LOCAL, g.local_types[imm], imm))
+    st = g.stack  # ValueStack.push, inlined: a quarter of all instructions
+    items = st.items
+    items.append((LOCAL, g.local_types[imm], imm))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 def _set_local(g, index, e):
     st = g.stack
-    off = g.frame.local(index)
+    off = st.local_off[index]
     kind, t, x = e
     if kind == REG:
         g.masm.store_slot(t, off, x)
@@ -548,7 +572,7 @@ def _set_local(g, index, e):
         g.masm.store_slot_imm(t, off, x)
     elif kind == LOCAL:
         if x != index:
-            g.masm.copy_slot(t, off, g.frame.local(x))
+            g.masm.copy_slot(t, off, st.local_off[x])
     else:
         g.masm.copy_slot(t, off, st.frame.slot(x))
 
@@ -578,26 +602,29 @@ def _local_tee(g, op, imm):
 
 @handles("global.get")
 def _global_get(g, op, imm):
-    t = g.env.global_types[imm].valtype
-    _check_type(t)
+    t = g.env.global_valtypes[imm]  # checked once per module
     st = g.stack
     r = st.alloc(t in FLOAT_TYPES)
-    g.masm.global_get(t, r, g.env.vm.global_ptr(imm))
+    g.masm.global_get(t, r, g.env.global_ptrs[imm])
     st.push((REG, t, r))
 
 
 @handles("global.set")
 def _global_set(g, op, imm):
-    t = g.env.global_types[imm].valtype
+    t = g.env.global_valtypes[imm]
     st = g.stack
     _, r = st.pop_reg()
-    g.masm.global_set(t, g.env.vm.global_ptr(imm), r)
+    g.masm.global_set(t, g.env.global_ptrs[imm], r)
     st.free(r)
 
 
 @handles("i32.const")
 def _i32_const(g, op, imm):
-    g.stack.push((CONST, I32, imm & MASK32))
+    st = g.stack  # ValueStack.push, inlined
+    items = st.items
+    items.append((CONST, I32, imm & MASK32))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 @handles("i64.const")
@@ -619,9 +646,7 @@ def _f64_const(g, op, imm):
 @handles("call")
 def _call(g, op, imm):
     env = g.env
-    ft = env.types[env.func_types[imm]]
-    for t in ft.params + ft.results:
-        _check_type(t)
+    ft = env.types[env.func_types[imm]]  # value types checked once per module
     st = g.stack
     nargs = g.out_args(ft.params)
     st.spill_regs()
@@ -637,9 +662,7 @@ def _call(g, op, imm):
 def _call_indirect(g, op, imm):
     typeidx, table = imm
     env = g.env
-    ft = env.types[typeidx]
-    for t in ft.params + ft.results:
-        _check_type(t)
+    ft = env.types[typeidx]  # value types checked once per module
     st = g.stack
     _, index = st.pop_reg()
     nargs = g.out_args(ft.params)
@@ -661,7 +684,8 @@ def _check_mem(g, memidx):
 
 
 def _load(g, op, imm):
-    _check_mem(g, imm[2])
+    if imm[2]:  # memory 0 (memory64 is rejected once per module, check_module_scope)
+        _check_mem(g, imm[2])
     st = g.stack
     t = op.results[0]
     _, addr = st.pop_reg()
@@ -676,7 +700,8 @@ def _load(g, op, imm):
 
 
 def _store(g, op, imm):
-    _check_mem(g, imm[2])
+    if imm[2]:
+        _check_mem(g, imm[2])
     st = g.stack
     _, val = st.pop_reg()
     _, addr = st.pop_reg()

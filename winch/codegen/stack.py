@@ -30,11 +30,15 @@ class ValueStack:
         self.items: list = []
         self.free_gpr = list(masm.GPRS)  # allocation order
         self.free_fpr = list(masm.FPRS)
+        self.fpr_set = masm.FPR_SET
+        self.local_off = frame.local_offsets  # frame offset of each local, by index
         self.max_depth = 0
 
     # -- registers -------------------------------------------------------------------------
     def alloc(self, is_float: bool, avoid=()) -> int:
         free = self.free_fpr if is_float else self.free_gpr
+        if not avoid and free:
+            return free.pop(0)  # the first free register in allocation order
         for r in free:
             if r not in avoid:
                 free.remove(r)
@@ -43,7 +47,7 @@ class ValueStack:
         return self.alloc(is_float, avoid)
 
     def free(self, reg: int) -> None:
-        if reg in self.masm.FPR_SET:
+        if reg in self.fpr_set:
             self.free_fpr.append(reg)
         else:
             self.free_gpr.append(reg)
@@ -98,10 +102,10 @@ class ValueStack:
 
     # -- pushing and popping ----------------------------------------------------------------
     def push(self, e) -> None:
-        self.items.append(e)
-        n = len(self.items)
-        if n > self.max_depth:
-            self.max_depth = n
+        items = self.items
+        items.append(e)
+        if len(items) > self.max_depth:
+            self.max_depth = len(items)
 
     def pop(self):
         return self.items.pop()
@@ -112,6 +116,12 @@ class ValueStack:
         kind, t, x = e
         if kind == REG and x not in avoid:
             return t, x
+        if kind == LOCAL and not avoid:  # the most frequent operand: load() inlined
+            free = self.free_fpr if t in FLOAT_TYPES else self.free_gpr
+            if free:
+                r = free.pop(0)  # alloc(): the first free register in allocation order
+                self.masm.load_slot(t, r, self.local_off[x])
+                return t, r
         return t, self.load(e, len(self.items), avoid)
 
     def load(self, e, pos: int, avoid=()) -> int:
@@ -126,7 +136,7 @@ class ValueStack:
             else:
                 m.mov_ri(8 if t != 0x7F else 4, r, x)
         elif kind == LOCAL:
-            m.load_slot(t, r, self.frame.local(x))
+            m.load_slot(t, r, self.local_off[x])
         elif kind == MEM:
             m.load_slot(t, r, self.frame.slot(x))
         else:  # REG in `avoid`
@@ -172,6 +182,8 @@ class ValueStack:
     def materialize_local(self, index: int) -> None:
         """Before `local.set index`: entries still reading the local take its current value."""
         items = self.items
+        if (LOCAL, self.frame.local_types[index], index) not in items:  # a C-level scan first
+            return
         for i, e in enumerate(items):
             if e[0] == LOCAL and e[2] == index:
                 self._spill_at(i)

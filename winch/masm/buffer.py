@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol
 
 from winch.errors import EncodingError
@@ -61,8 +62,31 @@ def emit_jump_table(buf, labels, byteorder: str = "little") -> None:
         buf.use_label(lab, use, at)
 
 
+_first = itemgetter(0)
+
+# -- memoized encodings --------------------------------------------------------------------------
+#: Every memo dict of encoded bytes (an ISA's assembler or macro-assembler registers its own
+#: with `memo_cache()`).  A memo is only valid while the code that filled it is unchanged:
+#: `clear_memo_caches()` empties them all, and oracle/mutants.py calls it when it plants or
+#: removes a deliberate bug (which patches the code that fills them).
+MEMO_CACHES: list = []
+
+
+def memo_cache() -> dict:
+    d: dict = {}
+    MEMO_CACHES.append(d)
+    return d
+
+
+def clear_memo_caches() -> None:
+    for d in MEMO_CACHES:
+        d.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Fixup:
+    """A fixup, as documentation: the buffer keeps them as plain `(offset, label, use)`."""
+
     offset: int
     label: int
     use: Any  # a LabelUse
@@ -88,16 +112,18 @@ class FinishedCode:
 class CodeBuffer:
     """Growing machine code with labels; see the module docstring for the invariants."""
 
-    __slots__ = ("data", "_labels", "_fixups", "_traps", "_relocs", "_constants", "_const_index")
+    __slots__ = ("data", "_labels", "_fixups", "_traps", "_relocs", "_constants", "_const_index",
+                 "_const_key")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self._labels: list[int] = []
-        self._fixups: list[Fixup] = []
+        self._fixups: list[tuple] = []  # (offset, label, use): see Fixup
         self._traps: list[tuple[int, Any]] = []
         self._relocs: list[Reloc] = []
         self._constants: list[tuple[int, bytes, int]] = []  # (label, bytes, alignment)
         self._const_index: dict[tuple[bytes, int], int] = {}
+        self._const_key: dict[int, tuple[bytes, int]] = {}  # the inverse of _const_index
 
     # -- bytes ---------------------------------------------------------------------------
     def offset(self) -> int:
@@ -111,6 +137,12 @@ class CodeBuffer:
         self._labels.append(-1)
         return len(self._labels) - 1
 
+    def new_labels(self, n: int) -> range:
+        """`n` new labels at once (consecutive small integers)."""
+        start = len(self._labels)
+        self._labels.extend([-1] * n)
+        return range(start, start + n)
+
     def bind_label(self, label: int) -> None:
         # Invariant: a label is bound at most once.
         if self._labels[label] != -1:
@@ -123,7 +155,68 @@ class CodeBuffer:
 
     def use_label(self, label: int, use: LabelUse, at: int | None = None) -> None:
         """Record that the instruction at `at` (default: the current offset) refers to `label`."""
-        self._fixups.append(Fixup(len(self.data) if at is None else at, label, use))
+        # a plain (offset, label, use) tuple: one per branch, cheaper to build than a Fixup
+        self._fixups.append((len(self.data) if at is None else at, label, use))
+
+    # -- recorded sequences (macro-assembler memos) -----------------------------------------
+    def mark(self) -> tuple:
+        """Where the buffer stands, for `recorded(mark)` after emitting a sequence."""
+        return (len(self.data), len(self._traps), len(self._labels), len(self._fixups),
+                len(self._relocs))
+
+    def recorded(self, mark: tuple):
+        """What was emitted since `mark`, to replay with `put_recorded`: `(bytes, None)` for
+        plain bytes, else `(bytes, (traps, binds, uses))` with offsets from the start of the
+        sequence: trap records, the labels it made and bound, and its label uses (of those
+        labels or of constant-pool entries, which a replay asks `constant()` for again, in
+        the same order).  None if it cannot be replayed: it used a label from outside the
+        sequence, left one of its labels unbound, or made a relocation."""
+        start, ntraps, nlabels, nfixups, nrelocs = mark
+        if len(self._relocs) != nrelocs:
+            return None
+        labels = self._labels
+        const_key = self._const_key
+        own: dict = {}  # label made by the sequence -> its index among `binds`
+        binds = []
+        for lab in range(nlabels, len(labels)):
+            if lab in const_key:
+                continue
+            if labels[lab] < start:  # unbound
+                return None
+            own[lab] = len(binds)
+            binds.append(labels[lab] - start)
+        uses = []
+        for at, lab, use in self._fixups[nfixups:]:
+            if lab in own:
+                uses.append((at - start, False, own[lab], use))
+            elif lab in const_key:
+                uses.append((at - start, True, const_key[lab], use))
+            else:
+                return None
+        traps = tuple((at - start, kind) for at, kind in self._traps[ntraps:])
+        code = bytes(self.data[start:])
+        if not (traps or binds or uses):
+            return code, None
+        return code, (traps, tuple(binds), tuple(uses))
+
+    def put_recorded(self, rec) -> None:
+        """Append a sequence captured by `recorded`: its bytes, and its trap records, labels
+        and label uses moved to where it now starts."""
+        code, more = rec
+        at = len(self.data)
+        self.data += code
+        if more is None:
+            return
+        traps, binds, uses = more
+        for rel, kind in traps:
+            self._traps.append((at + rel, kind))
+        labels = self._labels
+        base = len(labels)
+        for rel in binds:
+            labels.append(at + rel)
+        for rel, is_const, ref, use in uses:
+            lab = self.constant(*ref) if is_const else base + ref
+            self._fixups.append((at + rel, lab, use))
 
     # -- traps and relocations -----------------------------------------------------------
     def add_trap(self, kind: Any, at: int | None = None) -> None:
@@ -142,6 +235,7 @@ class CodeBuffer:
         if label is None:
             label = self.new_label()
             self._const_index[key] = label
+            self._const_key[label] = key
             self._constants.append((label, bytes(raw), align))
         return label
 
@@ -156,10 +250,12 @@ class CodeBuffer:
             self.bind_label(label)
             self.data += raw
         self._constants.clear()
-        for fixup in self._fixups:
-            target = self._labels[fixup.label]
+        labels = self._labels
+        data = self.data
+        for offset, label, use in self._fixups:
+            target = labels[label]
             if target < 0:
-                raise EncodingError(f"label {fixup.label} used but never bound")
-            fixup.use.patch(self.data, fixup.offset, target)
-        traps = tuple(sorted(self._traps, key=lambda t: t[0]))
+                raise EncodingError(f"label {label} used but never bound")
+            use.patch(data, offset, target)
+        traps = tuple(sorted(self._traps, key=_first))
         return FinishedCode(bytes(self.data), traps, tuple(self._relocs), tuple(self._labels))

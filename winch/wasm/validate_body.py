@@ -15,6 +15,10 @@ Invariants:
 - `len(stack) >= height` at every instruction boundary.
 - After each instruction, `visit(op, imm)` is called (if given) with the row and the decoded
   immediate, reachable or not: the visitor tracks its own reachability.
+- With a function compiler (`lower`), the same loop lowers: after an instruction is
+  validated, its handler is taken from `lower.by_byte` by the opcode byte and called directly
+  while the code is reachable; everything else (unreachable code, prefixed operators, the
+  final `end`) goes through `lower.visit`.  `validate()` alone runs the same loop without it.
 """
 
 from __future__ import annotations
@@ -187,11 +191,17 @@ def _table(ctx, t, at):
     return (I64 if tt.limits.is64 else I32), tt.elem
 
 
-def validate_body(ctx: BodyContext, func_index: int, func, data, visit=None) -> None:
+def validate_body(ctx: BodyContext, func_index: int, func, data, visit=None,
+                  lower=None) -> None:
     """Validate the body of function `func_index`; raise DecodeError / ValidationError / Unsupported.
 
     `visit(op, imm, offset)` is called after each instruction is validated, with the byte
-    offset of the instruction in the module.
+    offset of the instruction in the module.  `lower`: a function compiler (see
+    `winch.codegen.func.FuncCodegen`) lowered inside this loop instead, without a callback
+    per instruction: its `by_byte` handler list (opcode byte -> handler(g, op, imm)) is
+    called directly while the code is reachable, `srclocs` gets the code offset and the
+    wasm offset of each lowered instruction (two items, no tuple), and `visit` takes the
+    rare cases (unreachable code, prefixed operators, no handler, the final `end`).
     """
     start, end = func.body
     # The loop reads a private copy of the body, so that no read can run into the next one:
@@ -200,7 +210,7 @@ def validate_body(ctx: BodyContext, func_index: int, func, data, visit=None) -> 
     ft = ctx.funcs[func_index]
     locs = local_types(func, ft.params)
     try:
-        _validate(ctx, ft, locs, code, start, visit)
+        _validate(ctx, ft, locs, code, start, visit, lower)
     except WinchError as e:
         if e.offset is not None:
             e.offset += start
@@ -215,7 +225,7 @@ def _memarg_slow(ctx, data, pos, end, natural, at):
     return imm, _memarg_check(ctx, imm[0], imm[1], imm[2], natural, at), pos
 
 
-def _validate(ctx, ft, locs, data, base, visit):
+def _validate(ctx, ft, locs, data, base, visit, lower=None):
     nlocs = len(locs)
     globals_ = ctx.globals
     funcs = ctx.funcs
@@ -234,6 +244,11 @@ def _validate(ctx, ft, locs, data, base, visit):
     kind_of = KIND
     num = NUM
     lget_fast = min(nlocs, 0x80)
+    if lower is not None:  # lowering in this loop (see validate_body)
+        visit = lower.visit
+        by_byte = lower.by_byte
+        srcloc = lower.srclocs.append
+        out = lower.masm.buf.data  # the code bytearray (grows in place)
     # No bounds test per instruction: reading past the private copy of the body raises
     # IndexError, which the caller reports as "unexpected end".
     while True:
@@ -526,7 +541,20 @@ def _validate(ctx, ft, locs, data, base, visit):
             read_op(data, at, end)  # raises Unsupported with the operator's name
         else:
             raise DecodeError(f"illegal opcode {b:02x}", at)
-        if visit is not None:
+        if lower is not None:
+            h = by_byte[b]
+            if h is None or lower.unreachable:
+                visit(SINGLE[b], imm, base + at)
+            else:
+                srcloc(len(out))
+                srcloc(base + at)
+                try:
+                    h(lower, SINGLE[b], imm)
+                except WinchError:
+                    raise
+                except Exception as e:  # a compiler bug: say where, never a decoding error
+                    raise lower.bug(SINGLE[b], base + at, e) from e
+        elif visit is not None:
             visit(SINGLE[b], imm, base + at)
 
 

@@ -36,16 +36,29 @@ Invariants
   no fp16), or `EncodingError` is raised and nothing is emitted.
 - A method emits exactly one word, except `mov_imm` (1 to 4 words).
 - A fixup patch only touches the displacement bits of its instruction.
+
+Fast paths (issue 16)
+---------------------
+The forms the macro-assembler emits most (loads/stores with an immediate or register offset,
+add/sub immediates and registers, compares, moves, b.cond/cbz/b/bl, brk, csinc, mov_imm)
+first try a *template*: the form's word with every operand field zero, built once at import
+by the general encoder (`enc_*`, the one source of truth), then the operands ORed in at their
+field shifts after inline comparisons.  `type(x) is int` lets only plain ints through (bools,
+floats and enums take the general path), and any operand that fails a check goes to the
+general encoder, which raises the `EncodingError`.  `mov_imm` also memoizes each constant's
+sequence in `_MOV_TEMPLATES` with rd = 0.  tests/test_aarch64_templates.py proves every
+template and fast path equals the general encoder.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 from winch.errors import EncodingError
 from winch.isa.aarch64 import imms as _imms
-from winch.masm.buffer import CodeBuffer
+from winch.masm.buffer import CodeBuffer, memo_cache
 
 __all__ = [
     "A64Assembler",
@@ -62,6 +75,8 @@ __all__ = [
     "SP",
     "Shift",
     "ZR",
+    "clear_caches",
+    "mov_imm_words",
 ]
 
 #: Register 31 read as the stack pointer (in forms that use sp).
@@ -585,6 +600,82 @@ SIMD_8B = {"cnt": 0x0E205800, "addv": 0x0E31B800, "uaddlv": 0x2E303800}
 
 
 # ---------------------------------------------------------------------------------------------
+# Templates: each hot form's word with zero operand fields, built by the encoders above
+# ---------------------------------------------------------------------------------------------
+
+#: add/adds/sub/subs (immediate) by size: the word for `op size 0, 0, #0`.
+T_ADDSUB_IMM = {name: {size: enc_addsub_imm(base, size, 0, 0, 0) for size in (4, 8)}
+                for name, base in ADDSUB_IMM.items()}
+#: add/adds/sub/subs (shifted register, LSL #0) by size.
+T_ADDSUB_RR = {name: {size: enc_addsub_shifted(base, size, 0, 0, 0) for size in (4, 8)}
+               for name, base in ADDSUB_SHIFTED.items()}
+#: and/orr/eor/... (shifted register, LSL #0) by size.
+T_LOGICAL_RR = {name: {size: enc_logical_shifted(base, size, 0, 0, 0) for size in (4, 8)}
+                for name, base in LOGICAL_SHIFTED.items()}
+#: csel/csinc/csinv/csneg by size (cond EQ = 0).
+T_CSEL = {name: {size: enc_csel(base, size, 0, 0, 0, Cond.EQ) for size in (4, 8)}
+          for name, base in CSEL.items()}
+#: mul (madd with ra = zr) by size.
+T_MUL = {size: enc_dp3(DP3["madd"], size, 0, 0, 0, ZR) for size in (4, 8)}
+#: udiv/sdiv/lslv/... by size.
+T_DP2 = {name: {size: enc_dp2(base, size, 0, 0, 0) for size in (4, 8)}
+         for name, base in DP2.items()}
+#: movz/movn/movk by size (imm16 = 0, shift 0).
+T_MOVE_WIDE = {name: {size: enc_move_wide(base, size, 0, 0) for size in (4, 8)}
+               for name, base in MOVE_WIDE.items()}
+#: cbz/cbnz by size (rt = 0, displacement 0).
+T_CB = {name: {4: base, 8: base | 1 << 31} for name, base in CB.items()}
+#: Single-register loads/stores by operation (ldr/str/ldrf/strf) and width:
+#: (word with rt = rn = 0 and offset 0, log2 of the width: the unsigned offset's scale).
+T_LS_UNSIGNED = {op: {key[1]: (enc_ls_unsigned(m, 0, 0, 0), m.width.bit_length() - 1)
+                      for key, m in MEM_OPS.items() if key[0] == op}
+                 for op in ("ldr", "str", "ldrf", "strf")}
+#: The same with a 9-bit signed unscaled offset (ldur/stur).
+T_LS_UNSCALED = {op: {key[1]: enc_ls_imm9(LS_UNSCALED, m, 0, 0, 0)
+                      for key, m in MEM_OPS.items() if key[0] == op}
+                 for op in ("ldr", "str", "ldrf", "strf")}
+#: The same with a register offset, LSL (x register), not scaled.
+T_LS_REGISTER = {op: {key[1]: enc_ls_register(m, 0, 0, 0)
+                      for key, m in MEM_OPS.items() if key[0] == op}
+                 for op in ("ldr", "str", "ldrf", "strf")}
+
+#: mov_imm's memo: (size, value) -> the words of its sequence with rd = 0 (rd is bits 4:0 of
+#: every word of a move-wide or `orr rd, zr, #imm` sequence).  Cleared when it grows past
+#: `_MOV_TEMPLATES_MAX` so that a long fuzzing run cannot grow it without bound.
+_MOV_TEMPLATES: dict = memo_cache()
+_MOV_TEMPLATES_MAX = 1 << 16
+
+
+def clear_caches() -> None:
+    """Empty this module's memo (benchmarks call it so a run gets no help from an earlier one)."""
+    _MOV_TEMPLATES.clear()
+
+
+_BRK0 = EXCEPTION["brk"].to_bytes(4, "little")
+#: The default shift and register-offset extend, bound once (an Enum member lookup is slow).
+_LSL = Shift.LSL
+_EXT_LSL = Extend.LSL
+#: Cond.invert() of EQ..LE, by value.
+_INVERT = tuple(Cond(c).invert() for c in range(14))
+
+
+def mov_imm_words(size, value) -> tuple[int, ...]:
+    """The words of mov_imm's shortest sequence for `value` into register 0 (not memoized);
+    raises EncodingError for a bad size or a value that does not fit."""
+    _sf(size)
+    value = _int(value, "constant")
+    if not -(1 << (8 * size - 1)) <= value < (1 << (8 * size)):
+        raise EncodingError(f"constant {value:#x} does not fit in {8 * size} bits")
+    words = []
+    for step in _imms.mov_imm_sequence(value, size):
+        if step.op == "orr":
+            words.append(enc_logical_imm(LOGICAL_IMM["orr"], size, 0, ZR, step.imm))
+        else:
+            words.append(enc_move_wide(MOVE_WIDE[step.op], size, 0, step.imm, step.shift))
+    return tuple(words)
+
+
+# ---------------------------------------------------------------------------------------------
 # Label uses
 # ---------------------------------------------------------------------------------------------
 
@@ -620,8 +711,15 @@ class PcRelUse:
         return word
 
     def patch(self, code: bytearray, at: int, target: int) -> None:
-        word = int.from_bytes(code[at:at + 4], "little")
-        code[at:at + 4] = self.encode(word, target - at).to_bytes(4, "little")
+        delta = target - at
+        field = _ONE_FIELD.get(self.name)
+        if field is not None and field[0] is self:  # b, bl, b.cond, cbz, tbz, ldr (literal)
+            _, lo, hi, shift, dst, mask = field
+            if lo <= delta <= hi and not delta & ((1 << shift) - 1):
+                word = _U32.unpack_from(code, at)[0]
+                _U32.pack_into(code, at, (word & ~mask) | (((delta >> shift) << dst) & mask))
+                return
+        _U32.pack_into(code, at, self.encode(_U32.unpack_from(code, at)[0], delta))
 
 
 #: b / bl: +-128 MiB.
@@ -632,6 +730,19 @@ IMM19 = PcRelUse("imm19", 19, 4, ((0, 19, 5),))
 IMM14 = PcRelUse("imm14", 14, 4, ((0, 14, 5),))
 #: adr: +-1 MiB, byte granular (immlo in bits 30:29, immhi in 23:5).
 ADR21 = PcRelUse("adr21", 21, 1, ((0, 2, 29), (2, 19, 5)))
+
+_U32 = struct.Struct("<I")
+#: The uses whose displacement is one field (all but adr): name -> (the use, lowest and highest
+#: distance, log2 of the alignment, the field's first bit, the field's mask), for `patch`.
+_ONE_FIELD = {
+    use.name: (use, *use.max_reach(), use.align.bit_length() - 1, use.pieces[0][2],
+               ((1 << use.bits) - 1) << use.pieces[0][2])
+    for use in (IMM26, IMM19, IMM14)
+    if len(use.pieces) == 1 and use.pieces[0][:2] == (0, use.bits) and use.align in (1, 2, 4)
+}
+
+#: Template: `b.cond . + 8` (over the next instruction) by condition, as bytes.
+_B_COND_8 = tuple(IMM19.encode(B_COND | c, 8).to_bytes(4, "little") for c in range(16))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -658,12 +769,21 @@ class A64Assembler:
             word = _int(word, "instruction word")
             if not 0 <= word <= 0xFFFFFFFF:
                 raise EncodingError(f"instruction word out of range: {word:#x}")
-        self.buf.put(word.to_bytes(4, "little"))
+        self.buf.data += word.to_bytes(4, "little")
 
     def offset(self) -> int:
         return self.buf.offset()
 
     def _emit_label(self, word: int, label, use: PcRelUse) -> None:
+        buf = self.buf
+        if type(label) is int and label >= 0:
+            try:
+                buf.label_offset(label)
+            except IndexError:
+                raise EncodingError(f"unknown label {label}") from None
+            buf.use_label(label, use)
+            buf.data += word.to_bytes(4, "little")
+            return
         label = _int(label, "label")
         try:
             if label < 0:
@@ -675,53 +795,78 @@ class A64Assembler:
         self.emit(word)
 
     # -- add / subtract --------------------------------------------------------------------
+    def _addsub_imm(self, name, size, rd, rn, imm12, shift):
+        base = T_ADDSUB_IMM[name].get(size)
+        if (base is not None and type(imm12) is int and type(rn) is int and type(rd) is int
+                and type(shift) is int and 0 <= imm12 <= 0xFFF and 0 <= rn <= 31
+                and 0 <= rd <= 31 and (shift == 0 or shift == 12)):
+            self.buf.data += (base | (shift and 1 << 22) | imm12 << 10 | rn << 5
+                              | rd).to_bytes(4, "little")
+            return
+        self.emit(enc_addsub_imm(ADDSUB_IMM[name], size, rd, rn, imm12, shift))
+
     def add_imm(self, size, rd, rn, imm12, shift=0):
         """add rd(sp), rn(sp), #imm12{, lsl #12}."""
-        self.emit(enc_addsub_imm(ADDSUB_IMM["add"], size, rd, rn, imm12, shift))
+        self._addsub_imm("add", size, rd, rn, imm12, shift)
 
     def adds_imm(self, size, rd, rn, imm12, shift=0):
         """adds rd(zr), rn(sp), #imm12{, lsl #12}."""
-        self.emit(enc_addsub_imm(ADDSUB_IMM["adds"], size, rd, rn, imm12, shift))
+        self._addsub_imm("adds", size, rd, rn, imm12, shift)
 
     def sub_imm(self, size, rd, rn, imm12, shift=0):
         """sub rd(sp), rn(sp), #imm12{, lsl #12}."""
-        self.emit(enc_addsub_imm(ADDSUB_IMM["sub"], size, rd, rn, imm12, shift))
+        self._addsub_imm("sub", size, rd, rn, imm12, shift)
 
     def subs_imm(self, size, rd, rn, imm12, shift=0):
         """subs rd(zr), rn(sp), #imm12{, lsl #12}."""
-        self.emit(enc_addsub_imm(ADDSUB_IMM["subs"], size, rd, rn, imm12, shift))
+        self._addsub_imm("subs", size, rd, rn, imm12, shift)
 
     def cmp_imm(self, size, rn, imm12, shift=0):
         """cmp rn(sp), #imm12{, lsl #12} (subs zr, rn, #imm)."""
-        self.subs_imm(size, ZR, rn, imm12, shift)
+        self._addsub_imm("subs", size, ZR, rn, imm12, shift)
 
     def cmn_imm(self, size, rn, imm12, shift=0):
         """cmn rn(sp), #imm12{, lsl #12} (adds zr, rn, #imm)."""
-        self.adds_imm(size, ZR, rn, imm12, shift)
+        self._addsub_imm("adds", size, ZR, rn, imm12, shift)
 
     def mov_sp(self, size, rd, rn):
         """mov rd(sp), rn(sp) (add rd, rn, #0): the register move that can read/write sp."""
-        self.add_imm(size, rd, rn, 0)
+        self._addsub_imm("add", size, rd, rn, 0, 0)
+
+    def _rrr(self, templates, size, rd, rn, rm) -> bool:
+        """The fast path of a three-register form with LSL #0: True if it emitted."""
+        base = templates.get(size)
+        if (base is not None and type(rd) is int and type(rn) is int and type(rm) is int
+                and 0 <= rd <= 31 and 0 <= rn <= 31 and 0 <= rm <= 31):
+            self.buf.data += (base | rm << 16 | rn << 5 | rd).to_bytes(4, "little")
+            return True
+        return False
+
+    def _addsub_rr(self, name, size, rd, rn, rm, shift, amount):
+        if (shift is _LSL and amount == 0 and type(amount) is int
+                and self._rrr(T_ADDSUB_RR[name], size, rd, rn, rm)):
+            return
+        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED[name], size, rd, rn, rm, shift, amount))
 
     def add_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
         """add rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
-        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["add"], size, rd, rn, rm, shift, amount))
+        self._addsub_rr("add", size, rd, rn, rm, shift, amount)
 
     def adds_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
         """adds rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
-        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["adds"], size, rd, rn, rm, shift, amount))
+        self._addsub_rr("adds", size, rd, rn, rm, shift, amount)
 
     def sub_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
         """sub rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
-        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["sub"], size, rd, rn, rm, shift, amount))
+        self._addsub_rr("sub", size, rd, rn, rm, shift, amount)
 
     def subs_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
         """subs rd(zr), rn(zr), rm(zr){, lsl|lsr|asr #amount}."""
-        self.emit(enc_addsub_shifted(ADDSUB_SHIFTED["subs"], size, rd, rn, rm, shift, amount))
+        self._addsub_rr("subs", size, rd, rn, rm, shift, amount)
 
     def cmp_rr(self, size, rn, rm, shift=Shift.LSL, amount=0):
         """cmp rn(zr), rm(zr){, shift #amount} (subs zr, rn, rm)."""
-        self.subs_rr(size, ZR, rn, rm, shift, amount)
+        self._addsub_rr("subs", size, ZR, rn, rm, shift, amount)
 
     def cmn_rr(self, size, rn, rm, shift=Shift.LSL, amount=0):
         """cmn rn(zr), rm(zr){, shift #amount} (adds zr, rn, rm)."""
@@ -764,6 +909,9 @@ class A64Assembler:
 
     # -- logical ---------------------------------------------------------------------------
     def _logical_rr(self, name, size, rd, rn, rm, shift, amount):
+        if (shift is _LSL and amount == 0 and type(amount) is int
+                and self._rrr(T_LOGICAL_RR[name], size, rd, rn, rm)):
+            return
         self.emit(enc_logical_shifted(LOGICAL_SHIFTED[name], size, rd, rn, rm, shift, amount))
 
     def and_rr(self, size, rd, rn, rm, shift=Shift.LSL, amount=0):
@@ -804,7 +952,8 @@ class A64Assembler:
 
     def mov_rr(self, size, rd, rm):
         """mov rd(zr), rm(zr) (orr rd, zr, rm).  Use `mov_sp` when sp is involved."""
-        self._logical_rr("orr", size, rd, ZR, rm, Shift.LSL, 0)
+        if not self._rrr(T_LOGICAL_RR["orr"], size, rd, ZR, rm):
+            self.emit(enc_logical_shifted(LOGICAL_SHIFTED["orr"], size, rd, ZR, rm))
 
     def mvn(self, size, rd, rm, shift=Shift.LSL, amount=0):
         """mvn rd(zr), rm(zr){, shift #amount} (orn rd, zr, rm)."""
@@ -831,36 +980,44 @@ class A64Assembler:
         self.ands_imm(size, ZR, rn, value)
 
     # -- moves of constants ----------------------------------------------------------------
+    def _move_wide(self, name, size, rd, imm16, shift):
+        base = T_MOVE_WIDE[name].get(size)
+        if (base is not None and type(imm16) is int and type(rd) is int and type(shift) is int
+                and 0 <= imm16 <= 0xFFFF and 0 <= rd <= 31
+                and (shift == 0 or shift == 16 or (size == 8 and (shift == 32 or shift == 48)))):
+            self.buf.data += (base | (shift >> 4) << 21 | imm16 << 5 | rd).to_bytes(4, "little")
+            return
+        self.emit(enc_move_wide(MOVE_WIDE[name], size, rd, imm16, shift))
+
     def movz(self, size, rd, imm16, shift=0):
         """movz rd(zr), #imm16{, lsl #shift}; shift in 0, 16 (and 32, 48 for size 8)."""
-        self.emit(enc_move_wide(MOVE_WIDE["movz"], size, rd, imm16, shift))
+        self._move_wide("movz", size, rd, imm16, shift)
 
     def movn(self, size, rd, imm16, shift=0):
         """movn rd(zr), #imm16{, lsl #shift}: rd = ~(imm16 << shift)."""
-        self.emit(enc_move_wide(MOVE_WIDE["movn"], size, rd, imm16, shift))
+        self._move_wide("movn", size, rd, imm16, shift)
 
     def movk(self, size, rd, imm16, shift=0):
         """movk rd(zr), #imm16{, lsl #shift}: replace one 16-bit half of rd."""
-        self.emit(enc_move_wide(MOVE_WIDE["movk"], size, rd, imm16, shift))
+        self._move_wide("movk", size, rd, imm16, shift)
 
     def mov_imm(self, size, rd, value) -> int:
         """Put `value` (signed or unsigned, mod 2**(8*size)) into rd with a shortest
         movz/movn/orr(+movk) sequence; returns the instruction count (1..4).  rd != 31."""
-        _sf(size)
-        value = _int(value, "constant")
-        if not -(1 << (8 * size - 1)) <= value < (1 << (8 * size)):
-            raise EncodingError(f"constant {value:#x} does not fit in {8 * size} bits")
-        if _reg(rd, "rd") == 31:
-            raise EncodingError("mov_imm into register 31 is not supported")
-        steps = _imms.mov_imm_sequence(value, size)
-        words = []
-        for step in steps:
-            if step.op == "orr":
-                words.append(enc_logical_imm(LOGICAL_IMM["orr"], size, rd, ZR, step.imm))
-            else:
-                words.append(enc_move_wide(MOVE_WIDE[step.op], size, rd, step.imm, step.shift))
+        if type(value) is int and type(size) is int and type(rd) is int and 0 <= rd <= 30:
+            words = _MOV_TEMPLATES.get((size, value))
+            if words is None:
+                words = mov_imm_words(size, value)  # validates size and value
+                if len(_MOV_TEMPLATES) >= _MOV_TEMPLATES_MAX:
+                    _MOV_TEMPLATES.clear()
+                _MOV_TEMPLATES[(size, value)] = words
+        else:
+            if _reg(rd, "rd") == 31:
+                raise EncodingError("mov_imm into register 31 is not supported")
+            words = mov_imm_words(size, value)
+        data = self.buf.data
         for word in words:
-            self.emit(word)
+            data += (word | rd).to_bytes(4, "little")
         return len(words)
 
     # -- shifts and bitfields --------------------------------------------------------------
@@ -1006,7 +1163,8 @@ class A64Assembler:
 
     def mul(self, size, rd, rn, rm):
         """mul rd, rn, rm (madd rd, rn, rm, zr)."""
-        self.madd(size, rd, rn, rm, ZR)
+        if not self._rrr(T_MUL, size, rd, rn, rm):
+            self.madd(size, rd, rn, rm, ZR)
 
     def mneg(self, size, rd, rn, rm):
         """mneg rd, rn, rm (msub rd, rn, rm, zr)."""
@@ -1038,11 +1196,13 @@ class A64Assembler:
 
     def sdiv(self, size, rd, rn, rm):
         """sdiv rd, rn, rm (rm == 0 gives 0; INT_MIN/-1 gives INT_MIN; no trap)."""
-        self.emit(enc_dp2(DP2["sdiv"], size, rd, rn, rm))
+        if not self._rrr(T_DP2["sdiv"], size, rd, rn, rm):
+            self.emit(enc_dp2(DP2["sdiv"], size, rd, rn, rm))
 
     def udiv(self, size, rd, rn, rm):
         """udiv rd, rn, rm (rm == 0 gives 0; no trap)."""
-        self.emit(enc_dp2(DP2["udiv"], size, rd, rn, rm))
+        if not self._rrr(T_DP2["udiv"], size, rd, rn, rm):
+            self.emit(enc_dp2(DP2["udiv"], size, rd, rn, rm))
 
     # -- bit operations --------------------------------------------------------------------
     def clz(self, size, rd, rn):
@@ -1070,13 +1230,21 @@ class A64Assembler:
         self.emit(enc_dp1(DP1["rev32"], 8, rd, rn))
 
     # -- conditional select and compare ----------------------------------------------------
+    def _csel(self, name, size, rd, rn, rm, cond):
+        base = T_CSEL[name].get(size)
+        if (base is not None and type(cond) is Cond and type(rd) is int and type(rn) is int
+                and type(rm) is int and 0 <= rd <= 31 and 0 <= rn <= 31 and 0 <= rm <= 31):
+            self.buf.data += (base | rm << 16 | cond << 12 | rn << 5 | rd).to_bytes(4, "little")
+            return
+        self.emit(enc_csel(CSEL[name], size, rd, rn, rm, cond))
+
     def csel(self, size, rd, rn, rm, cond):
         """csel rd, rn, rm, cond: rd = cond ? rn : rm."""
-        self.emit(enc_csel(CSEL["csel"], size, rd, rn, rm, cond))
+        self._csel("csel", size, rd, rn, rm, cond)
 
     def csinc(self, size, rd, rn, rm, cond):
         """csinc rd, rn, rm, cond: rd = cond ? rn : rm + 1."""
-        self.emit(enc_csel(CSEL["csinc"], size, rd, rn, rm, cond))
+        self._csel("csinc", size, rd, rn, rm, cond)
 
     def csinv(self, size, rd, rn, rm, cond):
         """csinv rd, rn, rm, cond: rd = cond ? rn : ~rm."""
@@ -1092,7 +1260,10 @@ class A64Assembler:
 
     def cset(self, size, rd, cond):
         """cset rd, cond: rd = cond ? 1 : 0 (csinc rd, zr, zr, !cond); cond not AL/NV."""
-        self.csinc(size, rd, ZR, ZR, self._invertible(cond))
+        if type(cond) is Cond and cond < 14:  # Cond.AL and NV have no inverse
+            self._csel("csinc", size, rd, ZR, ZR, _INVERT[cond])
+        else:
+            self._csel("csinc", size, rd, ZR, ZR, self._invertible(cond))
 
     def csetm(self, size, rd, cond):
         """csetm rd, cond: rd = cond ? -1 : 0 (csinv rd, zr, zr, !cond)."""
@@ -1133,14 +1304,47 @@ class A64Assembler:
         if op.v == 0 and _reg(rn, "rn") != 31 and _reg(rn, "rn") == _reg(rt, "rt"):
             raise EncodingError("load/store writeback with rn == rt is unpredictable")
 
+    def ls_unsigned(self, op, width, rt, rn, offset):
+        """`op` ("ldr", "str", "ldrf" or "strf") rt, [rn(sp), #offset] with an unsigned
+        offset scaled by width: ldr_imm, str_imm, ldr_fp_imm or str_fp_imm by name."""
+        form = T_LS_UNSIGNED[op].get(width)
+        if (form is not None and type(offset) is int and type(rt) is int and type(rn) is int
+                and 0 <= rt <= 31 and 0 <= rn <= 31):
+            base, scale = form
+            if 0 <= offset < 4096 << scale and not offset & ((1 << scale) - 1):
+                self.buf.data += (base | (offset >> scale) << 10 | rn << 5
+                                  | rt).to_bytes(4, "little")
+                return
+        self.emit(enc_ls_unsigned(_memop(op, width), rt, rn, offset))
+
+    def ls_unscaled(self, op, width, rt, rn, offset):
+        """`op` ("ldr", "str", "ldrf" or "strf") rt, [rn(sp), #offset] with a signed 9-bit
+        unscaled offset: ldur, stur, ldur_fp or stur_fp by name."""
+        base = T_LS_UNSCALED[op].get(width)
+        if (base is not None and type(offset) is int and type(rt) is int and type(rn) is int
+                and -256 <= offset <= 255 and 0 <= rt <= 31 and 0 <= rn <= 31):
+            self.buf.data += (base | (offset & 0x1FF) << 12 | rn << 5 | rt).to_bytes(4, "little")
+            return
+        self.emit(enc_ls_imm9(LS_UNSCALED, _memop(op, width), rt, rn, offset))
+
+    def _ls_register(self, op, width, rt, rn, rm, extend, shift):
+        """ldr/str (integer or FP) [rn, rm{, extend {#s}}]: template for LSL unscaled."""
+        base = T_LS_REGISTER[op].get(width)
+        if (base is not None and extend is _EXT_LSL and shift is False and type(rt) is int
+                and type(rn) is int and type(rm) is int and 0 <= rt <= 31 and 0 <= rn <= 31
+                and 0 <= rm <= 31):
+            self.buf.data += (base | rm << 16 | rn << 5 | rt).to_bytes(4, "little")
+            return
+        self.emit(enc_ls_register(_memop(op, width), rt, rn, rm, extend, shift))
+
     def ldr_imm(self, width, rt, rn, offset=0):
         """ldr{b,h} rt(zr), [rn(sp), #offset]: zero-extending load of 1/2/4/8 bytes into
         wt (xt for 8); offset is a multiple of width in 0..4095*width."""
-        self.emit(enc_ls_unsigned(_memop("ldr", width), rt, rn, offset))
+        self.ls_unsigned("ldr", width, rt, rn, offset)
 
     def str_imm(self, width, rt, rn, offset=0):
         """str{b,h} rt(zr), [rn(sp), #offset]: store the low 1/2/4/8 bytes."""
-        self.emit(enc_ls_unsigned(_memop("str", width), rt, rn, offset))
+        self.ls_unsigned("str", width, rt, rn, offset)
 
     def ldrs_imm(self, width, size, rt, rn, offset=0):
         """ldrsb/ldrsh/ldrsw rt(zr), [rn(sp), #offset]: sign-extend `width` bytes to `size`."""
@@ -1148,11 +1352,11 @@ class A64Assembler:
 
     def ldur(self, width, rt, rn, offset):
         """ldur{b,h} rt(zr), [rn(sp), #offset] with offset -256..255 (unscaled)."""
-        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("ldr", width), rt, rn, offset))
+        self.ls_unscaled("ldr", width, rt, rn, offset)
 
     def stur(self, width, rt, rn, offset):
         """stur{b,h} rt(zr), [rn(sp), #offset] with offset -256..255."""
-        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("str", width), rt, rn, offset))
+        self.ls_unscaled("str", width, rt, rn, offset)
 
     def ldurs(self, width, size, rt, rn, offset):
         """ldursb/ldursh/ldursw rt(zr), [rn(sp), #offset], offset -256..255."""
@@ -1181,11 +1385,11 @@ class A64Assembler:
     def ldr_reg(self, width, rt, rn, rm, extend=Extend.LSL, shift=False):
         """ldr{b,h} rt(zr), [rn(sp), rm(zr){, extend {#log2(width)}}]; extend is LSL/SXTX
         (rm is x) or UXTW/SXTW (rm is w); `shift` (a bool) scales rm by width."""
-        self.emit(enc_ls_register(_memop("ldr", width), rt, rn, rm, extend, shift))
+        self._ls_register("ldr", width, rt, rn, rm, extend, shift)
 
     def str_reg(self, width, rt, rn, rm, extend=Extend.LSL, shift=False):
         """str{b,h} rt(zr), [rn(sp), rm(zr){, extend {#log2(width)}}]."""
-        self.emit(enc_ls_register(_memop("str", width), rt, rn, rm, extend, shift))
+        self._ls_register("str", width, rt, rn, rm, extend, shift)
 
     def ldrs_reg(self, width, size, rt, rn, rm, extend=Extend.LSL, shift=False):
         """ldrs{b,h,w} rt(zr), [rn(sp), rm(zr){, extend {#amount}}]."""
@@ -1194,19 +1398,19 @@ class A64Assembler:
     # FP/SIMD loads and stores: rt is an s (4), d (8) or q (16) register.
     def ldr_fp_imm(self, size, rt, rn, offset=0):
         """ldr st/dt/qt, [rn(sp), #offset] (unsigned, scaled by size)."""
-        self.emit(enc_ls_unsigned(_memop("ldrf", size), rt, rn, offset))
+        self.ls_unsigned("ldrf", size, rt, rn, offset)
 
     def str_fp_imm(self, size, rt, rn, offset=0):
         """str st/dt/qt, [rn(sp), #offset]."""
-        self.emit(enc_ls_unsigned(_memop("strf", size), rt, rn, offset))
+        self.ls_unsigned("strf", size, rt, rn, offset)
 
     def ldur_fp(self, size, rt, rn, offset):
         """ldur st/dt/qt, [rn(sp), #offset] (-256..255)."""
-        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("ldrf", size), rt, rn, offset))
+        self.ls_unscaled("ldrf", size, rt, rn, offset)
 
     def stur_fp(self, size, rt, rn, offset):
         """stur st/dt/qt, [rn(sp), #offset] (-256..255)."""
-        self.emit(enc_ls_imm9(LS_UNSCALED, _memop("strf", size), rt, rn, offset))
+        self.ls_unscaled("strf", size, rt, rn, offset)
 
     def ldr_fp_pre(self, size, rt, rn, offset):
         """ldr st/dt/qt, [rn(sp), #offset]!."""
@@ -1226,11 +1430,11 @@ class A64Assembler:
 
     def ldr_fp_reg(self, size, rt, rn, rm, extend=Extend.LSL, shift=False):
         """ldr st/dt/qt, [rn(sp), rm(zr){, extend {#log2(size)}}]."""
-        self.emit(enc_ls_register(_memop("ldrf", size), rt, rn, rm, extend, shift))
+        self._ls_register("ldrf", size, rt, rn, rm, extend, shift)
 
     def str_fp_reg(self, size, rt, rn, rm, extend=Extend.LSL, shift=False):
         """str st/dt/qt, [rn(sp), rm(zr){, extend {#log2(size)}}]."""
-        self.emit(enc_ls_register(_memop("strf", size), rt, rn, rm, extend, shift))
+        self._ls_register("strf", size, rt, rn, rm, extend, shift)
 
     def ldp(self, size, rt, rt2, rn, offset=0, index=Index.OFFSET):
         """ldp rt(zr), rt2(zr), [rn(sp), #offset] / [..]! / [..], #offset; offset is a
@@ -1289,15 +1493,33 @@ class A64Assembler:
 
     def b_cond(self, cond, label):
         """b.cond label (+-1 MiB)."""
-        self._emit_label(B_COND | _cond(cond), label, IMM19)
+        self._emit_label(B_COND | (cond if type(cond) is Cond else _cond(cond)), label, IMM19)
+
+    def b_cond_rel(self, cond, offset):
+        """b.cond . + offset: a branch whose target is already known, `offset` bytes from
+        this instruction (a multiple of 4 within +-1 MiB); no label, no fixup."""
+        if type(cond) is not Cond:
+            cond = _cond(cond)
+        if offset == 8 and type(offset) is int:  # over one instruction: the masm's traps
+            self.buf.data += _B_COND_8[cond]
+            return
+        self.emit(IMM19.encode(B_COND | cond, _int(offset, "branch offset")))
 
     def cbz(self, size, rt, label):
         """cbz wt/xt(zr), label (+-1 MiB)."""
-        self._emit_label(CB["cbz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
+        base = T_CB["cbz"].get(size)
+        if base is not None and type(rt) is int and 0 <= rt <= 31:
+            self._emit_label(base | rt, label, IMM19)
+        else:
+            self._emit_label(CB["cbz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
 
     def cbnz(self, size, rt, label):
         """cbnz wt/xt(zr), label (+-1 MiB)."""
-        self._emit_label(CB["cbnz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
+        base = T_CB["cbnz"].get(size)
+        if base is not None and type(rt) is int and 0 <= rt <= 31:
+            self._emit_label(base | rt, label, IMM19)
+        else:
+            self._emit_label(CB["cbnz"] | _sf(size) << 31 | _reg(rt, "rt"), label, IMM19)
 
     def _tb(self, name, rt, bit, label):
         bit = _uimm(bit, 6, "test bit")
@@ -1327,6 +1549,9 @@ class A64Assembler:
     # -- traps and no-ops ------------------------------------------------------------------
     def brk(self, imm16):
         """brk #imm16: the trap instruction (Unicorn intno 7, PC = the brk)."""
+        if imm16 == 0 and type(imm16) is int:
+            self.buf.data += _BRK0
+            return
         self.emit(EXCEPTION["brk"] | _uimm(imm16, 16, "brk immediate") << 5)
 
     def udf(self, imm16=0):

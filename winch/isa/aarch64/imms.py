@@ -84,12 +84,20 @@ def encode_logical_imm(value: int, size: int) -> tuple[int, int, int] | None:
         e = half
     elem = value & ((1 << e) - 1)
     ones = bin(elem).count("1")
-    run = (1 << ones) - 1
-    for rot in range(e):
-        if _ror(run, rot, e) == elem:
-            break
+    # The ones must be one run, possibly wrapping around bit e-1 to bit 0.  `start` is the
+    # bit where the run begins (mod e); ROR(run of `ones` ones, rot) starts at bit e - rot.
+    if elem & 1:  # the run includes bit 0: look at the zeros, which cannot wrap
+        zeros = ~elem & ((1 << e) - 1)  # not 0: elem == all-ones made value all-ones
+        low = (zeros & -zeros).bit_length() - 1
+        run = zeros >> low
+        start = low + (e - ones)
     else:
-        return None  # the ones are not one contiguous (rotated) run
+        low = (elem & -elem).bit_length() - 1
+        run = elem >> low
+        start = low
+    if run & (run + 1):
+        return None  # the ones (or zeros) are not one contiguous run
+    rot = (e - start) % e
     n = 1 if e == 64 else 0
     imms = (~(2 * e - 1) & 0x3F) | (ones - 1)
     return n, rot, imms
@@ -179,12 +187,14 @@ def mov_imm_sequence(value: int, size: int, allow_orr: bool = True) -> tuple[Mov
         raise EncodingError(f"constant must be an int, not {value!r}")
     value &= (1 << width) - 1
     halves = [(value >> (16 * i)) & 0xFFFF for i in range(width // 16)]
-    by_z = _wide_sequence(halves, inverted=False)
-    by_n = _wide_sequence(halves, inverted=True)
-    best = by_z if len(by_z) <= len(by_n) else by_n
-    if len(best) > 1 and allow_orr and encode_logical_imm(value, size) is not None:
+    # lengths first (a sequence is one instruction per half that is not 0 / 0xFFFF, at least
+    # one), so that only the chosen sequence is built
+    len_z = max(1, sum(h != 0 for h in halves))
+    len_n = max(1, sum(h != 0xFFFF for h in halves))
+    best = min(len_z, len_n)
+    if best > 1 and allow_orr and encode_logical_imm(value, size) is not None:
         return (MovStep("orr", value, 0),)
-    return tuple(best)
+    return tuple(_wide_sequence(halves, inverted=len_z > len_n))
 
 
 def simulate_mov_sequence(steps, size: int) -> int:

@@ -27,6 +27,13 @@ held the value being stored there, and the slot received its own offset):
     VAL is that destination), so a value in VAL survives any helper call.  Nothing keeps a
     value in ADDR across a helper call; a masm operation may use ADDR as a plain temporary
     only where no helper is called between writing it and its last read.
+
+Memoized operations (issue 16).  An operation marked `@_memo` emits code that depends only
+on its operands: the first call with given operands emits through the assembler and records
+the bytes, trap records and own labels (`CodeBuffer.recorded`); later calls with the same
+operands append the recording.  A trap check is `b.cond . + 8` over its `brk` (no label), so
+bounds-checked loads and stores replay too.  `clear_caches()` (and oracle/mutants.py, through
+`winch.masm.buffer.clear_memo_caches`) forgets them all.
 """
 
 from __future__ import annotations
@@ -37,11 +44,12 @@ from winch.errors import EncodingError
 from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
 from winch.isa.aarch64.imms import encode_logical_imm
 from winch.masm.base import MacroAssembler
-from winch.masm.buffer import emit_jump_table
+from winch.masm.buffer import CodeBuffer, emit_jump_table, memo_cache
+from winch.masm.replay import Recordings
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
-from winch.wasm.types import F32, F64, I32
+from winch.wasm.types import F32, F64, I32, I64
 
 FP, LR, SP, ZR = 29, 30, 31, 31
 VM = 28
@@ -66,6 +74,21 @@ STORES = {
     "i64.store16": ("i", 2), "i64.store32": ("i", 4),
 }
 ROUND = {"ceil": "frintp", "floor": "frintm", "trunc": "frintz", "nearest": "frintn"}
+
+
+#: The recorded operations (`_memo`, winch/masm/replay.py).  A memo that reaches this many
+#: entries starts again empty: constants and offsets from thousands of fuzzed modules must
+#: not grow it without bound (sql.js fills at most 6,584).
+_RECORDINGS = Recordings(1 << 14)
+_memo = _RECORDINGS.memo
+#: frame size -> finish_frame's `movz x16, #lo; movk x16, #hi, lsl #16`.
+_FRAME_SIZE_CODE: dict = memo_cache()
+
+
+def clear_caches() -> None:
+    """Forget every memoized sequence of this file (the assembler keeps its own)."""
+    _RECORDINGS.clear()
+    _FRAME_SIZE_CODE.clear()
 
 
 def _fsize(t) -> int:
@@ -95,17 +118,17 @@ class A64Masm(MacroAssembler):
         self.a = A64Assembler(buf)
 
     def _brk(self, kind: TrapKind) -> None:
-        self.buf.add_trap(kind, self.buf.offset())
+        self.buf.add_trap(kind)  # at the current offset: the brk's
         self.a.brk(0)
 
+    @_memo
     def trap(self, kind: TrapKind) -> None:
         self._brk(kind)
 
     def _trap_unless(self, cond: Cond, kind: TrapKind) -> None:
-        ok = self.new_label()
-        self.a.b_cond(cond, ok)
+        """b.cond over the brk that follows it (known distance 8: no label, no fixup)."""
+        self.a.b_cond_rel(cond, 8)
         self._brk(kind)
-        self.bind(ok)
 
     # -- addressing helpers ------------------------------------------------------------------
     def _addr(self, base: int, off: int, width: int):
@@ -122,6 +145,9 @@ class A64Masm(MacroAssembler):
         """rd = rn + value (64-bit), rn may be sp.  Writes rd, and ADDR only when rd is rn
         (or sp) and |value| >= 2**24: never another register (the scratch invariant)."""
         a = self.a
+        if 0 <= value <= 0xFFF:  # the common case: one add
+            a.add_imm(8, rd, rn, value)
+            return
         mag = -value if value < 0 else value
         if mag < (1 << 24):  # one or two add/sub immediates, through rd alone
             op = a.sub_imm if value < 0 else a.add_imm
@@ -143,38 +169,43 @@ class A64Masm(MacroAssembler):
         self._mov_imm(size, ADDR, value)
         return ADDR
 
-    def _ld(self, width, rt, base, off, fp=False, signed_size=0) -> None:
-        rn, o, form = self._addr(base, off, width)
-        a = self.a
-        if fp:
-            (a.ldr_fp_imm if form == "u" else a.ldur_fp)(width, rt, rn, o)
-        elif signed_size:
-            if form == "u":
-                a.ldrs_imm(width, signed_size, rt, rn, o)
-            else:
-                a.ldurs(width, signed_size, rt, rn, o)
+    def _ldst(self, op, width, rt, base, off) -> None:
+        """`op` ("ldr", "str", "ldrf", "strf") rt, [base + off]: the forms of `_addr`, inline
+        (the hottest path of this file).  Writes ADDR only for a far offset."""
+        if 0 <= off <= 4095 * width and off % width == 0:
+            self.a.ls_unsigned(op, width, rt, base, off)
+        elif -256 <= off <= 255:
+            self.a.ls_unscaled(op, width, rt, base, off)
         else:
-            (a.ldr_imm if form == "u" else a.ldur)(width, rt, rn, o)
+            self._add_const(ADDR, base, off)
+            self.a.ls_unsigned(op, width, rt, ADDR, 0)
+
+    def _ld(self, width, rt, base, off, fp=False, signed_size=0) -> None:
+        if signed_size:
+            rn, o, form = self._addr(base, off, width)
+            if form == "u":
+                self.a.ldrs_imm(width, signed_size, rt, rn, o)
+            else:
+                self.a.ldurs(width, signed_size, rt, rn, o)
+        else:
+            self._ldst("ldrf" if fp else "ldr", width, rt, base, off)
 
     def _st(self, width, rt, base, off, fp=False) -> None:
-        rn, o, form = self._addr(base, off, width)
-        a = self.a
-        if fp:
-            (a.str_fp_imm if form == "u" else a.stur_fp)(width, rt, rn, o)
-        else:
-            (a.str_imm if form == "u" else a.stur)(width, rt, rn, o)
+        self._ldst("strf" if fp else "str", width, rt, base, off)
 
+    @_memo
     def _typed_ld(self, t, reg, base, off) -> None:
         if reg >= V0:
-            self._ld(_fsize(t), reg - V0, base, off, fp=True)
+            self._ldst("ldrf", _fsize(t), reg - V0, base, off)
         else:
-            self._ld(_isize(t), reg, base, off)
+            self._ldst("ldr", _isize(t), reg, base, off)
 
+    @_memo
     def _typed_st(self, t, reg, base, off) -> None:
         if reg >= V0:
-            self._st(_fsize(t), reg - V0, base, off, fp=True)
+            self._ldst("strf", _fsize(t), reg - V0, base, off)
         else:
-            self._st(_isize(t), reg, base, off)
+            self._ldst("str", _isize(t), reg, base, off)
 
     def _mov_imm(self, size, rd, value) -> None:
         value &= (1 << (8 * size)) - 1
@@ -185,10 +216,18 @@ class A64Masm(MacroAssembler):
 
     # -- frame ---------------------------------------------------------------------------------
     def prologue(self, frame) -> int:
+        patch = self.buf.offset() + 8  # the movz after stp and mov
+        self._frame_setup()
+        for j in range(frame.nlocals):  # str xzr to each local: memoized per slot offset
+            self._store_imm(I64, FP, frame.local(frame.nparams + j), 0)
+        return patch
+
+    @_memo
+    def _frame_setup(self) -> None:
+        """The prologue up to the locals, the same in every function (so memoized)."""
         a = self.a
         a.stp(8, FP, LR, SP, -16, index=_pre())
         a.mov_sp(8, FP, SP)
-        patch = self.buf.offset()
         a.movz(8, VAL, 0)  # frame size, patched by finish_frame (movz + movk)
         a.movk(8, VAL, 0, 16)
         a.sub_ext(8, SP, SP, VAL)
@@ -196,10 +235,8 @@ class A64Masm(MacroAssembler):
         a.cmp_ext(8, SP, ADDR)
         self._trap_unless(Cond.HS, TrapKind.call_stack_exhausted)
         a.stur(8, VM, FP, -8)
-        for j in range(frame.nlocals):
-            self._st(8, ZR, FP, frame.local(frame.nparams + j))
-        return patch
 
+    @_memo
     def fuel_check(self) -> None:
         """Trap out_of_fuel if the fuel is 0, else take one unit."""
         a = self.a
@@ -209,14 +246,16 @@ class A64Masm(MacroAssembler):
         self._trap_unless(Cond.HS, TrapKind.out_of_fuel)  # no borrow: it was >= 1
 
     def finish_frame(self, patch: int, size: int) -> None:
-        from winch.masm.buffer import CodeBuffer
-
         size = (size + 15) & ~15
-        tmp = A64Assembler(CodeBuffer())
-        tmp.movz(8, VAL, size & 0xFFFF)
-        tmp.movk(8, VAL, (size >> 16) & 0xFFFF, 16)
-        self.buf.data[patch:patch + 8] = tmp.buf.data
+        code = _FRAME_SIZE_CODE.get(size)
+        if code is None:
+            tmp = A64Assembler(CodeBuffer())
+            tmp.movz(8, VAL, size & 0xFFFF)
+            tmp.movk(8, VAL, (size >> 16) & 0xFFFF, 16)
+            code = _FRAME_SIZE_CODE[size] = bytes(tmp.buf.data)
+        self.buf.data[patch:patch + 8] = code
 
+    @_memo
     def epilogue(self) -> None:
         a = self.a
         a.mov_sp(8, SP, FP)
@@ -224,21 +263,26 @@ class A64Masm(MacroAssembler):
         a.ret()
 
     # -- moves -----------------------------------------------------------------------------------
+    @_memo
     def mov_rr(self, size, dst, src) -> None:
         self.a.mov_rr(8, dst, src)
 
+    @_memo
     def fmov_rr(self, dst, src) -> None:
         self.a.fmov_rr(8, dst - V0, src - V0)
 
+    @_memo
     def mov_ri(self, size, dst, imm) -> None:
         self._mov_imm(4 if size == 4 else 8, dst, imm)
 
+    @_memo
     def fconst(self, t, dst, bits) -> None:
         # through a GPR, not a literal pool: ldr-literal reaches only +-1 MiB, and the pool
         # sits after all the code of the module
         size = _fsize(t)
         self.a.fmov_from_gpr(size, dst - V0, ZR if bits == 0 else self._imm(size, bits))
 
+    @_memo
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         if bits == 0:
@@ -247,11 +291,13 @@ class A64Masm(MacroAssembler):
             self._mov_imm(size, VAL, bits)  # the value in VAL: the address may need ADDR
             self._st(size, VAL, base, off)
 
+    @_memo
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, VAL, sbase, soff)
         self._st(size, VAL, dbase, doff)
 
+    @_memo
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)
 
@@ -265,9 +311,11 @@ class A64Masm(MacroAssembler):
     _RR = {"add": "add_rr", "sub": "sub_rr", "and": "and_rr", "or": "orr_rr", "xor": "eor_rr",
            "mul": "mul"}
 
+    @_memo
     def alu_rr(self, op, size, dst, src) -> None:
         getattr(self.a, self._RR[op])(size, dst, dst, src)
 
+    @_memo
     def alu_ri(self, op, size, dst, imm) -> None:
         a = self.a
         imm &= (1 << (8 * size)) - 1
@@ -284,6 +332,7 @@ class A64Masm(MacroAssembler):
             return
         self.alu_rr(op, size, dst, self._imm(size, imm))
 
+    @_memo
     def shift_rr(self, op, size, dst, count) -> None:
         a = self.a
         if op == "rotl":
@@ -293,6 +342,7 @@ class A64Masm(MacroAssembler):
             {"shl": a.lslv, "shr_s": a.asrv, "shr_u": a.lsrv, "rotr": a.rorv}[op](
                 size, dst, dst, count)
 
+    @_memo
     def shift_ri(self, op, size, dst, imm) -> None:
         a = self.a
         bits = 8 * size
@@ -312,6 +362,7 @@ class A64Masm(MacroAssembler):
     def divrem_regs(self, op):
         return None
 
+    @_memo
     def divrem(self, op, size, result, lhs, rhs) -> None:
         a = self.a
         ok = self.new_label()
@@ -333,6 +384,7 @@ class A64Masm(MacroAssembler):
             (a.sdiv if op == "rem_s" else a.udiv)(size, VAL, lhs, rhs)
             a.msub(size, result, VAL, rhs, lhs)
 
+    @_memo
     def unop(self, op, size, dst, src) -> None:
         a = self.a
         if op == "clz":
@@ -365,14 +417,17 @@ class A64Masm(MacroAssembler):
         else:
             a.cmp_rr(size, lhs, self._imm(size, imm))
 
+    @_memo
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         self.a.cmp_rr(size, lhs, rhs)
         self.a.cset(4, dst, INT_COND[cond])
 
+    @_memo
     def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
         self._cmp_imm(size, lhs, imm)
         self.a.cset(4, dst, INT_COND[cond])
 
+    @_memo
     def select(self, t, a_reg, b_reg, cond) -> None:
         a = self.a
         a.cmp_imm(4, cond, 0)
@@ -382,10 +437,12 @@ class A64Masm(MacroAssembler):
             a.csel(8, a_reg, a_reg, b_reg, Cond.NE)
 
     # -- float operators ---------------------------------------------------------------------------
+    @_memo
     def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
         self.a.fcmp(_fsize(t), lhs - V0, rhs - V0)
         self.a.cset(4, dst, F_COND[cond])
 
+    @_memo
     def fbin(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -404,6 +461,7 @@ class A64Masm(MacroAssembler):
         else:
             raise NotImplementedError(op)
 
+    @_memo
     def fun(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -416,6 +474,7 @@ class A64Masm(MacroAssembler):
             raise NotImplementedError(op)
 
     # -- conversions -----------------------------------------------------------------------------
+    @_memo
     def convert(self, name, dst, src) -> None:
         a = self.a
         rest = name.split(".", 1)[1]
@@ -490,14 +549,17 @@ class A64Masm(MacroAssembler):
         emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
+    @_memo
     def global_get(self, t, dst, ptr_off) -> None:
         self._ld(8, VAL, VM, ptr_off)  # the global's cell
         self._typed_ld(t, dst, VAL, 0)
 
+    @_memo
     def global_set(self, t, ptr_off, src) -> None:
         self._ld(8, VAL, VM, ptr_off)
         self._typed_st(t, src, VAL, 0)
 
+    @_memo
     def memory_size(self, dst) -> None:
         self._ld(8, dst, VM, MEM0_SIZE)
         self.a.lsr_imm(8, dst, dst, 16)
@@ -513,6 +575,7 @@ class A64Masm(MacroAssembler):
         if offset:
             self._add_const(VAL, VAL, offset)
 
+    @_memo
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, width, size = LOADS[name]
         self._bounds(addr, offset, width)
@@ -524,6 +587,7 @@ class A64Masm(MacroAssembler):
         else:
             a.ldr_reg(width, dst, VAL, addr)
 
+    @_memo
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, width = STORES[name]
         self._bounds(addr, offset, width)
@@ -536,12 +600,14 @@ class A64Masm(MacroAssembler):
     def call_func(self, func_index) -> None:
         self.a.bl(self.env.func_labels[func_index])
 
+    @_memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
         self._ld(8, VAL, VM, code_off)  # the callee's address: kept across a helper call
         self._ld(8, VM, VM, vmctx_off)
         self.a.blr(VAL)
         self._ld(8, VM, FP, vmctx_slot)
 
+    @_memo
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         a = self.a
         self._ld(4, VAL, VM, len_off)
@@ -562,6 +628,7 @@ class A64Masm(MacroAssembler):
         a.blr(VAL)
         self._ld(8, VM, FP, vmctx_slot)
 
+    @_memo
     def call_builtin(self, off) -> None:
         self._ld(8, VAL, VM, off)
         self.a.blr(VAL)

@@ -14,11 +14,21 @@ RRF-x, RX-a, RXY-a, RXE, RI-x, RIL-x, RS-a, RSY-x, RIE-x, SS-a, SI, S, E, I) is 
 a tuple of ``(field, width)`` pairs read from the most significant bit of the first byte.
 Every *instruction* is one row of `INSNS`: mnemonic, format, opcode, and the operands in
 GNU assembler order, each operand naming its kind (GPR, FPR, mask, immediate, memory, label)
-and the layout fields it fills.  `S390xAssembler.emit` validates the operands against their
-kinds, then `_pack` (the one encoder, driven by the layout) builds the big-endian bytes.
-The opcode is split over the ``op`` and ``op2`` fields (e.g. RXY ``E3..04`` for LG, RI
-``A7.8`` for LHI); the 20-bit signed displacement of the long-displacement formats is split
-into ``dl2`` (low 12 bits) and ``dh2`` (high 8 bits).
+and the layout fields it fills.  At import each row is compiled (`_Row`) into the word with
+its opcode bits in place and, per flattened operand value, its range and field shift.  The
+opcode is split over the ``op`` and ``op2`` fields (e.g. RXY ``E3..04`` for LG, RI ``A7.8``
+for LHI); the 20-bit signed displacement of the long-displacement formats is split into
+``dl2`` (low 12 bits) and ``dh2`` (high 8 bits).  `_encode`, the one encoder, checks each
+value against its slot and ORs it into the word.  `S390xAssembler.emit` flattens and checks
+the operands (a `Mem`, a label or `Rel`), then calls `_encode`.
+
+Compile speed: the macro-assembler's hot paths use cached forms built by `_encode` (and only
+from operands it accepted), each proven equal to `emit` by tests/test_s390x_templates.py:
+`ins(mnemonic, *flat ints)` memoizes whole encodings by that tuple of small ints (`_MEMO`);
+`ins_imm` patches the immediate of an RI-a/RIL-a row into a cached two-byte head (`_IMM`);
+`ins_label` (and `brc`, `brcl`, `j`, `jg`) takes a per-(mnemonic, first operand) template
+with a zero displacement and records the fixup (`_LABELED`); `skip_trap` is ``BRC mask,
+*+6`` and a trap, without a label (`_SKIP_TRAP`).  `clear_caches()` empties the caches.
 
 Operands, in GNU order
 ----------------------
@@ -30,7 +40,8 @@ GPRs and FPRs are both ints 0..15; the row says which one an operand is.  A labe
 is a label id of the `CodeBuffer` (patched by ``finish()``) or a raw `Rel(halfwords)`.
 Every lower-case mnemonic is also a method: ``asm.agr(1, 2)`` is ``asm.emit("AGR", 1, 2)``.
 Helpers on top: `brc`/`brcl`/`j`/`jg`/`br`/`nop`, `brasl_reloc` (a host-resolved call),
-`trap` (the ``0x00NN`` halfword plus a trap record), `emit_mem` (RX or RXY by displacement),
+`trap` (the ``0x00NN`` halfword plus a trap record), `skip_trap`, `emit_mem` (RX or RXY by
+displacement), the cached `ins`/`ins_imm`/`ins_label` (above),
 `load_const` (shortest immediate sequence), `load_const_pool` (LGRL/LRL) and `load_fp_const`
 (LARL + LE/LD).  `Round` names the BFP rounding-mode masks.
 
@@ -50,7 +61,9 @@ Invariants
 ----------
 - Every emitter validates register numbers (0..15, even for register pairs), masks,
   displacements and immediates, raising `EncodingError` naming the mnemonic and operand;
-  nothing is ever silently truncated.
+  nothing is ever silently truncated.  The cached forms hold only encodings of accepted
+  operands; a cache hit needs operands equal to those (``True == 1`` is a hit: the caller of
+  the hot paths, the macro-assembler, passes plain ints).
 - A label use records a fixup at the *instruction start*; the displacement counts
   halfwords from the instruction start (the s390x rule for all relative forms).
 - Emitted forms are limited to what the QEMU 5.0 (Unicorn 2.1.4) z13 translator runs, see
@@ -65,11 +78,12 @@ from types import MappingProxyType
 from typing import Any
 
 from winch.errors import EncodingError
-from winch.masm.buffer import CodeBuffer
+from winch.masm.buffer import CodeBuffer, memo_cache
 
 __all__ = [
     "Cond", "Round", "SUPPRESS_INEXACT", "COND_SUFFIX", "Kind", "Operand", "Insn", "FORMATS",
     "INSNS", "Mem", "Rel", "PcRel", "PCREL16", "PCREL32", "patch_pcrel32", "S390xAssembler",
+    "clear_caches",
 ]
 
 
@@ -748,36 +762,161 @@ def _check_range(where: str, what: str, v: Any, lo: int, hi: int) -> int:
     return v
 
 
-def _pack(layout: _Layout, opcode: int, fields: dict[str, int]) -> bytes:
-    """The one encoder: lay `fields` out per `layout`, most significant field first.
+# --------------------------------------------------------------------------------------
+# Compiled rows: formats as data
+# --------------------------------------------------------------------------------------
+# How `_encode` stores one flattened value (besides masking it to its field).
+_PLAIN, _EVEN, _LENGTH, _DISP20, _LABEL = range(5)
 
-    Values must already be validated; negative ones are stored in two's complement.  The
-    opcode is split over ``op``/``op2``, and a 20-bit displacement ``d2`` over ``dl2``
-    (low 12 bits) and ``dh2`` (high 8 bits).  Absent fields, and ``_``, are zero.
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """An `Insn` compiled once, at import, from its format's layout.
+
+    `word` is the instruction with its opcode bits in place and every operand field zero.
+    `slots` has one tuple per flattened operand value, in GNU order:
+    ``(operand number, what, lo, hi, how, shift, mask, shift2)``: the value must be an int
+    in lo..hi; it is stored as ``(v & mask) << shift`` (``v - 1`` for an SS length); a
+    20-bit displacement also stores its high 8 bits at `shift2` (its ``dh2`` field).
+    `label` is the index of the label/`Rel` value in the flattened operands (-1: none).
     """
-    word = 0
-    for name, width in layout.fields:
-        if name == "op":
-            v = opcode >> layout.op2_width
-        elif name == "op2":
-            v = opcode
-        elif name == "dl2":
-            v = fields.get("d2", 0)
-        elif name == "dh2":
-            v = fields.get("d2", 0) >> 12
-        else:
-            v = fields.get(name, 0)
-        word = (word << width) | (v & ((1 << width) - 1))
-    return word.to_bytes(layout.size, "big")
+
+    insn: Insn
+    word: int
+    size: int
+    slots: tuple
+    label: int
+    use: PcRel | None
+
+
+def _compile(insn: Insn) -> _Row:
+    layout = FORMATS[insn.fmt]
+    size = bit = sum(w for _, w in layout)
+    place: dict[str, tuple[int, int]] = {}      # field -> (shift, width)
+    for name, width in layout:
+        bit -= width
+        place[name] = (bit, width)
+    op_shift = place["op"][0]
+    op2_shift, op2_width = place.get("op2", (0, 0))
+    op, op2 = insn.opcode >> op2_width, insn.opcode & ((1 << op2_width) - 1)
+    word = op << op_shift | op2 << op2_shift
+    slots, label, use = [], -1, None
+    for n, opnd in enumerate(insn.operands, 1):
+        for field, (what, lo, hi) in zip(opnd.fields, _SLOTS[opnd.kind]):
+            shift2 = 0
+            if opnd.kind in _REL_USE:
+                how, label, use = _LABEL, len(slots), _REL_USE[opnd.kind]
+            elif opnd.kind is Kind.GPR_EVEN:
+                how = _EVEN
+            elif what == "length":
+                how = _LENGTH
+            elif field == "d2" and "dl2" in place:
+                how, field, shift2 = _DISP20, "dl2", place["dh2"][0]
+            else:
+                how = _PLAIN
+            shift, width = place[field]
+            slots.append((n, what, lo, hi, how, shift, (1 << width) - 1, shift2))
+    return _Row(insn, word, size // 8, tuple(slots), label, use)
+
+
+_BY_NAME: MappingProxyType = MappingProxyType({m: _compile(insn) for m, insn in INSNS.items()})
+
+
+def _encode(row: _Row, flat) -> bytes:
+    """The one encoder: check every flattened value against its slot and lay it out.
+
+    A label's value is given as 0 (its displacement is patched by the buffer's fixup);
+    negative values are stored in two's complement.
+    """
+    word = row.word
+    for v, (n, what, lo, hi, how, shift, mask, shift2) in zip(flat, row.slots):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise EncodingError(f"{row.insn.mnemonic} operand {n}: {what} must be an int, "
+                                f"got {v!r}")
+        if not lo <= v <= hi:
+            raise EncodingError(f"{row.insn.mnemonic} operand {n}: {what} {v} out of range "
+                                f"{lo}..{hi}")
+        if how == _EVEN and v & 1:
+            raise EncodingError(f"{row.insn.mnemonic} operand {n}: a register pair needs "
+                                f"an even register, got {v}")
+        if how == _LENGTH:
+            v -= 1                                    # SS stores length - 1
+        elif how == _DISP20:
+            word |= ((v >> 12) & 0xFF) << shift2      # dh2: the high 8 bits
+        word |= (v & mask) << shift
+    return word.to_bytes(row.size, "big")
+
+
+def _takes(row: _Row, got: int) -> EncodingError:
+    return EncodingError(f"{row.insn.mnemonic} takes the operands ({_signature(row.insn)}), "
+                         f"got {got} values")
+
+
+# --------------------------------------------------------------------------------------
+# Caches of encodings (compile speed).  Each holds only what `_encode` produced for
+# operands it accepted; `clear_caches()` empties them (benchmarks start cold), and so does
+# `winch.masm.buffer.clear_memo_caches()` (with every other ISA's memo caches).
+# --------------------------------------------------------------------------------------
+# (mnemonic, *flat ints) -> bytes, for label-free rows: `S390xAssembler.ins`.
+_MEMO: dict = memo_cache()
+_MEMO_LIMIT = 100_000  # entries; displacements vary: a long fuzzing run stays bounded
+# (mnemonic, r1) -> (first two bytes, lo, hi, mask, immediate bytes) for the RI-a and
+# RIL-a rows, whose immediate is all of bytes 2..: `S390xAssembler.ins_imm`.
+_IMM: dict = memo_cache()
+_IMM_FORMATS = ("RI-a", "RIL-a")
+# (mnemonic, first operand) -> (bytes, LabelUse): `S390xAssembler.ins_label`.
+_LABELED: dict = memo_cache()
+
+
+def clear_caches() -> None:
+    """Forget every memoized encoding (each is rebuilt by `_encode` on its next use)."""
+    _MEMO.clear()
+    _IMM.clear()
+    _LABELED.clear()
+
+
+def _memo_miss(key: tuple) -> bytes:
+    """Encode a `S390xAssembler.ins` key ``(mnemonic, *flat ints)`` and remember it."""
+    row = _BY_NAME.get(key[0])
+    if row is None or row.label >= 0:
+        raise EncodingError(f"ins: {key[0]!r} is not a label-free s390x mnemonic")
+    if len(key) - 1 != len(row.slots):
+        raise _takes(row, len(key) - 1)
+    raw = _encode(row, key[1:])
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[key] = raw
+    return raw
+
+
+def _imm_template(mnemonic: str, r1: int) -> tuple:
+    row = _BY_NAME.get(mnemonic)
+    if row is None or row.insn.fmt not in _IMM_FORMATS:
+        raise EncodingError(f"ins_imm: {mnemonic!r} is not an RI-a or RIL-a mnemonic")
+    _, _, lo, hi, _, _, mask, _ = row.slots[1]
+    t = (_encode(row, (r1, 0))[:2], lo, hi, mask, row.size - 2)
+    _IMM[mnemonic, r1] = t
+    return t
+
+
+def _label_template(mnemonic: str, first: Any) -> tuple | None:
+    """``(bytes, LabelUse)`` of ``mnemonic first, <label>`` with the displacement 0, for the
+    two-operand relative rows (BRC, BRCL, BRASL, LARL, LGRL, ...); None for other rows."""
+    row = _BY_NAME.get(mnemonic)
+    if row is None or row.label != 1 or len(row.slots) != 2:
+        return None
+    t = (_encode(row, (first, 0)), row.use)
+    _LABELED[mnemonic, first] = t
+    return t
+
+
+# ``BRC mask, *+6`` followed by the trap halfword 0x0000, by mask: `skip_trap`.
+_SKIP_TRAP = tuple(_encode(_BY_NAME["BRC"], (m, 3)) + b"\x00\x00" for m in range(16))
 
 
 # --------------------------------------------------------------------------------------
 # The assembler
 # --------------------------------------------------------------------------------------
-# Encodings of label-free instructions, memoized by (mnemonic, operands): compile speed.
-_MEMO: dict = {}
-
-
 class S390xAssembler:
     """Appends s390x instructions to a `CodeBuffer`; see the module docstring."""
 
@@ -789,48 +928,53 @@ class S390xAssembler:
     # -- the generic emitter ---------------------------------------------------------------
     def emit(self, mnemonic: str, *operands: Any) -> int:
         """Encode `mnemonic` with `operands` (GNU order) and append it; returns its offset."""
-        key = (mnemonic, operands)
-        raw = _MEMO.get(key)
-        if raw is not None:  # the same operands always encode the same (no labels here)
-            start = len(self.buf.data)
-            self.buf.data += raw
-            return start
-        insn = INSNS.get(mnemonic.upper())
-        if insn is None:
+        row = _BY_NAME.get(mnemonic.upper())
+        if row is None:
             raise EncodingError(f"unknown s390x mnemonic {mnemonic!r}")
-        flat = self._flatten(insn, operands)
-        start = self.buf.offset()
-        fields: dict[str, int] = {}
-        label_use: tuple[int, PcRel] | None = None
-        pos = 0
-        for n, opnd in enumerate(insn.operands, 1):
-            if opnd.kind in _REL_USE:
-                target = flat[pos]
-                pos += 1
-                if isinstance(target, Rel):
-                    what, lo, hi = _SLOTS[opnd.kind][0]
-                    fields[opnd.fields[0]] = _check_range(
-                        f"{insn.mnemonic} operand {n}", what, target.halfwords, lo, hi)
-                elif self._is_label(target):
-                    label_use = (target, _REL_USE[opnd.kind])
-                else:
-                    raise EncodingError(f"{insn.mnemonic} operand {n}: expected a label of "
-                                        f"this buffer or a Rel, got {target!r}")
-                continue
-            for field, (what, lo, hi) in zip(opnd.fields, _SLOTS[opnd.kind]):
-                v = _check_range(f"{insn.mnemonic} operand {n}", what, flat[pos], lo, hi)
-                pos += 1
-                if opnd.kind is Kind.GPR_EVEN and v & 1:
-                    raise EncodingError(f"{insn.mnemonic} operand {n}: a register pair needs "
-                                        f"an even register, got {v}")
-                fields[field] = v - 1 if what == "length" else v   # SS stores length - 1
-        raw = _pack(_LAYOUTS[insn.fmt], insn.opcode, fields)
-        if label_use is not None:
-            self.buf.use_label(label_use[0], label_use[1], at=start)
-        elif not any(o.kind in _REL_USE for o in insn.operands):
-            _MEMO[key] = raw
-        self.buf.put(raw)
+        flat = self._flatten(row, operands)
+        target = None
+        if row.label >= 0:
+            target = flat[row.label]
+            if isinstance(target, Rel):
+                flat[row.label] = target.halfwords
+                target = None
+            elif self._is_label(target):
+                flat[row.label] = 0
+            else:
+                n = row.slots[row.label][0]
+                raise EncodingError(f"{row.insn.mnemonic} operand {n}: expected a label of "
+                                    f"this buffer or a Rel, got {target!r}")
+        raw = _encode(row, flat)
+        start = len(self.buf.data)
+        if target is not None:
+            self.buf.use_label(target, row.use, at=start)
+        self.buf.data += raw
         return start
+
+    def ins(self, *key: Any) -> None:
+        """Append a label-free instruction given as ``(mnemonic, *flat ints)``: the hot path.
+
+        The operands are `emit`'s, flattened: a storage operand as its ``d, x, b`` or
+        ``d, b`` ints in GNU order (``ins("LG", r1, d2, x2, b2)``, ``ins("SLLG", r1, r3,
+        d2, b2)``), the mnemonic in upper case.  Encodings are memoized by that tuple; a
+        new one is checked and encoded by `_encode`, so errors are `emit`'s.
+        """
+        raw = _MEMO.get(key)
+        if raw is None:
+            raw = _memo_miss(key)
+        self.buf.data += raw
+
+    def ins_imm(self, mnemonic: str, r1: int, imm: int) -> None:
+        """Append an RI-a/RIL-a instruction (LGHI, AGFI, IILF, CLFI, ...): its first two
+        bytes come from a cached template, the immediate is patched in after a range check."""
+        t = _IMM.get((mnemonic, r1))
+        if t is None:
+            t = _imm_template(mnemonic, r1)
+        head, lo, hi, mask, n = t
+        if imm.__class__ is int and lo <= imm <= hi:
+            self.buf.data += head + (imm & mask).to_bytes(n, "big")
+        else:
+            self.emit(mnemonic, r1, imm)  # an IntEnum immediate, or the EncodingError
 
     def _is_label(self, target: Any) -> bool:
         if not _is_int(target) or target < 0:
@@ -842,34 +986,33 @@ class S390xAssembler:
         return True
 
     @staticmethod
-    def _flatten(insn: Insn, operands: tuple) -> list:
+    def _flatten(row: _Row, operands: tuple) -> list:
         """One int (or label/Rel) per operand slot; a `Mem` fills a whole D(X,B)/D(B) group."""
+        insn = row.insn
         flat: list = []
-        args = list(operands)
         i = 0
         for opnd in insn.operands:
-            if i >= len(args):
+            if i >= len(operands):
                 break
-            v = args[i]
+            v = operands[i]
             if isinstance(v, Mem):
                 i += 1
-                if opnd.kind in (Kind.MEM_RX, Kind.MEM_RXY):
-                    flat.extend((v.disp, v.index, v.base))
-                elif opnd.kind in (Kind.MEM_RS, Kind.MEM_RSY):
+                if opnd.kind is Kind.MEM_RX or opnd.kind is Kind.MEM_RXY:
+                    flat += (v.disp, v.index, v.base)
+                elif opnd.kind is Kind.MEM_RS or opnd.kind is Kind.MEM_RSY:
                     if v.index != 0:
                         raise EncodingError(f"{insn.mnemonic}: this storage operand has no "
                                             f"index register, got index {v.index}")
-                    flat.extend((v.disp, v.base))
+                    flat += (v.disp, v.base)
                 else:
                     raise EncodingError(f"{insn.mnemonic}: a Mem does not fit operand "
                                         f"{opnd.kind.value!r}")
             else:
-                flat.extend(args[i:i + opnd.slots])
-                i += opnd.slots
-        want = sum(o.slots for o in insn.operands)
-        if i != len(args) or len(flat) != want:
-            raise EncodingError(f"{insn.mnemonic} takes the operands ({_signature(insn)}), "
-                                f"got {len(args)} values")
+                k = len(_SLOTS[opnd.kind])
+                flat += operands[i:i + k]
+                i += k
+        if i != len(operands) or len(flat) != len(row.slots):
+            raise _takes(row, len(operands))
         return flat
 
     def __dir__(self):
@@ -895,24 +1038,61 @@ class S390xAssembler:
     # -- branches, calls, traps --------------------------------------------------------------
     def brc(self, mask: int, label: int | Rel) -> int:
         """Branch relative on condition, +-64 KiB."""
-        return self.emit("BRC", mask, label)
+        return self.ins_label("BRC", mask, label)
 
     def brcl(self, mask: int, label: int | Rel) -> int:
         """Branch relative on condition long, +-4 GiB."""
-        return self.emit("BRCL", mask, label)
+        return self.ins_label("BRCL", mask, label)
+
+    def ins_label(self, mnemonic: str, first: Any, label: int | Rel) -> int:
+        """``emit(mnemonic, first, label)`` for the two-operand relative rows (BRC, BRCL,
+        BRASL, LARL, ...): a label of this buffer takes a cached template (displacement 0)
+        and records its fixup; anything else (a Rel, an error) goes through `emit`."""
+        t = _LABELED.get((mnemonic, first))
+        if t is None:
+            t = _label_template(mnemonic, first)
+        if t is not None and label.__class__ is int and label >= 0:
+            buf = self.buf
+            try:
+                buf.label_offset(label)  # a label of this buffer
+            except IndexError:
+                pass
+            else:
+                start = len(buf.data)
+                buf.use_label(label, t[1], at=start)
+                buf.data += t[0]
+                return start
+        return self.emit(mnemonic, first, label)
+
+    def skip_trap(self, mask: int, kind: Any) -> int:
+        """``BRC mask, *+6; trap kind``: trap unless the condition `mask` holds.
+
+        The same bytes as a `brc` to a label bound right after a `trap` (code 0), without
+        the label: the displacement is the constant 3 halfwords.  Returns the BRC's offset.
+        """
+        if mask.__class__ is not int or not 0 <= mask <= 15:
+            _check_range("skip_trap", "mask", mask, 0, 15)
+            mask = int(mask)
+        buf = self.buf
+        start = len(buf.data)
+        buf.add_trap(kind, at=start + 4)
+        buf.data += _SKIP_TRAP[mask]
+        return start
 
     def j(self, label: int | Rel) -> int:
         """Unconditional short jump (BRC 15)."""
-        return self.emit("BRC", Cond.ALWAYS, label)
+        return self.ins_label("BRC", 15, label)
 
     def jg(self, label: int | Rel) -> int:
         """Unconditional long jump (BRCL 15)."""
-        return self.emit("BRCL", Cond.ALWAYS, label)
+        return self.ins_label("BRCL", 15, label)
 
     def br(self, r2: int) -> int:
         """Branch to the address in `r2` (BCR 15); ``br(14)`` is the return."""
         _check_range("BR", "general register", r2, 1, 15)
-        return self.emit("BCR", Cond.ALWAYS, r2)
+        start = len(self.buf.data)
+        self.ins("BCR", 15, r2)
+        return start
 
     def nop(self) -> int:
         """A 2-byte no-op (BCR 0,0)."""
@@ -936,9 +1116,10 @@ class S390xAssembler:
         decode it (disassemble with ``skipdata``).
         """
         _check_range("trap", "trap code", code, 0, 255)
-        start = self.buf.offset()
-        self.buf.add_trap(kind, at=start)
-        self.buf.put(bytes((0x00, code)))
+        buf = self.buf
+        start = len(buf.data)
+        buf.add_trap(kind, at=start)
+        buf.data += bytes((0x00, code))
         return start
 
     # -- constants ---------------------------------------------------------------------------
@@ -949,20 +1130,24 @@ class S390xAssembler:
         32 bits of `r` are defined afterwards (the high half may be kept or changed); `value`
         may be given signed or unsigned.  With size 64 all 64 bits are set.
         """
+        if (value.__class__ is int and -0x8000 <= value <= 0x7FFF and r.__class__ is int
+                and size.__class__ is int and size in _SIZE_BITS):
+            # the one-instruction case of `_const_sequence`
+            self.ins_imm("LHI" if _SIZE_BITS[size] == 32 else "LGHI", r, value)
+            return 4
         _check_range("load_const", "general register", r, 0, 15)
         bits = _value_bits("load_const", value, size)
-        seq = _const_sequence(value, bits)
-        start = self.buf.offset()
-        for mnemonic, imm in seq:
-            self.emit(mnemonic, r, imm)
-        return self.buf.offset() - start
+        start = len(self.buf.data)
+        for mnemonic, imm in _const_sequence(value, bits):
+            self.ins_imm(mnemonic, r, imm)
+        return len(self.buf.data) - start
 
     def load_const_pool(self, r: int, value: int, size: int = 64) -> int:
         """Load `value` from the constant pool with LGRL (size 64) or LRL (size 32)."""
         bits = _value_bits("load_const_pool", value, size)
         raw = (value & ((1 << bits) - 1)).to_bytes(bits // 8, "big")
         label = self.buf.constant(raw, bits // 8)   # LGRL needs 8-, LRL 4-byte alignment
-        return self.emit("LGRL" if bits == 64 else "LRL", r, label)
+        return self.ins_label("LGRL" if bits == 64 else "LRL", r, label)
 
     def load_fp_const(self, f: int, raw: bytes, scratch: int) -> int:
         """Load a float constant (big-endian `raw`, 4 or 8 bytes) into FPR `f`.
@@ -974,8 +1159,8 @@ class S390xAssembler:
             raise EncodingError(f"load_fp_const: raw must be 4 or 8 bytes, got {len(raw)}")
         _check_range("load_fp_const", "scratch register", scratch, 1, 15)
         label = self.buf.constant(bytes(raw), len(raw))
-        start = self.emit("LARL", scratch, label)
-        self.emit("LE" if len(raw) == 4 else "LD", f, 0, 0, scratch)
+        start = self.ins_label("LARL", scratch, label)
+        self.ins("LE" if len(raw) == 4 else "LD", f, 0, 0, scratch)
         return start
 
 
@@ -1001,9 +1186,12 @@ _INSERTS = (
 )
 
 
+_SIZE_BITS = MappingProxyType({4: 32, 8: 64, 32: 32, 64: 64})
+
+
 def _value_bits(where: str, value: int, size: int) -> int:
     """32 or 64 from `size` (bits, or 4/8 bytes), checking that `value` fits signed or unsigned."""
-    bits = {4: 32, 8: 64, 32: 32, 64: 64}.get(size) if _is_int(size) else None
+    bits = _SIZE_BITS.get(size) if _is_int(size) else None
     if bits is None:
         raise EncodingError(f"{where}: size must be 32 or 64, got {size!r}")
     _check_range(where, f"{bits}-bit value", value, -(1 << (bits - 1)), (1 << bits) - 1)
@@ -1023,6 +1211,14 @@ def _const_sequence(value: int, bits: int) -> list[tuple[str, int]]:
             return [("LHI", s)]
         return [("IILF", value & 0xFFFF_FFFF)]
     v = value & _M64
+    s = _signed(v, 64)
+    if -0x8000 <= s <= 0x7FFF:
+        return [("LGHI", s)]  # what `_search64` finds: the first of the shortest loads
+    return _search64(v)
+
+
+def _search64(v: int) -> list[tuple[str, int]]:
+    """The shortest load, or load + insert, that sets the 64-bit pattern `v`."""
     best: list[tuple[str, int]] | None = None
     best_size = 1 << 30
     for mnemonic, fn in _LOADS64:
@@ -1045,7 +1241,7 @@ def _const_sequence(value: int, bits: int) -> list[tuple[str, int]]:
                 if size < best_size:
                     best, best_size = [(mnemonic, imm), (ins, part)], size
     if best is None:  # unreachable: LLIHF + IILF covers every value
-        raise EncodingError(f"internal: no sequence for {value:#x}")
+        raise EncodingError(f"internal: no sequence for {v:#x}")
     return best
 
 

@@ -22,12 +22,12 @@ holding the value to store stored the address):
                  or slot being stored or copied, float bits on their way to memory).  It
                  cannot serve as a base register, and no helper writes it.
     VAL2 = r1    a second value (a loaded pointer, a shift count, a dividend); also the base
-                 register `_access` returns, when it is that helper's explicit destination.
-    ADDR = r12   the helpers' own register: `_mem` builds a far address in it and `_access`
-                 its end-of-access address, for the instruction their caller emits next.
+                 register of the operand `_access` leaves, its explicit destination.
+    ADDR = r12   the helpers' own register: `_far` (under `_rx`) builds a far address in it
+                 and `_access` its end-of-access address, for the instruction emitted next.
 
-    Invariant: `_mem` writes only ADDR; `_access` writes only VAL2 (its result) and ADDR.  So
-    a value in VAL survives any helper call, and a value in VAL2 survives `_mem`.  A masm
+    Invariant: `_far`/`_rx` write only ADDR; `_access` writes only VAL2 (its result) and ADDR.
+    So a value in VAL survives any helper call, and a value in VAL2 survives `_rx`.  A masm
     operation may use ADDR as a plain temporary (divisor, jump-table base) only where no
     helper is called between writing it and its last read.
 """
@@ -39,6 +39,7 @@ import struct
 from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
 from winch.masm.base import MacroAssembler
 from winch.masm.buffer import emit_jump_table
+from winch.masm.replay import Recordings
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
@@ -56,6 +57,24 @@ INT_COND = {"eq": ("E", False), "ne": ("NE", False), "lt_s": ("L", True), "lt_u"
 MASK = {"E": 8, "NE": 7, "L": 4, "H": 2, "LE": 12, "HE": 10}
 F_MASK = {"eq": 8, "ne": 7, "lt": 4, "gt": 2, "le": 12, "ge": 10}
 ROUND = {"floor": 7, "ceil": 6, "trunc": 5, "nearest": 4}
+
+
+# (size, float?) -> (RX mnemonic, RXY mnemonic) of the native loads and stores (`_rx`)
+_LOADS = {(4, False): ("L", "LY"), (8, False): ("LG", "LG"),
+          (4, True): ("LE", "LEY"), (8, True): ("LD", "LDY")}
+_STORES = {(4, False): ("ST", "STY"), (8, False): ("STG", "STG"),
+           (4, True): ("STE", "STEY"), (8, True): ("STD", "STDY")}
+
+
+#: The recorded operations (`_memo`, winch/masm/replay.py), at most 50,000 operand tuples per
+#: method: a long fuzzing run sees ever new immediates.
+_RECORDINGS = Recordings(50_000)
+_memo = _RECORDINGS.memo
+
+
+def clear_caches() -> None:
+    """Forget every memoized sequence of this file (the assembler keeps its own)."""
+    _RECORDINGS.clear()
 
 
 def _fsize(t) -> int:
@@ -79,131 +98,137 @@ class S390xMasm(MacroAssembler):
         super().__init__(buf, env)
         self.a = S390xAssembler(buf)
 
+    @_memo
     def trap(self, kind: TrapKind) -> None:
         self.a.trap(kind)
 
     def _trap_unless(self, mask: int, kind: TrapKind) -> None:
-        ok = self.new_label()
-        self.a.brc(mask, ok)
-        self.a.trap(kind)
-        self.bind(ok)
+        self.a.skip_trap(mask, kind)  # BRC mask over the trap (no label needed)
 
     def _brc(self, mask, label) -> None:
-        self.a.brcl(mask, label)  # long form: bodies may exceed the 64 KiB of BRC
+        self.a.ins_label("BRCL", mask, label)  # long form: bodies may exceed BRC's 64 KiB
 
     # -- memory operand helpers (native, big-endian) --------------------------------------------
-    def _mem(self, base, off) -> Mem:
-        """The operand for [base + off]; a far address is built in ADDR (and only there)."""
-        if -(1 << 19) <= off < (1 << 19):
-            return Mem(base, off)
+    # Storage operands are given to `S390xAssembler.ins` flat: ``r, disp, index, base``.
+    def _far(self, base, off) -> int:
+        """ADDR = base + off, for an offset beyond the 20-bit displacements; returns ADDR."""
         if base != ADDR:
-            self.a.emit("LGR", ADDR, base)
+            self.a.ins("LGR", ADDR, base)
         self._add_imm(ADDR, off)
-        return Mem(ADDR, 0)
+        return ADDR
+
+    def _rx(self, short, long, r, base, off) -> None:
+        """`short` (RX, 12-bit displacement) or `long` (RXY, 20-bit) on [base + off]; a far
+        address is built in ADDR (and only there).  For an RXY-only row short == long."""
+        if 0 <= off < 4096:
+            self.a.ins(short, r, off, 0, base)
+        elif -(1 << 19) <= off < (1 << 19):
+            self.a.ins(long, r, off, 0, base)
+        else:
+            self.a.ins(short, r, 0, 0, self._far(base, off))
 
     def _add_imm(self, r, value) -> None:
         """r += value for any 0 <= |value| < 2**32, in AGFI steps: no other register."""
         while value:
             step = max(-(1 << 31), min(value, (1 << 31) - 1))
-            self.a.emit("AGFI", r, step)
+            self.a.ins_imm("AGFI", r, step)
             value -= step
 
     def _ld(self, size, r, base, off, fp=False) -> None:
-        m = self._mem(base, off)
-        if fp:
-            self.a.emit_mem("LE" if size == 4 else "LD", "LEY" if size == 4 else "LDY", r, m)
-        elif size == 4:
-            self.a.emit_mem("L", "LY", r, m)
-        else:
-            self.a.emit("LG", r, m)
+        self._rx(*_LOADS[size, fp], r, base, off)
 
     def _st(self, size, r, base, off, fp=False) -> None:
-        m = self._mem(base, off)
-        if fp:
-            self.a.emit_mem("STE" if size == 4 else "STD", "STEY" if size == 4 else "STDY", r, m)
-        elif size == 4:
-            self.a.emit_mem("ST", "STY", r, m)
-        else:
-            self.a.emit("STG", r, m)
+        self._rx(*_STORES[size, fp], r, base, off)
 
+    @_memo
     def _typed_ld(self, t, reg, base, off) -> None:
         if reg >= F0:
-            self._ld(_fsize(t), reg - F0, base, off, fp=True)
+            self._rx(*_LOADS[_fsize(t), True], reg - F0, base, off)
         else:
-            self._ld(4 if t == I32 else 8, reg, base, off)
+            self._rx(*_LOADS[4 if t == I32 else 8, False], reg, base, off)
 
+    @_memo
     def _typed_st(self, t, reg, base, off) -> None:
         if reg >= F0:
-            self._st(_fsize(t), reg - F0, base, off, fp=True)
+            self._rx(*_STORES[_fsize(t), True], reg - F0, base, off)
         else:
-            self._st(4 if t == I32 else 8, reg, base, off)
+            self._rx(*_STORES[4 if t == I32 else 8, False], reg, base, off)
 
     # -- frame ---------------------------------------------------------------------------------
     def prologue(self, frame) -> int:
-        e = self.a.emit
+        e = self.a.ins
         e("AGHI", SP, -16)
-        e("STG", LR, Mem(SP, 8))
-        e("STG", FP, Mem(SP, 0))
+        e("STG", LR, 8, 0, SP)
+        e("STG", FP, 0, 0, SP)
         e("LGR", FP, SP)
         patch = self.buf.offset()
         e("AGFI", SP, 0)  # -frame size, patched by finish_frame
-        e("CLG", SP, Mem(VM, STACK_LIMIT))
+        e("CLG", SP, STACK_LIMIT, 0, VM)
         self._trap_unless(MASK["HE"], TrapKind.call_stack_exhausted)
-        e("STG", VM, Mem(FP, -8))
+        e("STG", VM, -8, 0, FP)
         if frame.nlocals:
             e("LGHI", R0, 0)
             for j in range(frame.nlocals):
-                self._st(8, R0, FP, frame.local(frame.nparams + j))
+                self._rx("STG", "STG", R0, FP, frame.local(frame.nparams + j))
         return patch
 
+    @_memo
     def fuel_check(self) -> None:
         """Trap out_of_fuel if the fuel is 0, else take one unit."""
-        e = self.a.emit
-        e("LG", R1, Mem(VM, FUEL))
+        e = self.a.ins
+        e("LG", R1, FUEL, 0, VM)
         e("LTGR", R1, R1)
         self._trap_unless(MASK["NE"], TrapKind.out_of_fuel)
         e("AGHI", R1, -1)
-        e("STG", R1, Mem(VM, FUEL))
+        e("STG", R1, FUEL, 0, VM)
 
     def finish_frame(self, patch: int, size: int) -> None:
         size = (size + 15) & ~15
         struct.pack_into(">i", self.buf.data, patch + 2, -size)
 
+    @_memo
     def epilogue(self) -> None:
-        e = self.a.emit
+        e = self.a.ins
         e("LGR", SP, FP)
-        e("LG", LR, Mem(SP, 8))
-        e("LG", FP, Mem(SP, 0))
+        e("LG", LR, 8, 0, SP)
+        e("LG", FP, 0, 0, SP)
         e("AGHI", SP, 16)
         self.a.br(LR)
 
     # -- moves -----------------------------------------------------------------------------------
+    @_memo
     def mov_rr(self, size, dst, src) -> None:
         if dst != src:
-            self.a.emit("LGR", dst, src)
+            self.a.ins("LGR", dst, src)
 
+    @_memo
     def fmov_rr(self, dst, src) -> None:
         if dst != src:
-            self.a.emit("LDR", dst - F0, src - F0)
+            self.a.ins("LDR", dst - F0, src - F0)
 
+    @_memo
     def mov_ri(self, size, dst, imm) -> None:
         self.a.load_const(dst, imm & ((1 << (8 * size)) - 1) if size == 4 else imm,
                           32 if size == 4 else 64)
 
+    @_memo
     def fconst(self, t, dst, bits) -> None:
         size = _fsize(t)
         self.a.load_fp_const(dst - F0, bits.to_bytes(size, "big"), R1)
 
+    @_memo
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         self.a.load_const(VAL, bits, 32 if size == 4 else 64)
         self._st(size, VAL, base, off)
 
+    @_memo
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, VAL, sbase, soff)
         self._st(size, VAL, dbase, doff)
 
+    @_memo
     def load_vmctx(self, size, dst, off) -> None:
         self._ld(size, dst, VM, off)
 
@@ -218,13 +243,15 @@ class S390xMasm(MacroAssembler):
            ("and", 4): "NR", ("and", 8): "NGR", ("or", 4): "OR", ("or", 8): "OGR",
            ("xor", 4): "XR", ("xor", 8): "XGR", ("mul", 4): "MSR", ("mul", 8): "MSGR"}
 
+    @_memo
     def alu_rr(self, op, size, dst, src) -> None:
-        self.a.emit(self._RR[(op, size)], dst, src)
+        self.a.ins(self._RR[op, size], dst, src)
 
+    @_memo
     def alu_ri(self, op, size, dst, imm) -> None:
         imm &= (1 << (8 * size)) - 1
         simm = imm - (1 << (8 * size)) if imm >> (8 * size - 1) else imm
-        e = self.a.emit
+        e = self.a.ins_imm
         if op == "add" and -(1 << 31) <= simm < (1 << 31):
             e("AFI" if size == 4 else "AGFI", dst, simm)
         elif op == "sub" and -(1 << 31) < simm <= (1 << 31):
@@ -237,6 +264,7 @@ class S390xMasm(MacroAssembler):
             self.a.load_const(R0, imm, 8 * size)
             self.alu_rr(op, size, dst, R0)
 
+    @_memo
     def shift_rr(self, op, size, dst, count) -> None:
         e = self.a.emit
         if size == 4:
@@ -258,8 +286,9 @@ class S390xMasm(MacroAssembler):
         e({"shl": "SLLG", "shr_s": "SRAG", "shr_u": "SRLG", "rotl": "RLLG"}[op], dst, dst,
           Mem(count, 0))
 
+    @_memo
     def shift_ri(self, op, size, dst, imm) -> None:
-        e = self.a.emit
+        e = self.a.ins  # shift amounts as D(B) = imm(0): RS "SLL r1, d, b", RSY "SLLG r1, r3, d, b"
         bits = 8 * size
         if imm == 0:
             return
@@ -267,18 +296,19 @@ class S390xMasm(MacroAssembler):
             op, imm = "rotl", (bits - imm) % bits
         if size == 4:
             if op == "rotl":
-                e("RLL", dst, dst, Mem(0, imm))
+                e("RLL", dst, dst, imm, 0)
             else:
-                e({"shl": "SLL", "shr_s": "SRA", "shr_u": "SRL"}[op], dst, Mem(0, imm))
+                e({"shl": "SLL", "shr_s": "SRA", "shr_u": "SRL"}[op], dst, imm, 0)
         else:
             e({"shl": "SLLG", "shr_s": "SRAG", "shr_u": "SRLG", "rotl": "RLLG"}[op], dst, dst,
-              Mem(0, imm))
+              imm, 0)
 
     def divrem_regs(self, op):
         return None
 
+    @_memo
     def divrem(self, op, size, result, lhs, rhs) -> None:
-        e = self.a.emit
+        e = self.a.ins
         # operands widened to 64 bits in r1 (dividend) and r12 (divisor)
         signed = op.endswith("_s")
         if size == 4:
@@ -312,8 +342,9 @@ class S390xMasm(MacroAssembler):
             e("DLGR", R0, R12)
             e("LGR", result, R1 if op == "div_u" else R0)
 
+    @_memo
     def unop(self, op, size, dst, src) -> None:
-        e = self.a.emit
+        e = self.a.ins
         if op == "clz":
             e("LLGFR" if size == 4 else "LGR", R1, src)
             e("FLOGR", R0, R1)
@@ -338,7 +369,7 @@ class S390xMasm(MacroAssembler):
             e("POPCNT", R1, R1)  # per-byte counts (z196 form)
             self.a.load_const(R0, 0x0101010101010101, 64)
             e("MSGR", R1, R0)
-            e("SRLG", dst, R1, Mem(0, 56))
+            e("SRLG", dst, R1, 56, 0)
         elif op == "extend8_s":
             e("LGBR" if size == 8 else "LBR", dst, src)
         elif op == "extend16_s":
@@ -349,20 +380,22 @@ class S390xMasm(MacroAssembler):
             raise NotImplementedError(op)
 
     def _set(self, mask, dst) -> None:
-        self.a.emit("LGHI", dst, 0)
-        self.a.emit("LOCGHI", dst, 1, mask)
+        self.a.ins("LGHI", dst, 0)
+        self.a.ins("LOCGHI", dst, 1, mask)
 
+    @_memo
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         name, signed = INT_COND[cond]
         if size == 4:
-            self.a.emit("CR" if signed else "CLR", lhs, rhs)
+            self.a.ins("CR" if signed else "CLR", lhs, rhs)
         else:
-            self.a.emit("CGR" if signed else "CLGR", lhs, rhs)
+            self.a.ins("CGR" if signed else "CLGR", lhs, rhs)
         self._set(MASK[name], dst)
 
+    @_memo
     def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
         name, signed = INT_COND[cond]
-        e = self.a.emit
+        e = self.a.ins_imm
         if size == 4:
             imm &= 0xFFFF_FFFF
             if signed:
@@ -378,11 +411,12 @@ class S390xMasm(MacroAssembler):
                 e("CLGFI", lhs, imm)
             else:
                 self.a.load_const(R0, imm, 64)
-                e("CGR" if signed else "CLGR", lhs, R0)
+                self.a.ins("CGR" if signed else "CLGR", lhs, R0)
         self._set(MASK[name], dst)
 
+    @_memo
     def select(self, t, a_reg, b_reg, cond) -> None:
-        e = self.a.emit
+        e = self.a.ins
         e("LTR", cond, cond)
         if a_reg >= F0:
             skip = self.new_label()
@@ -393,12 +427,14 @@ class S390xMasm(MacroAssembler):
             e("LOCGR", a_reg, b_reg, MASK["E"])
 
     # -- float operators ---------------------------------------------------------------------------
+    @_memo
     def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
-        self.a.emit("CEBR" if t == F32 else "CDBR", lhs - F0, rhs - F0)
+        self.a.ins("CEBR" if t == F32 else "CDBR", lhs - F0, rhs - F0)
         self._set(F_MASK[cond], dst)
 
+    @_memo
     def fbin(self, op, t, dst, src) -> None:
-        e = self.a.emit
+        e = self.a.ins
         s = t == F32
         x, y = dst - F0, src - F0
         if op in ("add", "sub", "mul", "div"):
@@ -426,8 +462,9 @@ class S390xMasm(MacroAssembler):
         else:
             raise NotImplementedError(op)
 
+    @_memo
     def fun(self, op, t, dst, src) -> None:
-        e = self.a.emit
+        e = self.a.ins
         s = t == F32
         x, y = dst - F0, src - F0
         if op == "neg":
@@ -442,8 +479,9 @@ class S390xMasm(MacroAssembler):
             raise NotImplementedError(op)
 
     # -- conversions -----------------------------------------------------------------------------
+    @_memo
     def convert(self, name, dst, src) -> None:
-        e = self.a.emit
+        e = self.a.ins
         rest = name.split(".", 1)[1]
         if name == "i32.wrap_i64":
             if dst != src:
@@ -462,12 +500,12 @@ class S390xMasm(MacroAssembler):
                 if wide:
                     e("LDGR", dst - F0, src)
                 else:
-                    e("SLLG", R0, src, Mem(0, 32))
+                    e("SLLG", R0, src, 32, 0)
                     e("LDGR", dst - F0, R0)
             else:
                 e("LGDR", dst, src - F0)
                 if not wide:
-                    e("SRLG", dst, dst, Mem(0, 32))
+                    e("SRLG", dst, dst, 32, 0)
         elif rest.startswith("convert"):
             f = "E" if name.startswith("f32") else "D"
             i = "G" if "i64" in name else "F"
@@ -485,22 +523,22 @@ class S390xMasm(MacroAssembler):
 
     def _fcmp_const(self, fsize, x, value: float) -> None:
         self.a.load_fp_const(FS, _fbits(fsize, value), R1)
-        self.a.emit("CEBR" if fsize == 4 else "CDBR", x, FS)
+        self.a.ins("CEBR" if fsize == 4 else "CDBR", x, FS)
 
     def _cvt(self, isize, fsize, signed, dst, x) -> None:
         """The conversion itself, truncating (m3 = 5); the input is known to be in range."""
         f = "E" if fsize == 4 else "D"
         i = "G" if isize == 8 else "F"
         if signed:
-            self.a.emit(f"C{i}{f}BR", dst, 5, x)
+            self.a.ins(f"C{i}{f}BR", dst, 5, x)
         else:
-            self.a.emit(f"CL{i}{f}BR", dst, 5, x, 0)
+            self.a.ins(f"CL{i}{f}BR", dst, 5, x, 0)
 
     def _trunc(self, name, dst, x) -> None:
         isize = 8 if name.startswith("i64") else 4
         fsize = 4 if "f32" in name else 8
         signed = name.endswith("_s")
-        e = self.a.emit
+        e = self.a.ins
         e("CEBR" if fsize == 4 else "CDBR", x, x)
         self._trap_unless(Cond.ORDERED, TrapKind.invalid_conversion_to_integer)
         lo, incl, hi = trunc_bounds(isize, fsize, signed)
@@ -515,7 +553,7 @@ class S390xMasm(MacroAssembler):
         fsize = 4 if "f32" in name else 8
         signed = name.endswith("_s")
         bits = 8 * isize
-        e = self.a.emit
+        e = self.a.ins
         zero, low, high, done = (self.new_label() for _ in range(4))
         e("CEBR" if fsize == 4 else "CDBR", x, x)
         self._brc(Cond.UNORDERED, zero)
@@ -541,15 +579,15 @@ class S390xMasm(MacroAssembler):
         self._brc(15, label)
 
     def branch_zero(self, size, reg, label) -> None:
-        self.a.emit("LTR" if size == 4 else "LTGR", reg, reg)
+        self.a.ins("LTR" if size == 4 else "LTGR", reg, reg)
         self._brc(MASK["E"], label)
 
     def branch_nonzero(self, size, reg, label) -> None:
-        self.a.emit("LTR" if size == 4 else "LTGR", reg, reg)
+        self.a.ins("LTR" if size == 4 else "LTGR", reg, reg)
         self._brc(MASK["NE"], label)
 
     def br_table(self, index, labels, default) -> None:
-        e = self.a.emit
+        e = self.a.ins
         n = len(labels)
         if n == 0:
             self._brc(15, default)
@@ -558,117 +596,127 @@ class S390xMasm(MacroAssembler):
         e("CLGFI", R1, n)
         self._brc(MASK["HE"], default)
         table = self.new_label()
-        e("SLLG", R1, R1, Mem(0, 2))
-        e("LARL", R12, table)
-        e("LGF", R1, Mem(R12, 0, R1))
+        e("SLLG", R1, R1, 2, 0)
+        self.a.ins_label("LARL", R12, table)
+        e("LGF", R1, 0, R1, R12)
         e("AGR", R12, R1)
         self.a.br(R12)
         self.bind(table)
         emit_jump_table(self.buf, labels, "big")
 
     # -- globals, memory -------------------------------------------------------------------------
+    @_memo
     def global_get(self, t, dst, ptr_off) -> None:
         self._ld(8, R1, VM, ptr_off)
         self._typed_ld(t, dst, R1, 0)
 
+    @_memo
     def global_set(self, t, ptr_off, src) -> None:
         self._ld(8, R1, VM, ptr_off)
         self._typed_st(t, src, R1, 0)
 
+    @_memo
     def memory_size(self, dst) -> None:
         self._ld(8, dst, VM, MEM0_SIZE)
-        self.a.emit("SRLG", dst, dst, Mem(0, 16))
+        self.a.ins("SRLG", dst, dst, 16, 0)
 
-    def _access(self, addr, offset, size) -> Mem:
-        """Bounds-check and return the operand for [memory base + addr + offset]."""
-        e = self.a.emit
+    def _access(self, addr, offset, size) -> int:
+        """Bounds-check [memory base + addr + offset]; returns the displacement d of the
+        operand d(VAL2) that addresses it (VAL2 holds the base plus the address)."""
+        e = self.a.ins
         # writes VAL2 and ADDR only (the scratch-register invariant): VAL may hold the value
         e("LLGFR", VAL2, addr)
         e("LGR", ADDR, VAL2)
         self._add_imm(ADDR, offset + size)
-        e("CLG", ADDR, Mem(VM, MEM0_SIZE))
+        e("CLG", ADDR, MEM0_SIZE, 0, VM)
         self._trap_unless(MASK["LE"], TrapKind.memory_out_of_bounds)
-        e("AG", VAL2, Mem(VM, MEM0_BASE))
+        e("AG", VAL2, MEM0_BASE, 0, VM)
         if offset < (1 << 19):
-            return Mem(VAL2, offset)
+            return offset
         self._add_imm(VAL2, offset)
-        return Mem(VAL2, 0)
+        return 0
 
+    @_memo
     def wasm_load(self, name, dst, addr, offset) -> None:
-        e = self.a.emit
+        e = self.a.ins
         ty, _, kind = name.partition(".")
         if kind.startswith("load8"):
-            m = self._access(addr, offset, 1)
-            e("LGB" if kind.endswith("_s") else "LLGC", dst, m)
+            d = self._access(addr, offset, 1)
+            e("LGB" if kind.endswith("_s") else "LLGC", dst, d, 0, VAL2)
         elif kind.startswith("load16"):
-            m = self._access(addr, offset, 2)
-            e("LRVH", dst, m)
+            d = self._access(addr, offset, 2)
+            e("LRVH", dst, d, 0, VAL2)
             e("LGHR" if kind.endswith("_s") else "LLGHR", dst, dst)
         elif kind == "load32_s" or kind == "load32_u":
-            m = self._access(addr, offset, 4)
-            e("LRV", dst, m)
+            d = self._access(addr, offset, 4)
+            e("LRV", dst, d, 0, VAL2)
             e("LGFR" if kind.endswith("_s") else "LLGFR", dst, dst)
         elif ty == "i32":
-            e("LRV", dst, self._access(addr, offset, 4))
+            e("LRV", dst, self._access(addr, offset, 4), 0, VAL2)
         elif ty == "i64":
-            e("LRVG", dst, self._access(addr, offset, 8))
+            e("LRVG", dst, self._access(addr, offset, 8), 0, VAL2)
         elif ty == "f32":
-            e("LRV", R0, self._access(addr, offset, 4))
-            e("SLLG", R0, R0, Mem(0, 32))
+            e("LRV", R0, self._access(addr, offset, 4), 0, VAL2)
+            e("SLLG", R0, R0, 32, 0)
             e("LDGR", dst - F0, R0)
         else:
-            e("LRVG", R0, self._access(addr, offset, 8))
+            e("LRVG", R0, self._access(addr, offset, 8), 0, VAL2)
             e("LDGR", dst - F0, R0)
 
+    @_memo
     def wasm_store(self, name, addr, offset, val) -> None:
-        e = self.a.emit
+        e = self.a.ins
         ty, _, kind = name.partition(".")
         if kind == "store8":
-            self.a.emit_mem("STC", "STCY", val, self._access(addr, offset, 1))
+            d = self._access(addr, offset, 1)
+            e("STC" if d < 4096 else "STCY", val, d, 0, VAL2)
         elif kind == "store16":
-            e("STRVH", val, self._access(addr, offset, 2))
+            e("STRVH", val, self._access(addr, offset, 2), 0, VAL2)
         elif kind == "store32" or ty == "i32":
-            e("STRV", val, self._access(addr, offset, 4))
+            e("STRV", val, self._access(addr, offset, 4), 0, VAL2)
         elif ty == "i64":
-            e("STRVG", val, self._access(addr, offset, 8))
+            e("STRVG", val, self._access(addr, offset, 8), 0, VAL2)
         elif ty == "f32":
-            m = self._access(addr, offset, 4)
+            d = self._access(addr, offset, 4)
             e("LGDR", R0, val - F0)
-            e("SRLG", R0, R0, Mem(0, 32))
-            e("STRV", R0, m)
+            e("SRLG", R0, R0, 32, 0)
+            e("STRV", R0, d, 0, VAL2)
         else:
-            m = self._access(addr, offset, 8)
+            d = self._access(addr, offset, 8)
             e("LGDR", R0, val - F0)
-            e("STRVG", R0, m)
+            e("STRVG", R0, d, 0, VAL2)
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
-        self.a.emit("BRASL", LR, self.env.func_labels[func_index])
+        self.a.ins_label("BRASL", LR, self.env.func_labels[func_index])
 
+    @_memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
         self._ld(8, R1, VM, code_off)
         self._ld(8, VM, VM, vmctx_off)
-        self.a.emit("BASR", LR, R1)
+        self.a.ins("BASR", LR, R1)
         self._ld(8, VM, FP, vmctx_slot)
 
+    @_memo
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
-        e = self.a.emit
+        e = self.a.ins
         e("LLGFR", R1, index)
-        e("CLG", R1, self._mem(VM, len_off))
+        self._rx("CLG", "CLG", R1, VM, len_off)
         self._trap_unless(MASK["L"], TrapKind.table_out_of_bounds)
-        e("SLLG", R1, R1, Mem(0, 3))
-        e("AG", R1, self._mem(VM, base_off))
-        e("LG", R1, Mem(R1, 0))
+        e("SLLG", R1, R1, 3, 0)
+        self._rx("AG", "AG", R1, VM, base_off)
+        e("LG", R1, 0, 0, R1)
         e("LTGR", R1, R1)
         self._trap_unless(MASK["NE"], TrapKind.indirect_call_null)
         self._ld(8, R0, VM, sig_off)
-        e("CG", R0, Mem(R1, 8))
+        e("CG", R0, 8, 0, R1)
         self._trap_unless(MASK["E"], TrapKind.indirect_call_type_mismatch)
-        e("LG", VM, Mem(R1, 16))
-        e("LG", R1, Mem(R1, 0))
+        e("LG", VM, 16, 0, R1)
+        e("LG", R1, 0, 0, R1)
         e("BASR", LR, R1)
         self._ld(8, VM, FP, vmctx_slot)
 
+    @_memo
     def call_builtin(self, off) -> None:
         self._ld(8, R1, VM, off)
-        self.a.emit("BASR", LR, R1)
+        self.a.ins("BASR", LR, R1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from winch.errors import EncodingError
+from winch.masm.buffer import memo_cache
 
 RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
@@ -94,8 +95,13 @@ def _s8(v: int) -> bool:
     return -128 <= v < 128
 
 
-# Encodings are pure functions of their operands: memoize them (compile speed).
-_ENCODED: dict = {}
+# Encodings are pure functions of their operands: templates of them, see `_emit` (compile
+# speed).  Keyed by small values only (no immediate, no displacement value): bounded.
+_ENCODED: dict = memo_cache()
+
+
+def clear_caches() -> None:
+    _ENCODED.clear()
 
 
 class X64Assembler:
@@ -105,16 +111,50 @@ class X64Assembler:
     # -- core encoders ------------------------------------------------------------------------
     def _emit(self, prefix: bytes, rex_w: bool, reg: int, opcode: bytes, rm, imm: bytes = b"",
               force_rex: bool = False) -> None:
-        """Emit an instruction with ModRM; `rm` is a register int, an Amode or a LabelAmode."""
-        if rm.__class__ is not LabelAmode:
-            key = (prefix, rex_w, reg, opcode, rm, imm, force_rex)
-            code = _ENCODED.get(key)
-            if code is None:
-                code = _ENCODED[key] = self._encode(prefix, rex_w, reg, opcode, rm, imm,
+        """Emit an instruction with ModRM; `rm` is a register int, an Amode or a LabelAmode.
+
+        Encodings are cached as templates: the bytes `_encode` gives without the immediate,
+        keyed by every operand but the immediate and the displacement's value (only its
+        width: 0, 1 or 4 bytes, which fixes ModRM.mod).  `_encode` ends an instruction with
+        the displacement (the end of `_mem`'s bytes) and then the immediate, so the value is
+        patched in as the template's last `width` bytes and the immediate appended."""
+        cls = rm.__class__
+        if cls is int:
+            key = (prefix, rex_w, reg, opcode, rm, force_rex)
+            head = _ENCODED.get(key)
+            if head is None:
+                head = _ENCODED[key] = self._encode(prefix, rex_w, reg, opcode, rm, b"",
                                                     force_rex)
-            self.buf.data += code
+            data = self.buf.data
+            data += head
+        elif cls is Amode:
+            base, index, scale, disp = rm
+            if disp == 0:
+                width, rep = 0, 0
+            elif -128 <= disp < 128:
+                width, rep = 1, 1
+            elif _s32(disp):
+                width, rep = 4, 0x100
+            else:
+                self._encode(prefix, rex_w, reg, opcode, rm, imm, force_rex)  # raises
+                return
+            key = (prefix, rex_w, reg, opcode, base, index, scale, width, force_rex)
+            head = _ENCODED.get(key)
+            if head is None:
+                head = _ENCODED[key] = self._encode(prefix, rex_w, reg, opcode,
+                                                    Amode(base, index, scale, rep), b"",
+                                                    force_rex)
+            data = self.buf.data
+            if width:
+                data += head[:-width]
+                data += disp.to_bytes(width, "little", signed=True)
+            else:  # no displacement, or a zero disp8 (rbp/r13 base): the template as it is
+                data += head
+        else:
+            self._encode(prefix, rex_w, reg, opcode, rm, imm, force_rex)
             return
-        self._encode(prefix, rex_w, reg, opcode, rm, imm, force_rex)
+        if imm:
+            data += imm
 
     def _encode(self, prefix, rex_w, reg, opcode, rm, imm, force_rex):
         """The bytes of one ModRM instruction; a LabelAmode operand is emitted directly."""

@@ -31,7 +31,10 @@ import struct
 from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Amode, Cond,
                                LabelAmode, X64Assembler)
 from winch.masm.base import MacroAssembler
-from winch.masm.buffer import emit_jump_table
+from winch.isa.x64 import templates
+from winch.isa.x64.templates import (access_template, class_alu_ri, class_cmp_ri_set,
+                                     class_mov_ri, class_store_imm, imm_template, memo)
+from winch.masm.buffer import emit_jump_table, memo_cache
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
@@ -59,8 +62,18 @@ STORE_KINDS = {
 }
 
 
-# frame-slot loads and stores are most of the code: their bytes, memoized per operands
-_SLOT_CODE: dict = {}
+# frame-slot loads and stores are most of the code: their bytes, memoized per operands.
+# Most other operations are `@memo`: recorded once per operands (or per template), see
+# templates.py.
+_SLOT_CODE: dict = memo_cache()
+_PROLOGUES: dict = memo_cache()  # number of declared locals -> (recording, patch offset)
+
+
+def clear_caches() -> None:
+    """Forget every memoized sequence of this file (the assembler keeps its own)."""
+    _SLOT_CODE.clear()
+    _PROLOGUES.clear()
+    templates.clear()
 
 
 def _fsize(t) -> int:
@@ -84,6 +97,7 @@ class X64Masm(MacroAssembler):
         self.buf.add_trap(kind, self.buf.offset())
         self.a.ud2()
 
+    @memo
     def trap(self, kind: TrapKind) -> None:
         self._trap_here(kind)
 
@@ -98,6 +112,22 @@ class X64Masm(MacroAssembler):
 
     # -- frame ---------------------------------------------------------------------------------
     def prologue(self, frame) -> int:
+        """The prologue; returns where finish_frame patches the frame size.  Its code depends
+        on the number of declared locals only: recorded once per number (`_PROLOGUES`)."""
+        buf = self.buf
+        start = len(buf.data)
+        hit = _PROLOGUES.get(frame.nlocals)
+        if hit is not None:
+            buf.put_recorded(hit[0])
+            return start + hit[1]
+        mark = buf.mark()
+        patch = self._prologue(frame)
+        rec = buf.recorded(mark)
+        if rec is not None:
+            _PROLOGUES[frame.nlocals] = (rec, patch - start)
+        return patch
+
+    def _prologue(self, frame) -> int:
         a = self.a
         a.push(RBP)
         a.mov_rr(8, RBP, RSP)
@@ -119,6 +149,7 @@ class X64Masm(MacroAssembler):
                 a.rep_stosq()
         return patch
 
+    @memo
     def fuel_check(self) -> None:
         """Trap out_of_fuel if the fuel is 0, else take one unit."""
         self.a.alu_ri("sub", 8, Amode(R14, None, 1, FUEL), 1)
@@ -127,23 +158,28 @@ class X64Masm(MacroAssembler):
     def finish_frame(self, patch: int, size: int) -> None:
         struct.pack_into("<i", self.buf.data, patch, size)
 
+    @memo
     def epilogue(self) -> None:
         self.a.leave()
         self.a.ret()
 
     # -- moves -----------------------------------------------------------------------------------
+    @memo
     def mov_rr(self, size, dst, src) -> None:
         self.a.mov_rr(8 if size == 8 else 4, dst, src)
 
+    @memo
     def fmov_rr(self, dst, src) -> None:
         self.a.movaps(dst - XMM0, src - XMM0)
 
+    @memo(template=imm_template(class_mov_ri))
     def mov_ri(self, size, dst, imm) -> None:
         if imm == 0:
             self.a.xor_zero(dst)
         else:
             self.a.mov_ri(size, dst, imm)
 
+    @memo
     def fconst(self, t, dst, bits) -> None:
         x = dst - XMM0
         if bits == 0:
@@ -164,12 +200,15 @@ class X64Masm(MacroAssembler):
         else:
             self.a.store(4 if t == I32 else 8, m, reg)
 
+    @memo
     def _typed_ld(self, t, reg, base, off) -> None:
         self._slot_load(t, reg, Amode(base, None, 1, off))
 
+    @memo
     def _typed_st(self, t, reg, base, off) -> None:
         self._slot_store(t, Amode(base, None, 1, off), reg)
 
+    @memo(template=imm_template(class_store_imm))
     def _store_imm(self, t, base, off, bits) -> None:
         m = Amode(base, None, 1, off)
         size = 4 if t in (I32, F32) else 8
@@ -180,6 +219,7 @@ class X64Masm(MacroAssembler):
             self.a.mov_ri(8, SCRATCH, bits)
             self.a.store(8, m, SCRATCH)
 
+    @memo
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
         self.a.load(size, SCRATCH, Amode(sbase, None, 1, soff))
@@ -191,6 +231,8 @@ class X64Masm(MacroAssembler):
         if code is None:
             start = len(self.buf.data)
             self._slot_load(t, reg, Amode(RBP, None, 1, off))
+            if len(_SLOT_CODE) >= templates.LIMIT:  # big frames: many offsets
+                _SLOT_CODE.clear()
             code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
         else:
             self.buf.data += code
@@ -201,10 +243,13 @@ class X64Masm(MacroAssembler):
         if code is None:
             start = len(self.buf.data)
             self._slot_store(t, Amode(RBP, None, 1, off), reg)
+            if len(_SLOT_CODE) >= templates.LIMIT:  # big frames: many offsets
+                _SLOT_CODE.clear()
             code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
         else:
             self.buf.data += code
 
+    @memo
     def load_vmctx(self, size, dst, off) -> None:
         self.a.load(size, dst, Amode(R14, disp=off))
 
@@ -215,12 +260,14 @@ class X64Masm(MacroAssembler):
 
     cmp_imm_ok = lambda self, size, bits: self.alu_imm_ok("cmp", size, bits)  # noqa: E731
 
+    @memo
     def alu_rr(self, op, size, dst, src) -> None:
         if op == "mul":
             self.a.imul_rr(size, dst, src)
         else:
             self.a.alu_rr(op, size, dst, src)
 
+    @memo(template=imm_template(class_alu_ri))
     def alu_ri(self, op, size, dst, imm) -> None:
         if op == "mul":
             self.a.imul_rri(size, dst, dst, imm)
@@ -229,10 +276,12 @@ class X64Masm(MacroAssembler):
 
     _SHIFTS = {"shl": "shl", "shr_s": "sar", "shr_u": "shr", "rotl": "rol", "rotr": "ror"}
 
+    @memo
     def shift_rr(self, op, size, dst, count) -> None:
         assert count == RCX
         self.a.shift_cl(self._SHIFTS[op], size, dst)
 
+    @memo
     def shift_ri(self, op, size, dst, imm) -> None:
         if imm:
             self.a.shift_ri(self._SHIFTS[op], size, dst, imm)
@@ -240,6 +289,7 @@ class X64Masm(MacroAssembler):
     def divrem_regs(self, op):
         return (RAX, RDX if op.startswith("rem") else RAX, (RAX, RDX))
 
+    @memo
     def divrem(self, op, size, result, lhs, rhs) -> None:
         a = self.a
         a.test_rr(size, rhs, rhs)
@@ -272,6 +322,7 @@ class X64Masm(MacroAssembler):
             a.xor_zero(RDX)
             a.group3("div", size, rhs)
 
+    @memo
     def unop(self, op, size, dst, src) -> None:
         a = self.a
         if op in ("clz", "ctz", "popcnt"):
@@ -289,10 +340,12 @@ class X64Masm(MacroAssembler):
         self.a.setcc(cond, dst)
         self.a.movzx(1, dst, dst)
 
+    @memo
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         self.a.alu_rr("cmp", size, lhs, rhs)
         self._setcc(INT_COND[cond], dst)
 
+    @memo(template=imm_template(class_cmp_ri_set))
     def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
         if imm == 0 and cond in ("eq", "ne"):
             self.a.test_rr(size, lhs, lhs)
@@ -300,6 +353,7 @@ class X64Masm(MacroAssembler):
             self.a.alu_ri("cmp", size, lhs, imm)
         self._setcc(INT_COND[cond], dst)
 
+    @memo
     def select(self, t, a_reg, b_reg, cond) -> None:
         a = self.a
         a.test_rr(4, cond, cond)
@@ -312,6 +366,7 @@ class X64Masm(MacroAssembler):
             a.cmov(Cond.E, 8, a_reg, b_reg)
 
     # -- float operators ---------------------------------------------------------------------------
+    @memo
     def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
         a = self.a
         size = _fsize(t)
@@ -334,6 +389,7 @@ class X64Masm(MacroAssembler):
             a.ucomis(size, x, y)
         self._setcc(Cond.A if cond in ("lt", "gt") else Cond.AE, dst)
 
+    @memo
     def fbin(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -363,6 +419,7 @@ class X64Masm(MacroAssembler):
         else:
             raise NotImplementedError(op)
 
+    @memo
     def fun(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -382,6 +439,7 @@ class X64Masm(MacroAssembler):
             raise NotImplementedError(op)
 
     # -- conversions -----------------------------------------------------------------------------
+    @memo
     def convert(self, name, dst, src) -> None:
         a = self.a
         rest = name.split(".", 1)[1]
@@ -541,14 +599,17 @@ class X64Masm(MacroAssembler):
         emit_jump_table(self.buf, labels)
 
     # -- globals, memory -------------------------------------------------------------------------
+    @memo
     def global_get(self, t, dst, ptr_off) -> None:
         self.a.load(8, SCRATCH, Amode(R14, disp=ptr_off))
         self._slot_load(t, dst, Amode(SCRATCH))
 
+    @memo
     def global_set(self, t, ptr_off, src) -> None:
         self.a.load(8, SCRATCH, Amode(R14, disp=ptr_off))
         self._slot_store(t, Amode(SCRATCH), src)
 
+    @memo
     def memory_size(self, dst) -> None:
         self.a.load(8, dst, Amode(R14, disp=MEM0_SIZE))
         self.a.shift_ri("shr", 8, dst, 16)
@@ -567,6 +628,7 @@ class X64Masm(MacroAssembler):
         a.load(8, SCRATCH, Amode(R14, disp=MEM0_BASE))
         return offset
 
+    @memo(template=access_template(3, 2, LOAD_KINDS))
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, size = LOAD_KINDS[name]
         disp = self._bounds(addr, offset, size)
@@ -581,6 +643,7 @@ class X64Masm(MacroAssembler):
         else:
             a.movsx(size, 8 if kind == "sx8" else 4, dst, m)
 
+    @memo(template=access_template(2, 1, STORE_KINDS))
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, size = STORE_KINDS[name]
         disp = self._bounds(addr, offset, size)
@@ -594,6 +657,7 @@ class X64Masm(MacroAssembler):
     def call_func(self, func_index) -> None:
         self.a.call_label(self.env.func_labels[func_index])
 
+    @memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
         a = self.a
         a.load(8, SCRATCH, Amode(R14, disp=code_off))
@@ -601,6 +665,7 @@ class X64Masm(MacroAssembler):
         a.call_r(SCRATCH)
         a.load(8, R14, Amode(RBP, disp=vmctx_slot))
 
+    @memo
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         a = self.a
         a.alu_rm("cmp", 4, index, Amode(R14, disp=len_off))
@@ -616,5 +681,6 @@ class X64Masm(MacroAssembler):
         a.call_m(Amode(SCRATCH))
         a.load(8, R14, Amode(RBP, disp=vmctx_slot))
 
+    @memo
     def call_builtin(self, off) -> None:
         self.a.call_m(Amode(R14, disp=off))
