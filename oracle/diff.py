@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import platform
+import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
@@ -119,6 +120,17 @@ _ENGINES: dict = {}  # engines are reusable (each diff opens fresh sessions): bu
 atexit.register(_ENGINES.clear)
 
 
+# seconds spent per phase, when a caller wants them (the differential target under
+# $ORACLE_PHASE_TIMES): {"compile": {engine: s}, "determinism": {engine: s}, "run": {engine: s}}.
+# None (the default) costs one test per engine run.
+PHASE_TIMES: dict | None = None
+
+
+def _phase(kind: str, name: str, seconds: float) -> None:
+    d = PHASE_TIMES[kind]
+    d[name] = d.get(name, 0.0) + seconds
+
+
 def _engine(name: str):
     if name not in _ENGINES:
         _ENGINES[name] = get_engine(name, CALL_BUDGET)
@@ -142,6 +154,19 @@ def _run_engine(engine, wasm: bytes, module, plan: Plan, twice: bool = True) -> 
 
 
 def _run_in(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: bool) -> EngineRun:
+    if PHASE_TIMES is None:
+        return _run_in_timed(session, run, wasm, module, plan, twice, None)
+    t = [time.perf_counter()]
+    try:
+        return _run_in_timed(session, run, wasm, module, plan, twice, t)
+    finally:
+        _phase("run", run.name, time.perf_counter() - t[-1])
+
+
+def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: bool,
+                  t: list | None) -> EngineRun:
+    """`t`: None, or [start]: the times of the compile phases are accumulated in
+    `PHASE_TIMES` and t[-1] is left at the start of the rest."""
     try:
         compiled = session.compile(wasm)
     except Rejected as e:
@@ -151,10 +176,17 @@ def _run_in(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: boo
     except Exception:  # noqa: BLE001 - any exception in a compiler is a finding
         run.status, run.detail = "crashed", traceback.format_exc(limit=8)
         return run
+    finally:
+        if t is not None:
+            t.append(time.perf_counter())
+            _phase("compile", run.name, t[-1] - t[-2])
     if twice and hasattr(compiled, "code"):  # ours: compiling twice must give the same bytes
         again = session.compile(wasm)
         if again.code != compiled.code:
             run.status, run.detail = "nondeterministic", "two compilations differ"
+        if t is not None:
+            t.append(time.perf_counter())
+            _phase("determinism", run.name, t[-1] - t[-2])
     if module is not None:
         for imp in module.imports:
             if imp.kind == EXT_FUNC:

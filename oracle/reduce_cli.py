@@ -1,19 +1,28 @@
 """`oracle reduce crash.wasm -o min.wasm [--json] [--command CMD] [--max-seconds S]
-[--save-regression]`.
+[--mutant NAME] [--quiet] [--save-regression]`.
 
-Exit status: 0 reduced, 1 the input is not interesting (or an empty module is), 2 bad input.
-Writes `min.wasm` (a crash file: module + plan + signature), `min.wat` beside it, and prints
-one summary line (or a JSON object).
+Exit status: 0 reduced (fewer instructions, bytes or plan calls), 1 the input is not
+interesting (or an empty module is), 2 bad input, 3 could not reduce (nothing smaller
+reproduces the finding, or the time bound came first): one line on stderr saying which, and
+no output file.  `--max-seconds` bounds the whole command (within a few seconds): the
+finding's predicate runs in a worker process that is killed at the deadline (a `--command` is
+killed too), a SIGALRM backstop a second later stops a pass computing between two predicate
+calls, and the best module found by then is written.  Writes `min.wasm` (a crash file:
+module + plan + signature + identity), `min.wat` beside it, and prints one summary line (or a
+JSON object).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 
 from oracle.crashfile import read_crash, write_crash
 from oracle.diff_cli import _read
+from oracle.findings_store import atomic_write
 
 
 def outcome_to_json(out):
@@ -36,7 +45,7 @@ def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
     """Write a reduced case to corpus/regressions/<signature-hash>.wasm with the outcome of
     every call, and the exported state after it, as wasmtime computes them (the expected
     outcome on every ISA)."""
-    from fuzz_targets.findings import atomic_write, signature_hash
+    from oracle.findings_store import signature_hash
     from oracle.diff import run_diff
 
     if directory is None:
@@ -50,14 +59,55 @@ def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
     return path
 
 
+def _backstop(seconds: float):
+    """Raise OutOfTime in the main thread after `seconds` (SIGALRM), for a pass that computes
+    for long between two predicate calls; the reducer catches it like its own deadline.
+    Returns the function that cancels it.  A no-op off the main thread or without SIGALRM."""
+    if not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    from oracle.reduce.predicate import OutOfTime
+
+    def fire(signum, frame):
+        raise OutOfTime
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def cancel():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+    return cancel
+
+
 def reduce_command(args) -> int:
+    from oracle.crashfile import expected_identity
     from oracle.plan import default_plan
-    from oracle.reduce import NotInteresting, reduce_module, terminal_progress
-    from oracle.reduce.predicate import CommandPredicate, SignaturePredicate
+    from oracle.progress import Heartbeat
+    from oracle.reduce import NotInteresting, reduce_module
+    from oracle.reduce.predicate import (BadCommand, CommandPredicate, IsolatedPredicate,
+                                         OutOfTime)
     from oracle.watprint import print_wat
     from winch.errors import WinchError
     from winch.wasm.reader import decode_module
 
+    def bad(line: str) -> int:
+        print(f"oracle reduce: {line}", file=sys.stderr)
+        return 2
+
+    if not args.max_seconds > 0:  # also refuses nan
+        return bad(f"--max-seconds {args.max_seconds}: must be > 0")
+    mutant = getattr(args, "mutant", None)
+    if mutant:
+        from oracle.mutants import BY_NAME
+
+        if mutant not in BY_NAME:
+            return bad(f"--mutant {mutant!r}: no such deliberate bug (`python scripts/mutants.py "
+                       "list` lists them)")
+        if args.predicate_command is not None:
+            return bad("--mutant plants the bug in the finding's predicate; with --command, "
+                       "plant it in the command")
     data = _read(args.wasm)
     if data is None:
         return 2
@@ -65,35 +115,52 @@ def reduce_command(args) -> int:
         module, plan, meta = read_crash(data)
         if plan is None:
             plan = default_plan(decode_module(module))
+        identity = expected_identity(meta, module) if args.predicate_command is None else None
     except (WinchError, ValueError) as e:
-        print(f"oracle reduce: {args.wasm}: {e}", file=sys.stderr)
-        return 2
+        return bad(f"{args.wasm}: {e}")
     signature = meta.get("signature", "")
-    if args.predicate_command:
-        predicate = CommandPredicate(args.predicate_command)
-    elif signature:
-        predicate = SignaturePredicate(signature, meta.get("engines"))
+    if args.predicate_command is not None:
+        try:
+            predicate = CommandPredicate(args.predicate_command)
+        except BadCommand as e:
+            return bad(f"--command: {e}")
+    elif identity is not None:
+        # the finding's two engines: the others cannot change it, and only cost time
+        predicate = IsolatedPredicate(signature, identity=identity, mutant=mutant)
     else:
-        print(f"oracle reduce: {args.wasm} holds no finding signature (an `oracle.plan` "
-              "section); give --command", file=sys.stderr)
-        return 2
-    progress = None if args.json or not sys.stderr.isatty() else terminal_progress()
+        return bad(f"{args.wasm} holds no finding signature (an `oracle.plan` section); "
+                   "give --command")
+    # a line at least every 5 s on stderr, terminal or not (long predicate calls included)
+    progress = None if getattr(args, "quiet", False) else Heartbeat("reduce")
+    cancel = _backstop(args.max_seconds + 1.0)
     try:
         res = reduce_module(module, plan, predicate, max_seconds=args.max_seconds,
                             progress=progress)
     except NotInteresting as e:
         print(f"oracle reduce: {args.wasm}: {e}", file=sys.stderr)
         return 1
+    except OutOfTime:  # the backstop fired outside the reducer's own checks
+        print(f"oracle reduce: {args.wasm}: could not reduce: the time bound "
+              f"({args.max_seconds:g} s) was reached", file=sys.stderr)
+        return 3
     finally:
+        cancel()
+        close = getattr(predicate, "close", None)
+        if close is not None:
+            close()
         if progress is not None:
-            sys.stderr.write("\n")
+            progress.close()
+    if not res.reduced:
+        print(f"oracle reduce: {args.wasm}: could not reduce: {res.why_not(args.max_seconds)}",
+              file=sys.stderr)
+        return 3
     out = args.output or os.path.splitext(args.wasm)[0] + ".min.wasm"
-    with open(out, "wb") as f:
-        f.write(write_crash(res.wasm, res.plan, signature,
-                            **({"engines": meta["engines"]} if "engines" in meta else {})))
+    extra = {k: meta[k] for k in ("engines", "identity") if meta.get(k)}
+    if identity is not None:
+        extra["identity"] = str(identity)
+    atomic_write(out, write_crash(res.wasm, res.plan, signature, **extra))
     wat_path = os.path.splitext(out)[0] + ".wat"
-    with open(wat_path, "w") as f:
-        f.write(print_wat(res.wasm))
+    atomic_write(wat_path, print_wat(res.wasm).encode())
     regression = None
     if args.save_regression and signature:
         regression = save_regression(res.wasm, res.plan, signature)
@@ -102,6 +169,7 @@ def reduce_command(args) -> int:
                           "instructions_before": res.instrs_before,
                           "instructions_after": res.instrs_after,
                           "bytes_before": res.bytes_before, "bytes_after": res.bytes_after,
+                          "calls_before": res.calls_before, "calls_after": res.calls_after,
                           "predicate_calls": res.predicate_calls,
                           "seconds": round(res.seconds, 3), "timed_out": res.timed_out,
                           "regression": regression}))

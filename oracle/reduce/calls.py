@@ -14,7 +14,7 @@ import dataclasses
 
 from oracle.plan import EDGES, TYPE_NAMES, Call, Plan
 from oracle.reduce import edit
-from oracle.reduce.passes import BodyReducer
+from oracle.reduce.base import BodyReducer
 from oracle.values import Value
 from winch.wasm.module import EXT_FUNC, EXT_TABLE, Instr
 from winch.wasm.opcodes import BY_NAME

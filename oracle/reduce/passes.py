@@ -9,109 +9,20 @@ block unwrapping) come with passes that rely on the validator to reject (ddmin o
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import heapq
+import itertools
 
 from oracle.plan import Plan
 from oracle.reduce import edit
+# (State and instruction_count are also imported from here by scripts and tests)
+from oracle.reduce.base import (CONST_OP, END, BodyReducer, Reducer, State, ddmin,
+                                instruction_count, label_arity, typed_const, with_body)
+from oracle.reduce.calls import DirectCalls, ExportCallee
 from oracle.reduce.stack_types import block_sig, local_types, stack_before
+from oracle.reduce.trees import RemoveTrees
 from winch.wasm.module import Instr, Module
 from winch.wasm.opcodes import BY_NAME
-from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
-
-_END = Instr(BY_NAME["end"])
-_CONST_OP = {I32: "i32.const", I64: "i64.const", F32: "f32.const", F64: "f64.const"}
-
-
-@dataclass(frozen=True)
-class State:
-    module: Module
-    plan: Plan
-
-
-def with_body(state: State, k: int, body) -> State:
-    """`state` with function k's body replaced."""
-    bodies = edit.bodies(state.module)
-    bodies[k] = list(body)
-    return State(edit.with_bodies(state.module, bodies), state.plan)
-
-
-def instruction_count(m: Module) -> int:
-    """Instructions in all function bodies, not counting each body's final `end`."""
-    return sum(len(b) - 1 for b in edit.bodies(m))
-
-
-def ddmin(items: list, test) -> list:
-    """Zeller's delta debugging, complement-only: a smallest-found sublist of `items` for
-    which `test(sublist)` holds (it holds for `items`)."""
-    n = 2
-    while len(items) >= 1:
-        chunk = max(1, -(-len(items) // n))
-        reduced = False
-        for start in range(0, len(items), chunk):
-            rest = items[:start] + items[start + chunk:]
-            if test(rest):
-                items = rest
-                n = max(n - 1, 2)
-                reduced = True
-                break
-        if not reduced:
-            if chunk == 1:
-                break
-            n = min(2 * n, len(items))
-    return items
-
-
-def _typed_const(t: int, value: int = 0):
-    if t in _CONST_OP:
-        return Instr(BY_NAME[_CONST_OP[t]], value)
-    if t in (FUNCREF, EXTERNREF):
-        return Instr(BY_NAME["ref.null"], t)
-    return None
-
-
-def _balanced(body, i: int, j: int) -> bool:
-    """Whether body[i:j] opens and closes its own blocks (no `else`/`end` of an outer one)."""
-    depth = 0
-    for ins in body[i:j]:
-        n = ins.op.name
-        if n in ("block", "loop", "if"):
-            depth += 1
-        elif n == "end":
-            depth -= 1
-            if depth < 0:
-                return False
-        elif n == "else" and depth == 0:
-            return False
-    return depth == 0
-
-
-class Reducer:
-    name = "reducer"
-
-    def run(self, state: State, test) -> State:
-        raise NotImplementedError
-
-
-class BodyReducer(Reducer):
-    """A pass that proposes new bodies for one function at a time: the first that passes
-    is taken and the same function is looked at again; when none passes, the next one."""
-
-    def proposals(self, m: Module, k: int, body: list):
-        """New bodies for function k, best first (a generator: proposals are made lazily)."""
-        raise NotImplementedError
-
-    def run(self, state, test):
-        k = 0
-        while k < len(state.module.funcs):
-            body = edit.bodies(state.module)[k]
-            for new in self.proposals(state.module, k, body):
-                cand = with_body(state, k, new)
-                if test(cand):
-                    state = cand
-                    break
-            else:
-                k += 1
-        return state
+from winch.wasm.types import F32, F64, I32, I64
 
 
 class DropCalls(Reducer):
@@ -135,6 +46,19 @@ class DropExports(Reducer):
 
         keep = ddmin(list(m.exports), lambda k: test(build(k)))
         return build(keep)
+
+
+class DropCustoms(Reducer):
+    """Custom sections (the `name` section, producers...): engines run a module the same
+    without them, and a reduced module's names no longer match its indices."""
+
+    name = "drop customs"
+
+    def run(self, state, test):
+        if not state.module.customs:
+            return state
+        cand = State(dataclasses.replace(state.module, customs=()), state.plan)
+        return cand if test(cand) else state
 
 
 class RemoveItems(Reducer):
@@ -169,10 +93,10 @@ class ReplaceBodies(Reducer):
         m = state.module
         for k, f in enumerate(m.funcs):
             results = m.types[f.type_index].results
-            consts = [_typed_const(t) for t in results]
-            options = [[Instr(BY_NAME["unreachable"]), _END]]
+            consts = [typed_const(t) for t in results]
+            options = [[Instr(BY_NAME["unreachable"]), END]]
             if None not in consts:
-                options.append(consts + [_END])
+                options.append(consts + [END])
             for body in options:
                 if len(edit.bodies(state.module)[k]) <= len(body):
                     continue
@@ -194,12 +118,32 @@ class DdminBodies(Reducer):
             idx = list(range(len(body) - 1))
 
             def build(keep, k=k, body=body):
-                return with_body(state, k, [body[i] for i in keep] + [_END])
+                return with_body(state, k, [body[i] for i in keep] + [END])
 
             keep = ddmin(idx, lambda keep: test(build(keep)))
             if len(keep) < len(idx):
                 state = build(keep)
         return state
+
+
+def _segments(body, count: int) -> list:
+    """Per position 0..count-1 (before that instruction): an id of the block arm it lies in.
+    body[i:j] opens and closes its own blocks (`balanced`) exactly when i and j have the same
+    id: each `block`/`loop`/`if` and each `else` starts a new one, `end` returns to the
+    enclosing one."""
+    out, open_, fresh = [], [0], 1
+    for x in range(count):
+        out.append(open_[-1] if open_ else -1 - x)
+        name = body[x].op.name if x < len(body) else ""
+        if name in ("block", "loop", "if"):
+            open_.append(fresh)
+            fresh += 1
+        elif name == "else" and open_:
+            open_[-1] = fresh
+            fresh += 1
+        elif name == "end" and open_:
+            open_.pop()
+    return out
 
 
 def _smaller(repl, span) -> bool:
@@ -217,26 +161,49 @@ _CONSTS = ("i32.const", "i64.const", "f32.const", "f64.const", "ref.null")
 
 class _SpanPass(Reducer):
     """Shared: candidate spans (i, j) of a body where the stack before i and before j are
-    known and at the same block depth, longest first."""
+    known and at the same block depth, longest first (then leftmost), at most
+    `max_candidates`.  `relation` says which stacks pair up: "same" (the span leaves the
+    stack as it found it), "push" (it pushes values), "pop" (it only pops).
+
+    Fast on long bodies (real programs have functions of thousands of instructions): spans
+    come from groups of positions in the same block arm with related stacks, the longest first
+    from a heap, instead of testing every pair."""
 
     max_candidates = 400
+    relation = "same"
 
     def spans(self, m, k, body, want):
         stacks = stack_before(m, k, body)
-        cands = []
         n = len(body) - 1
-        for i in range(n):
-            si = stacks[i]
-            if si is None:
+        segs = _segments(body, n + 1)
+        full: dict = {}  # (arm, stack) -> positions with exactly that stack
+        ext: dict = {}  # (arm, stack) -> positions whose stack extends it
+        for x in range(min(n + 1, len(stacks))):
+            if stacks[x] is None:
                 continue
-            for j in range(i + 1, n + 1):
-                sj = stacks[j] if j < len(stacks) else None
-                if sj is None or sj[0] != si[0]:
-                    continue
-                if want(si[1], sj[1]) is not None and _balanced(body, i, j):
-                    cands.append((j - i, i, j, want(si[1], sj[1])))
-        cands.sort(key=lambda c: (-c[0], c[1]))
-        return cands[:self.max_candidates]
+            st = tuple(stacks[x][1])
+            full.setdefault((segs[x], st), []).append(x)
+            for h in range(len(st)):
+                ext.setdefault((segs[x], st[:h]), []).append(x)
+        left, right = {"same": (full, full), "push": (full, ext),
+                       "pop": (ext, full)}[self.relation]
+        heap = []
+        for g, a in left.items():
+            b = right.get(g)
+            if b and a[0] < b[-1]:
+                heap.append((a[0] - b[-1], a[0], 0, len(b) - 1, g))
+        heapq.heapify(heap)
+        seen, out = set(), []
+        while heap and len(out) < self.max_candidates:
+            _, i, ai, bi, g = heapq.heappop(heap)
+            a, b = left[g], right[g]
+            j = b[bi]
+            out.append((j - i, i, j, want(stacks[i][1], stacks[j][1])))
+            for a2, b2 in ((ai + 1, bi), (ai, bi - 1)):
+                if a2 < len(a) and b2 >= 0 and a[a2] < b[b2] and (g, a2, b2) not in seen:
+                    seen.add((g, a2, b2))
+                    heapq.heappush(heap, (a[a2] - b[b2], a[a2], a2, b2, g))
+        return out
 
     def run(self, state, test):
         k = 0
@@ -274,9 +241,17 @@ class CutSpans(_SpanPass):
 
 class ReplaceSubtrees(_SpanPass):
     """Replace a span that pushes values (one, or several as a call's results) by constants
-    of their types, or a single value by a `local.get`."""
+    of their types (0, 1, -1; 0.0, 1.0, -1.0), or a single value by a `local.get`.  Two more
+    for a single value, where a constant would lose the bug because the allocator's history
+    matters: a zero computed into a register (`i32.const 0; i32.extend8_s`, `f64.const 0;
+    f64.abs`, ...), and for an i32 the wrap of an i64 constant whose high half is all ones
+    (`i64.const 0xffffffff00000000; i32.wrap_i64`, the value 0): a bug that leaves a
+    register's high half in place (a missing zero- or sign-extension) then shows on that
+    value alone, whatever ran before, where otherwise it needs the code that last left junk
+    in the register picked."""
 
     name = "replace subtrees"
+    relation = "push"
 
     @staticmethod
     def want(a, b):
@@ -285,9 +260,8 @@ class ReplaceSubtrees(_SpanPass):
     def replacements(self, m, k, types):
         out = []
         for v in (0, 1, -1):  # 0 first; 1 or -1 where the finding needs a non-zero value
-            if v and not all(t in (I32, I64) for t in types):
-                break
-            consts = [_typed_const(t, v) for t in types]
+            consts = [typed_const(t, _FLOAT_BITS[t][v] if t in _FLOAT_BITS else v)
+                      for t in types]
             if None not in consts:
                 out.append(consts)
         if len(types) == 1:
@@ -295,13 +269,27 @@ class ReplaceSubtrees(_SpanPass):
                 if lt == types[0]:
                     out.append([Instr(BY_NAME["local.get"], li)])
                     break
+        if types == (I32,):
+            out.append(_JUNK_HIGH_ZERO)
+        if len(types) == 1 and types[0] in _COMPUTED:
+            out.append([typed_const(types[0]), Instr(BY_NAME[_COMPUTED[types[0]]])])
         return out
+
+
+_FLOAT_BITS = {F32: {0: 0, 1: 0x3F80_0000, -1: 0xBF80_0000},
+               F64: {0: 0, 1: 0x3FF0 << 48, -1: 0xBFF0 << 48}}  # 0.0, 1.0, -1.0
+_JUNK_HIGH_ZERO = [Instr(BY_NAME["i64.const"], -(1 << 32)), Instr(BY_NAME["i32.wrap_i64"])]
+# A computed zero: unlike a constant, which a baseline compiler
+# keeps lazily and never puts in a register, it lives in a register, like the value it stands
+# for; a bug in what happens to live registers (a call clobbering them, a spill) still shows.
+_COMPUTED = {I32: "i32.extend8_s", I64: "i64.extend8_s", F32: "f32.abs", F64: "f64.abs"}
 
 
 class DropSpans(_SpanPass):
     """Replace a span that only consumes values (its net effect pops k) by k `drop`s."""
 
     name = "drop spans"
+    relation = "pop"
 
     @staticmethod
     def want(a, b):
@@ -348,7 +336,7 @@ def _chain(m, k, body, stacks, i):
             return None
         name = body[j].op.name
         if name == "br_if":  # reads the condition and the values its label carries
-            if len(sj[1]) - 1 - _label_arity(m, k, body, j, body[j].imm) > h:
+            if len(sj[1]) - 1 - label_arity(m, k, body, j, body[j].imm) > h:
                 j += 1
                 continue
             return None
@@ -376,24 +364,6 @@ def _chain(m, k, body, stacks, i):
             return chain + [j]  # `x op y` -> the other operand
         return None
     return None
-
-
-def _label_arity(m, k, body, j, depth) -> int:
-    """How many values a branch at body[j] to label `depth` carries."""
-    nested = 0
-    for b in range(j - 1, -1, -1):
-        name = body[b].op.name
-        if name == "end":
-            nested += 1
-        elif name in ("block", "loop", "if"):
-            if nested:
-                nested -= 1
-            elif depth:
-                depth -= 1
-            else:
-                params, results = block_sig(m, body[b].imm)
-                return len(params) if name == "loop" else len(results)
-    return len(m.types[m.funcs[k].type_index].results)
 
 
 class CutDeadCode(BodyReducer):
@@ -547,6 +517,113 @@ def _shift_labels(instrs) -> list:
     return out
 
 
+class BlockResults(Reducer):
+    """A block, loop or `if` whose last results are dropped right after its `end` (all of
+    them, or the top ones), and that no branch targets: those results go (its type keeps the
+    parameters and the other results, a type added if the module has none such), the drops
+    after it go, and each arm that can fall through drops them at its end instead.  The block
+    stays (a bug at a block's entry or merge keeps its block); the drops left inside are then
+    cut as dead code or as spans.  Also the first of several results, when each arm pushes it
+    with one instruction and nothing after the block reads it (`bottom_result`)."""
+
+    name = "block results"
+
+    def run(self, state, test):
+        k = 0
+        while k < len(state.module.funcs):
+            m = state.module
+            body = edit.bodies(m)[k]
+            for new, types in itertools.chain(self.proposals(m, body),
+                                              self.bottom_result(m, k, body)):
+                cand = with_body(State(dataclasses.replace(m, types=types), state.plan), k, new)
+                if test(cand):
+                    state = cand
+                    break
+            else:
+                k += 1
+        return state
+
+    @staticmethod
+    def proposals(m, body):
+        from winch.wasm.types import FuncType
+
+        for i, ins in enumerate(body):
+            if ins.op.name not in ("block", "loop", "if"):
+                continue
+            params, results = block_sig(m, ins.imm)
+            end, els = _match(body, i)
+            if not results or end is None or _targets(body, i, end) or \
+                    ins.op.name == "if" and els is None:
+                continue
+            n = 0  # how many of the top results are dropped right after `end`
+            while n < len(results) and end + 1 + n < len(body) - 1 and \
+                    body[end + 1 + n].op.name == "drop":
+                n += 1
+            if not n:
+                continue
+            keep = tuple(results[:len(results) - n])
+            types = tuple(m.types)
+            if not params and not keep:
+                bt = -64
+            elif not params and len(keep) == 1:
+                bt = keep[0] - 128
+            else:
+                want = FuncType(tuple(params), keep)
+                if want not in types:
+                    types += (want,)
+                bt = types.index(want)
+            arm_ends = [x for x in (els, end) if x is not None]
+            new = []
+            for x, y in enumerate(body[:end + 1]):
+                if x in arm_ends and body[x - 1].op.name not in _TRANSFERS:
+                    new += [Instr(BY_NAME["drop"])] * n
+                new.append(Instr(y.op, bt) if x == i else y)
+            yield new + body[end + 1 + n:], types
+
+    @staticmethod
+    def bottom_result(m, k, body):
+        """The first result of a block with several, where each arm pushes it with one
+        instruction (a constant, `local.get`, ...) that nothing above touches: the result and
+        those instructions go.  Valid only if nothing after the block reads it (e.g. a
+        transfer comes first): the validator decides."""
+        from winch.wasm.types import FuncType
+
+        stacks = stack_before(m, k, body)
+        for i, ins in enumerate(body):
+            if ins.op.name not in ("block", "loop", "if"):
+                continue
+            params, results = block_sig(m, ins.imm)
+            end, els = _match(body, i)
+            if len(results) < 2 or end is None or _targets(body, i, end):
+                continue
+            starts = [i + 1] + ([els + 1] if els is not None else [])
+            ends = ([els] if els is not None else []) + [end]
+            cut = []
+            for a, b in zip(starts, ends):
+                sb = stacks[b] if b < len(stacks) else None
+                if sb is None:
+                    break
+                h = len(sb[1]) - len(results)  # where the first result sits
+                j = next((j for j in range(b - 1, a - 1, -1) if stacks[j] is not None and
+                          len(stacks[j][1]) <= h), None)
+                if j is None or body[j].op.name not in _SOURCES or \
+                        len(stacks[j][1]) != h or stacks[j + 1] is None or \
+                        len(stacks[j + 1][1]) != h + 1:
+                    break
+                cut.append(j)
+            else:
+                want = FuncType(tuple(params), tuple(results[1:]))
+                types = tuple(m.types)
+                if want not in types:
+                    types += (want,)
+                new = [Instr(y.op, types.index(want)) if x == i else y
+                       for x, y in enumerate(body) if x not in cut]
+                yield new, types
+
+
+_TRANSFERS = ("unreachable", "br", "br_table", "return")
+
+
 class SimplifyConstants(Reducer):
     """Constants toward 0, 1, -1; `br_table` toward fewer targets."""
 
@@ -647,7 +724,7 @@ class DropLocals(Reducer):
 
 def _unary(op) -> bool:
     return op.has_sig and len(op.params) == 1 and len(op.results) == 1 and \
-        op.params[0] in _CONST_OP and op.results[0] in _CONST_OP
+        op.params[0] in CONST_OP and op.results[0] in CONST_OP
 
 
 def _single_ops() -> dict:
@@ -718,7 +795,7 @@ class DropResults(Reducer):
             if cut is not None:
                 funcs = list(m.funcs)
                 funcs[k] = dataclasses.replace(f, type_index=types.index(new_ft),
-                                               instrs=tuple(body[:cut]) + (_END,))
+                                               instrs=tuple(body[:cut]) + (END,))
                 cand = State(dataclasses.replace(m, types=tuple(types), funcs=tuple(funcs)),
                              state.plan)
                 if test(cand):
@@ -791,12 +868,10 @@ def _referenced_indirectly(m: Module, fidx: int) -> bool:
     return any(i.op.name == "ref.func" and i.imm == fidx for b in edit.bodies(m) for i in b)
 
 
-from oracle.reduce.calls import DirectCalls, ExportCallee  # noqa: E402
-from oracle.reduce.trees import RemoveTrees  # noqa: E402 - it imports helpers from here
-
-DEFAULT_PASSES = (DropCalls(), DropExports(), DirectCalls(), ExportCallee(), ReplaceBodies(),
+DEFAULT_PASSES = (DropCalls(), DropExports(), DropCustoms(), DirectCalls(), ExportCallee(),
+                  ReplaceBodies(),
                   RemoveItems(), CutDeadCode(),
-                  UnwrapBlocks(),
+                  UnwrapBlocks(), BlockResults(),
                   CutSpans(), ReplaceSubtrees(), RemoveTrees(), RemoveValueChains(),
                   RemoveDroppedCalls(),
                   DropSpans(),

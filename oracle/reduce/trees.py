@@ -15,7 +15,7 @@ value by a constant of its type at the tree's root does the same.
 
 from __future__ import annotations
 
-from oracle.reduce.passes import BodyReducer, _label_arity, _typed_const
+from oracle.reduce.base import BodyReducer, label_arity, typed_const
 from oracle.reduce.stack_types import (_effect, block_sig, global_types, local_types,
                                        stack_before)
 _OPEN = ("block", "loop", "if")
@@ -62,7 +62,7 @@ def operand_trees(m, k: int, body, stacks) -> list:
         del vals[len(vals) - pops:]
         trees[j] = tree
         if name == "br_if":
-            n = _label_arity(m, k, body, j, ins.imm)
+            n = label_arity(m, k, body, j, ins.imm)
             if n:  # the values the branch would carry are read here too
                 vals[len(vals) - n:] = [None] * n
         if len(pushes) == 1:
@@ -129,7 +129,7 @@ class RemoveTrees(BodyReducer):
         for _, j, t, pushed in cands:
             repl = {}
             if pushed:
-                c = _typed_const(pushed[0])
+                c = typed_const(pushed[0])
                 if c is None:
                     continue
                 repl[j] = c

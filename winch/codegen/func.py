@@ -247,6 +247,8 @@ class FuncCodegen:
             st.push((REG, result, self.masm.RET_GPR))
 
     # -- binary and unary operators ----------------------------------------------------------
+    # These pop at least as many entries as they push, so `max_depth` cannot grow: the result
+    # goes straight onto `items` (ValueStack.push without its depth test).
     def int_binop(self, aop, size) -> None:
         st = self.stack
         m = self.masm
@@ -260,7 +262,7 @@ class FuncCodegen:
             t, lhs = st.pop_reg()
             m.alu_rr(aop, size, lhs, rhs)
             st.free(rhs)
-        st.push((REG, t, lhs))
+        st.items.append((REG, t, lhs))
 
     def shift(self, sop, size) -> None:
         st = self.stack
@@ -322,7 +324,7 @@ class FuncCodegen:
             _, lhs = st.pop_reg()
             m.cmp_rr_set(cond, size, lhs, lhs, rhs)
             st.free(rhs)
-        st.push((REG, I32, lhs))
+        st.items.append((REG, I32, lhs))
 
     def fcompare(self, cond, t) -> None:
         st = self.stack
@@ -340,7 +342,7 @@ class FuncCodegen:
         _, lhs = st.pop_reg()
         self.masm.fbin(fop, t, lhs, rhs)
         st.free(rhs)
-        st.push((REG, t, lhs))
+        st.items.append((REG, t, lhs))
 
     def unop(self, uop, size) -> None:
         st = self.stack
@@ -349,7 +351,7 @@ class FuncCodegen:
             self.masm.fun(uop, t, r, r)
         else:
             self.masm.unop(uop, size, r, r)
-        st.push((REG, t, r))
+        st.items.append((REG, t, r))
 
     def convert(self, name, src_t, dst_t) -> None:
         st = self.stack
@@ -359,7 +361,7 @@ class FuncCodegen:
         self.masm.convert(name, dst, src)
         if not same:
             st.free(src)
-        st.push((REG, dst_t, dst))
+        st.items.append((REG, dst_t, dst))
 
 
 def _check_type(t) -> None:
@@ -696,7 +698,7 @@ def _load(g, op, imm):
     else:
         dst = addr
         g.masm.wasm_load(op.name, dst, addr, imm[1])
-    st.push((REG, t, dst))
+    st.items.append((REG, t, dst))
 
 
 def _store(g, op, imm):
@@ -863,7 +865,7 @@ def _eqz(g, size):
     st = g.stack
     _, r = st.pop_reg()
     g.masm.cmp_ri_set("eq", size, r, r, 0)
-    st.push((REG, I32, r))
+    st.items.append((REG, I32, r))
 
 
 _register_numeric()

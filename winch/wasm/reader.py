@@ -46,7 +46,13 @@ class _Cursor:
         return b
 
     def u32(self) -> int:
-        v, self.pos = read_u32(self.data, self.pos, self.end)
+        pos = self.pos
+        if pos < self.end:
+            b = self.data[pos]
+            if b < 0x80:  # the one-byte form, most counts and sizes
+                self.pos = pos + 1
+                return b
+        v, self.pos = read_u32(self.data, pos, self.end)
         return v
 
     def count(self) -> int:

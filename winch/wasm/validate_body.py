@@ -243,6 +243,8 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
     end = len(data)
     kind_of = KIND
     num = NUM
+    single = SINGLE
+    meminfo = MEMINFO
     lget_fast = min(nlocs, 0x80)
     if lower is not None:  # lowering in this loop (see validate_body)
         visit = lower.visit
@@ -289,7 +291,7 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
                 _pop(stack, height, unreach, p0, at)
                 push(r)
         elif kind == 3:  # X_MEM: load or store
-            natural, load_t, store_t = MEMINFO[b]
+            natural, load_t, store_t = meminfo[b]
             align = data[pos + 1]
             offset = data[pos + 2]
             if align < 0x40 and offset < 0x80 and mem0:
@@ -544,18 +546,18 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
         if lower is not None:
             h = by_byte[b]
             if h is None or lower.unreachable:
-                visit(SINGLE[b], imm, base + at)
+                visit(single[b], imm, base + at)
             else:
                 srcloc(len(out))
                 srcloc(base + at)
                 try:
-                    h(lower, SINGLE[b], imm)
+                    h(lower, single[b], imm)
                 except WinchError:
                     raise
                 except Exception as e:  # a compiler bug: say where, never a decoding error
-                    raise lower.bug(SINGLE[b], base + at, e) from e
+                    raise lower.bug(single[b], base + at, e) from e
         elif visit is not None:
-            visit(SINGLE[b], imm, base + at)
+            visit(single[b], imm, base + at)
 
 
 def _other(ctx, op, imm, stack, height, unreach, at):
