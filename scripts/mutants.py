@@ -131,6 +131,10 @@ def table(max_seconds: float, names=None, out_dir=None) -> int:
     return 0 if len(done) == len(rows) else 1
 
 
+class HuntError(Exception):
+    """The fuzz target could not run at all: no bug can be called missed."""
+
+
 def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dict:
     """Run the differential fuzz target (a libFuzzer process, one core, empty corpus) with
     the mutant planted until its first finding or `seconds`: {found, seconds, runs, signature}.
@@ -157,6 +161,10 @@ def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dic
         records = [json.loads(p.read_text()) for p in found_dir.glob("*.json")] \
             if found_dir.exists() else []
         runs = re.findall(r"^#(\d+)", proc.stderr, re.M)
+        if not records and not runs:  # the target never ran an input: a broken harness
+            tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or ["no output"]
+            raise HuntError(f"{name}: the differential target did not run (exit "
+                            f"{proc.returncode}): {tail[0]}")
         return {"mutant": name, "found": bool(records), "seconds": round(elapsed, 1),
                 "runs": int(runs[-1]) if runs else 0,
                 "signature": records[0]["signature"] if records else "",
@@ -164,13 +172,24 @@ def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dic
 
 
 def hunt(seconds: float, names=None, seed: int = 1, engines: str = "") -> int:
-    """The table of issue 7: each bug, whether the differential target found it and when."""
+    """The table of issue 7: each bug, whether the differential target found it and when.
+    Exit 2, with one line, if the target cannot run (e.g. atheris missing from this Python)."""
+    import importlib.util
+
+    if importlib.util.find_spec("atheris") is None:
+        print(f"mutants.py hunt: atheris is not installed for {sys.executable} "
+              "(run it with the project's .venv/bin/python)", file=sys.stderr)
+        return 2
     rows = []
     print(f"{'bug':<30} {'class':<34} {'found':<6} {'time':>7}  finding", flush=True)
     for m in MUTANTS:
         if names and m.name not in names:
             continue
-        r = hunt_one(m.name, seconds, seed, engines)
+        try:
+            r = hunt_one(m.name, seconds, seed, engines)
+        except HuntError as e:
+            print(f"mutants.py hunt: {e}", file=sys.stderr)
+            return 2
         rows.append(r)
         print(f"{m.name:<30} {m.bug_class:<34} {'yes' if r['found'] else 'NO':<6} "
               f"{r['seconds']:6.1f}s  {r['signature'][:70]}", flush=True)

@@ -258,6 +258,14 @@ def test_junk_high_half_bug_reduces_to_its_core():
     assert "i32.wrap_i64" in _ops(r.wasm)
 
 
+def _valid(s) -> bool:
+    try:
+        validate(encode_module(s.module))
+        return True
+    except WinchError:
+        return False
+
+
 def test_block_results_dropped_after_the_block_go():
     """The top results of an `if` dropped right after it leave its type (the block and its
     parameter stay: a bug at the merge keeps its merge); each arm drops them instead."""
@@ -271,14 +279,7 @@ def test_block_results_dropped_after_the_block_go():
         else i64.const 0 f32.const 0 end
         drop drop global.set 0))""")
 
-    def valid(s):
-        try:
-            validate(encode_module(s.module))
-            return True
-        except WinchError:
-            return False
-
-    out = P.BlockResults().run(state, valid)
+    out = P.BlockResults().run(state, _valid)
     m = out.module
     body = list(func_instrs(m, m.funcs[0]))
     blk = next(i for i in body if i.op.name == "if")
@@ -300,14 +301,7 @@ def test_block_bottom_result_nothing_reads_goes():
         else drop f64.const 0 i32.const 0 end
         global.set 0 unreachable))""")
 
-    def valid(s):
-        try:
-            validate(encode_module(s.module))
-            return True
-        except WinchError:
-            return False
-
-    out = P.BlockResults().run(state, valid)
+    out = P.BlockResults().run(state, _valid)
     body = list(func_instrs(out.module, out.module.funcs[0]))
     blk = next(i for i in body if i.op.name == "if")
     assert block_sig(out.module, blk.imm) == ((I64,), (I32,))

@@ -98,12 +98,16 @@ class BodyReducer(Reducer):
         """New bodies for function k, best first (a generator: proposals are made lazily)."""
         raise NotImplementedError
 
+    def candidates(self, state: State, k: int, body: list):
+        """The states to try for function k, best first: its proposed bodies in place."""
+        for new in self.proposals(state.module, k, body):
+            yield with_body(state, k, new)
+
     def run(self, state, test):
         k = 0
         while k < len(state.module.funcs):
             body = edit.bodies(state.module)[k]
-            for new in self.proposals(state.module, k, body):
-                cand = with_body(state, k, new)
+            for cand in self.candidates(state, k, body):
                 if test(cand):
                     state = cand
                     break

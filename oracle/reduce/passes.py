@@ -517,7 +517,7 @@ def _shift_labels(instrs) -> list:
     return out
 
 
-class BlockResults(Reducer):
+class BlockResults(BodyReducer):
     """A block, loop or `if` whose last results are dropped right after its `end` (all of
     them, or the top ones), and that no branch targets: those results go (its type keeps the
     parameters and the other results, a type added if the module has none such), the drops
@@ -528,20 +528,12 @@ class BlockResults(Reducer):
 
     name = "block results"
 
-    def run(self, state, test):
-        k = 0
-        while k < len(state.module.funcs):
-            m = state.module
-            body = edit.bodies(m)[k]
-            for new, types in itertools.chain(self.proposals(m, body),
-                                              self.bottom_result(m, k, body)):
-                cand = with_body(State(dataclasses.replace(m, types=types), state.plan), k, new)
-                if test(cand):
-                    state = cand
-                    break
-            else:
-                k += 1
-        return state
+    def candidates(self, state, k, body):
+        """Each proposal brings the module's types with it (a block type may be added)."""
+        m = state.module
+        for new, types in itertools.chain(self.proposals(m, body),
+                                          self.bottom_result(m, k, body)):
+            yield with_body(State(dataclasses.replace(m, types=types), state.plan), k, new)
 
     @staticmethod
     def proposals(m, body):
