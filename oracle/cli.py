@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 from oracle.engines import ENGINE_NAMES, get_engine
+from oracle.reduce_cli import REGRESSIONS_DIR
 from winch.cli_common import BadInput, check_output, read_file, read_module, run_main, version
 from winch.cli_common import Parser as _Parser
 
@@ -74,8 +75,11 @@ def _main(argv) -> int:
     rd.add_argument("--max-seconds", type=float, default=60.0)
     rd.add_argument("--quiet", action="store_true",
                     help="no progress line on stderr (by default one every 5 s, from 5 s on)")
-    rd.add_argument("--save-regression", action="store_true",
-                    help="also write corpus/regressions/<signature-hash>.wasm")
+    rd.add_argument("--save-regression", nargs="?", const=REGRESSIONS_DIR, default=None,
+                    metavar="DIR",
+                    help=f"also write DIR/<signature-hash>.wasm with wasmtime's outcomes as the "
+                         f"expected ones (DIR defaults to {REGRESSIONS_DIR}, relative to the "
+                         f"current directory: run it from the project checkout)")
     rd.add_argument("--mutant", metavar="NAME", default=None,
                     help="plant a deliberate bug of oracle.mutants in the predicate's worker "
                          "(to reduce a finding of a campaign run with --mutant)")

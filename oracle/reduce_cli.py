@@ -1,5 +1,5 @@
 """`oracle reduce crash.wasm -o min.wasm [--json] [--command CMD] [--max-seconds S]
-[--mutant NAME] [--quiet] [--save-regression]`.
+[--mutant NAME] [--quiet] [--save-regression [DIR]]`.
 
 Exit status: 0 reduced (fewer instructions, bytes or plan calls), 1 the input is not
 interesting (or an empty module is), 2 bad input, 3 could not reduce (nothing smaller
@@ -40,6 +40,12 @@ def state_to_json(state: dict) -> dict:
     return {k: ([v.type, v.bits] if hasattr(v, "bits") else str(v)) for k, v in state.items()}
 
 
+#: where `--save-regression` writes by default, relative to the current directory (the
+#: project checkout, whose tests/test_regressions.py runs every file there); not relative to
+#: this file, which lives in site-packages when the package is installed
+REGRESSIONS_DIR = os.path.join("corpus", "regressions")
+
+
 def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
                     name: str = None) -> str:
     """Write a reduced case to corpus/regressions/<signature-hash>.wasm with the outcome of
@@ -49,8 +55,7 @@ def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
     from oracle.diff import run_diff
 
     if directory is None:
-        directory = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                 "corpus", "regressions")
+        directory = REGRESSIONS_DIR
     ref = run_diff(wasm, ["wasmtime"], plan, determinism="none").runs["wasmtime"]
     path = os.path.join(directory, (name or signature_hash(signature)) + ".wasm")
     atomic_write(path, write_crash(wasm, plan, signature,
@@ -89,6 +94,7 @@ def reduce_command(args) -> int:
     from oracle.reduce.predicate import (BadCommand, CommandPredicate, IsolatedPredicate,
                                          OutOfTime)
     from oracle.watprint import print_wat
+    from winch.cli_common import error_line
     from winch.errors import WinchError
     from winch.wasm.reader import decode_module
 
@@ -116,7 +122,9 @@ def reduce_command(args) -> int:
         if plan is None:
             plan = default_plan(decode_module(module))
         identity = expected_identity(meta, module) if args.predicate_command is None else None
-    except (WinchError, ValueError) as e:
+    except WinchError as e:
+        return bad(error_line(args.wasm, e))
+    except ValueError as e:
         return bad(f"{args.wasm}: {e}")
     signature = meta.get("signature", "")
     if args.predicate_command is not None:
@@ -163,7 +171,7 @@ def reduce_command(args) -> int:
     atomic_write(wat_path, print_wat(res.wasm).encode())
     regression = None
     if args.save_regression and signature:
-        regression = save_regression(res.wasm, res.plan, signature)
+        regression = save_regression(res.wasm, res.plan, signature, args.save_regression)
     if args.json:
         print(json.dumps({"output": out, "wat": wat_path, "signature": signature,
                           "instructions_before": res.instrs_before,

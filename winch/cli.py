@@ -15,7 +15,8 @@ import json
 import struct
 import sys
 
-from winch.cli_common import BadInput, Parser, check_output, read_module, run_main, version
+from winch.cli_common import (BadInput, Parser, check_output, error_line, read_module, run_main,
+                               version)
 from winch.codegen.compile import ISAS, compile_module
 from winch.errors import WinchError
 
@@ -79,8 +80,7 @@ def _main(argv) -> int:
     try:
         compiled = compile_module(data, args.target)
     except WinchError as e:
-        where = f"@{e.offset:#x}" if e.offset is not None and e.offset >= 0 else ""
-        raise BadInput(f"{args.wasm}{where}: {type(e).__name__}: {e.message}") from None
+        raise BadInput(error_line(args.wasm, e)) from None
     if args.command == "compile":
         return _write_bin(compiled, args.output)
     if args.command == "explain":

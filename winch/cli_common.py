@@ -93,6 +93,13 @@ def module_problem(data: bytes) -> str | None:
     return "@0x0: not a WebAssembly binary (magic header not detected)"
 
 
+def error_line(path: str, e) -> str:
+    """A WinchError about the module in `path`, as every command prints it:
+    `path@0xOFFSET: DecodeError: message` (no `@...` when the error has no offset)."""
+    where = f"@{e.offset:#x}" if getattr(e, "offset", None) is not None and e.offset >= 0 else ""
+    return f"{path}{where}: {type(e).__name__}: {getattr(e, 'message', e)}"
+
+
 def read_module(path: str) -> bytes:
     """The bytes of a module file that at least starts like a binary module."""
     data = read_file(path)
@@ -135,6 +142,9 @@ def run_main(prog: str, body, argv) -> int:
     except BrokenPipeError:
         _stdout_to_devnull()
         return 141
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:
         if e.filename is None:
             raise

@@ -268,6 +268,56 @@ class Runner:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> int:
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            return self._interrupted()
+
+    def _interrupted(self) -> int:
+        """Ctrl-C: stop the workers (what they found is already on disk), keep the state and
+        write the report of what ran; `--resume` goes on from here.  Exit status 130."""
+        from oracle.campaign.report import write_reports
+
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: finish this
+        try:
+            for pid in self.procs:
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            deadline = time.time() + 5.0
+            for pid, (p, target, log, secs, started) in list(self.procs.items()):
+                try:
+                    p.wait(max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                    p.wait()
+                self.state.chunks[target] = self.state.chunks.get(target, 0.0) + \
+                    max(min(secs, time.time() - started), 1.0)
+                self.state.workers.pop(str(pid), None)
+                for w in self.state.history:
+                    if w["pid"] == pid and w["end"] is None:
+                        w.update(end=round(self.state.elapsed, 1), rc=p.returncode,
+                                 how="stopped (campaign interrupted)")
+                self._record_artifacts(target)  # a crash found just before the stop
+            self.procs.clear()
+            self._sample()
+            self.state.save(self.out)
+            summary = write_reports(self.out, self.state)
+        finally:
+            signal.signal(signal.SIGINT, old)
+        if self.tty:
+            sys.stderr.write("\n")
+        print(f"oracle campaign: interrupted after {summary['elapsed_seconds']:.0f}s, "
+              f"{len(summary['findings'])} finding(s) so far (not reduced); report: "
+              f"{os.path.join(self.out, 'report.html')}; continue with --resume --out {self.out}",
+              file=sys.stderr)
+        return 130
+
+    def _run(self) -> int:
         from oracle.campaign.report import write_reports
 
         t_last = time.time()
