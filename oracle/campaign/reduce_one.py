@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from oracle.reduce_cli import save_regression
     from oracle.mutants import apply as apply_mutant
     from oracle.findings_store import atomic_write
-    from oracle.crashfile import read_crash, write_crash
+    from oracle.crashfile import expected_identity, read_crash, write_crash
     from oracle.reduce import reduce_module
     from oracle.reduce.predicate import SignaturePredicate
 
@@ -79,8 +79,12 @@ def main(argv=None) -> int:
         apply_mutant(os.environ["ORACLE_MUTANT"])
     module, plan, meta = read_crash(open(src, "rb").read())
     sig = meta["signature"]
-    res = reduce_module(module, plan, SignaturePredicate(sig), max_seconds=float(seconds))
-    atomic_write(dst, write_crash(res.wasm, res.plan, sig, engines=meta.get("engines")))
+    # the finding's stored identity, the rule `oracle replay` and `oracle reduce` use
+    identity = expected_identity(meta, module)
+    res = reduce_module(module, plan, SignaturePredicate(sig, identity=identity),
+                        max_seconds=float(seconds))
+    atomic_write(dst, write_crash(res.wasm, res.plan, sig, engines=meta.get("engines"),
+                                  identity=str(identity) if identity is not None else None))
     regressions = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dst))),
                                "regressions")
     key, new, replaced = place(sig.split("|")[0], res.wasm, regressions)

@@ -347,10 +347,12 @@ class Runner:
             time.sleep(0.5)
         if self.reducer is not None:
             self._wait(self.reducer.is_alive, "reducing findings")
+        # the merge runs the targets over the corpus, and the differential target records
+        # what disagrees: merge first, so that the last reduction pass sees those findings too
+        self._merge_corpora()
         self.reducer = threading.Thread(target=self._reduce_pending, daemon=True)
         self.reducer.start()
         self._wait(self.reducer.is_alive, "reducing findings")
-        self._merge_corpora()
         self._sample()
         self.state.save(self.out)
         summary = write_reports(self.out, self.state)
