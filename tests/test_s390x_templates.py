@@ -262,3 +262,209 @@ def test_memoized_masm_sequences_replay_what_they_recorded():
     assert {"wasm_load", "wasm_store", "_typed_ld", "_typed_st", "_copy"} <= {
         name for name, cache in masm_mod._RECORDINGS.caches.items() if cache}
     assert [finished(compile_module(m, "s390x")) for m in mods] == cold
+
+
+# ---------------------------------------------------------------------------------------------
+# Field templates (winch/isa/s390x/templates.py): every class boundary, against direct code
+# ---------------------------------------------------------------------------------------------
+
+
+def _direct_masm_class():
+    """S390xMasm with every recorded operation replaced by its plain function (no memo, no
+    template): what the assembler alone emits."""
+    from winch.isa.s390x.masm import S390xMasm
+
+    plain = {name: fn.__wrapped__ for name, fn in vars(S390xMasm).items()
+             if hasattr(fn, "__wrapped__")}
+    return type("DirectS390xMasm", (S390xMasm,), plain)
+
+
+def _emit_each(cls, name, cases):
+    """The recording (`CodeBuffer.recorded`) of each `cls(...).<name>(*args)`, one fresh
+    buffer per case."""
+    from winch.masm.buffer import CodeBuffer
+
+    out = []
+    for args in cases:
+        buf = CodeBuffer()
+        getattr(cls(buf, None), name)(*args)
+        out.append(buf.recorded((0, 0, 0, 0, 0)))
+    return out
+
+
+def _around(points):
+    return sorted({v for p in points for v in (p - 1, p, p + 1, -p - 1, -p, -p + 1)})
+
+
+_DISPS = _around([0, 1, 8, 0xFF8, 0xFFF, 0x1000, 0x1008, 0x7FFF8, 0x7FFFF, 0x80000, 0x12345])
+_IMMS = _around([0, 1, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFF_FFFF, 0x8000_0000,
+                 0xFFFF_FFFF, 1 << 32, 0xFFFF_0000, 0xFFFF_0000_0000, 0xFFFF << 48, 1 << 63,
+                 0x1234_5678_9ABC_DEF0, 0xFFFF_FFFF_FFFF_0000, 0x0000_FFFF_0000_1234])
+
+
+_CONVERSIONS = {  # name -> (dst is FP, src is FP)
+    "i32.wrap_i64": (0, 0), "i64.extend_i32_u": (0, 0), "i64.extend_i32_s": (0, 0),
+    "f32.demote_f64": (1, 1), "f64.promote_f32": (1, 1), "i32.reinterpret_f32": (0, 1),
+    "i64.reinterpret_f64": (0, 1), "f32.reinterpret_i32": (1, 0), "f64.reinterpret_i64": (1, 0),
+    "f32.convert_i32_s": (1, 0), "f64.convert_i64_u": (1, 0), "i32.trunc_f32_s": (0, 1),
+    "i64.trunc_f64_u": (0, 1), "i32.trunc_sat_f64_u": (0, 1), "i64.trunc_sat_f32_s": (0, 1),
+}
+
+
+def _register_cases(gprs, fprs, with_convert):
+    """Cases of the operations whose values are registers only (and fconst's constant)."""
+    from winch.wasm.types import F32, F64
+
+    cases = {}
+    cases["shift_rr"] = [(op, s, d, c) for op in ("shl", "shr_s", "shr_u", "rotl", "rotr")
+                         for s in (4, 8) for d in gprs for c in gprs[::2]]
+    cases["shift_ri"] = [(op, s, d, n) for op in ("shl", "shr_s", "shr_u", "rotl", "rotr")
+                         for s in (4, 8) for d in gprs for n in (0, 1, 5, 8 * s - 1)]
+    cases["divrem"] = [(op, s, r, a, b) for op in ("div_s", "div_u", "rem_s", "rem_u")
+                       for s in (4, 8) for r, a, b in ((gprs[0], gprs[1], gprs[2]),
+                                                       (gprs[-1], gprs[-1], gprs[0]),
+                                                       (gprs[1], gprs[2], gprs[2]))]
+    cases["unop"] = [(op, s, d, r) for op in ("clz", "ctz", "popcnt", "extend8_s", "extend16_s")
+                     for s in (4, 8) for d in gprs[::2] for r in gprs[::2]] + \
+        [("extend32_s", 8, d, r) for d in gprs for r in gprs]
+    cases["fcmp_set"] = [(c, t, d, a, b) for c in ("eq", "ne", "lt", "le", "gt", "ge")
+                         for t in (F32, F64) for d in gprs[::2] for a, b in
+                         ((fprs[0], fprs[1]), (fprs[-1], fprs[-1]))]
+    cases["fbin"] = [(op, t, d, r) for op in ("add", "sub", "mul", "div", "min", "max",
+                                              "copysign") for t in (F32, F64)
+                     for d in fprs for r in fprs]
+    cases["fun"] = [(op, t, d, r) for op in ("abs", "neg", "sqrt", "ceil", "floor", "trunc",
+                                             "nearest") for t in (F32, F64)
+                    for d in fprs for r in fprs]
+    if with_convert:
+        cases["convert"] = [(n, d, r) for n, (df, sf) in _CONVERSIONS.items()
+                            for d in (fprs if df else gprs) for r in (fprs if sf else gprs)]
+    return cases
+
+
+def _template_cases(rng):
+    """(method, [args, ...]) for each templated operation: boundary and random values,
+    several registers of each class."""
+    from winch.isa.s390x.masm import F0
+    from winch.isa.s390x.templates import LOAD_WIDTHS, STORE_WIDTHS
+    from winch.wasm.types import F32, F64, I32, I64
+
+    gprs, fprs = (2, 3, 6, 10), (F0, F0 + 1, F0 + 13)
+    rand = [rng.getrandbits(rng.choice((8, 16, 20, 32, 48, 64))) for _ in range(40)]
+    imms = [v for v in _IMMS + rand + [-v for v in rand[:10]]  # what a 64-bit register holds
+            if -(1 << 63) <= v < (1 << 64)]
+    disps = _DISPS + [rng.randrange(-(1 << 20), 1 << 20) for _ in range(40)]
+    wasm_offs = [v for v in _around([0, 1, 0xFF8, 0xFFF, 0x1000, 0x7FFFF, 0x80000,
+                                     0x7FFF_FFF0, 0x8000_0000, 0xFFFF_FFFF]) if v >= 0] + \
+        [rng.getrandbits(rng.choice((8, 12, 16, 20, 24, 31, 32))) for _ in range(30)]
+
+    def regs(name):
+        return fprs if name[0] == "f" else gprs
+
+    cases = {}
+    cases["wasm_load"] = [(n, d, a, o) for n in LOAD_WIDTHS for o in wasm_offs
+                          for d, a in ((regs(n)[1], 7), (regs(n)[-1], 2))]
+    cases["wasm_store"] = [(n, a, o, v) for n in STORE_WIDTHS for o in wasm_offs
+                           for a, v in ((7, regs(n)[1]), (2, regs(n)[-1]))]
+    typed = [(t, r, base, o) for t in (I32, I64, F32, F64) for base in (11, 1)
+             for r in (regs("f" if t in (F32, F64) else "i")[0],
+                       regs("f" if t in (F32, F64) else "i")[-1]) for o in disps]
+    cases["_typed_ld"] = cases["_typed_st"] = typed
+    cases["_copy"] = [(t, 11, d, 11, s) for t in (I32, I64) for d, s in
+                      zip(disps, reversed(disps))]
+    cases["_store_imm"] = [(t, 11, o, b & (0xFFFF_FFFF if t in (I32, F32) else (1 << 64) - 1))
+                           for t in (I32, I64, F32, F64) for o, b in zip(disps, imms + imms)]
+    cases["mov_ri"] = [(s, r, v) for s in (4, 8) for r in gprs[::2] for v in imms]
+    cases["alu_ri"] = [(op, s, r, v) for op in ("add", "sub", "and", "or", "xor", "mul")
+                       for s in (4, 8) for r in gprs[::3] for v in imms]
+    cases["cmp_ri_set"] = [(c, s, d, lhs, v) for c in ("eq", "lt_s", "lt_u") for s in (4, 8)
+                           for d, lhs in ((2, 7), (9, 9)) for v in imms]
+    cases["alu_rr"] = [(op, s, d, r) for op in ("add", "xor", "mul") for s in (4, 8)
+                       for d in gprs for r in gprs]
+    cases["cmp_rr_set"] = [("ge_s", s, d, a, b) for s in (4, 8) for d in gprs
+                           for a, b in ((3, 4), (10, 2), (5, 5))]
+    cases["select"] = [(t, a, b, c) for t, rs in ((I32, gprs), (F64, fprs), (F32, fprs))
+                       for a in rs for b in rs for c in (2, 10)]
+    cases.update(_register_cases(gprs, fprs, False))  # convert: LGR unless dst == src
+    return cases
+
+
+def test_field_templates_equal_direct_emission():
+    direct_cls = _direct_masm_class()
+    rng = random.Random(16)
+    cases = _template_cases(rng)
+    used = {}
+    for name, args_list in cases.items():
+        want = dict(zip(args_list, _emit_each(direct_cls, name, args_list)))
+        # templates built and filled as the cases come: in their order, then shuffled (each
+        # order builds a key's template from other operands: equal registers, other values)
+        for order in range(3):
+            if order:
+                args_list = rng.sample(args_list, len(args_list))
+            masm_mod.clear_caches()
+            got = _emit_each(masm_mod.S390xMasm, name, args_list)
+            for args, g in zip(args_list, got):
+                assert g == want[args], f"{name}{args}: template gives {g}, assembler {want[args]}"
+        used[name] = sum(1 for t in masm_mod._RECORDINGS.caches[name + " templates"].values()
+                         if t)
+    assert all(used.values()), used  # every operation had templates
+    assert used["wasm_load"] >= 8 and used["_typed_ld"] >= 4 and used["alu_ri"] >= 8, used
+
+
+def test_field_template_classes_split_where_the_masm_chooses_another_form():
+    from winch.isa.s390x import templates as t
+    from winch.isa.s390x.asm import _const_sequence
+
+    assert t.rx(4095)[0] != t.rx(4096)[0] and t.rx(-1)[0] == "l"
+    assert t.rx(1 << 19) is None and t.rx(-(1 << 19) - 1) is None
+    assert t.const(0x7FFF, 32)[0] != t.const(0x8000, 32)[0]
+    assert t.const(0x1234_5678_9ABC_DEF0, 64) is None  # two instructions: no template
+    for v in _IMMS:  # the one-instruction classes are the assembler's choice
+        for bits in (32, 64):
+            if bits == 32 and not -(1 << 31) <= v < (1 << 32):
+                continue
+            c, seq = t.const(v, bits), _const_sequence(v, bits)
+            assert (c is None) == (len(seq) > 1)
+            if c is not None:
+                assert c[0] == seq[0][0]
+    assert t.reg.get(0) is None and t.reg.get(1) is None and t.reg.get(12) is None
+    assert t.reg.get(11) is None and t.reg.get(16 + 14) is None
+
+
+def test_masm_branches_are_the_assemblers():
+    """S390xMasm appends its branches to labels from tables (masm.py `_BRCL`,
+    `_BRANCH_ZERO`, ...) made by the assembler: the same code as `ins` + `ins_label`."""
+    from winch.masm.buffer import CodeBuffer
+
+    class Env:
+        func_labels = []
+
+    def finished(emit_masm, emit_asm):
+        out = []
+        for emit in (emit_masm, emit_asm):
+            buf = CodeBuffer()
+            Env.func_labels = [buf.new_label()]
+            back = buf.new_label()
+            buf.bind_label(back)
+            buf.data += b"\x07\x00" * 3  # nops
+            fwd = buf.new_label()
+            emit(masm_mod.S390xMasm(buf, Env), S390xAssembler(buf), back, fwd)
+            buf.bind_label(fwd)
+            buf.bind_label(Env.func_labels[0])
+            out.append(buf.finish().code)
+        return out
+
+    for size in (4, 8):
+        for reg in range(16):
+            m, a = finished(
+                lambda ms, _, b, f: (ms.branch_zero(size, reg, b), ms.branch_nonzero(size, reg, f)),
+                lambda _, asm_, b, f: (asm_.ins("LTR" if size == 4 else "LTGR", reg, reg),
+                                       asm_.ins_label("BRCL", 8, b),
+                                       asm_.ins("LTR" if size == 4 else "LTGR", reg, reg),
+                                       asm_.ins_label("BRCL", 7, f)))
+            assert m == a, (size, reg)
+    m, a = finished(lambda ms, _, b, f: (ms.jump(b), ms.jump(f), ms.call_func(0)),
+                    lambda _, asm_, b, f: (asm_.ins_label("BRCL", 15, b),
+                                           asm_.ins_label("BRCL", 15, f),
+                                           asm_.ins_label("BRASL", 14, Env.func_labels[0])))
+    assert m == a

@@ -28,10 +28,20 @@ class CompiledModule:
     code: bytes
     func_offsets: tuple  # code offset of each *defined* function
     traps: tuple  # ((code offset, TrapKind), ...), sorted
-    srclocs: tuple  # ((code offset, wasm offset), ...) per lowered instruction, sorted
+    #: per lowered instruction, `code offset << 32 | wasm offset` (sorted); `srclocs` splits them
+    srcloc_packed: list = field(repr=False, default_factory=list)
     func_ranges: tuple = ()  # (start, end) code range of each defined function
     vm: VMOffsets = None
     _trap_map: dict = field(default_factory=dict, repr=False)
+    _srclocs: tuple = field(default=None, repr=False)
+
+    @property
+    def srclocs(self) -> tuple:
+        """((code offset, wasm offset), ...) per lowered instruction, sorted; made on first use
+        (most compiles never ask: fuzzing reads them only to explain a finding)."""
+        if self._srclocs is None:
+            self._srclocs = tuple([(x >> 32, x & 0xFFFF_FFFF) for x in self.srcloc_packed])
+        return self._srclocs
 
     def trap_at(self, code_offset: int):
         if not self._trap_map:
@@ -137,7 +147,7 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledMo
     env.func_labels = buf.new_labels(len(env.func_types))
     first = env.num_imported_funcs
     starts: list = []
-    srclocs: list = []
+    srclocs: list = []  # shared by the functions: code offset << 32 | wasm offset, ...
 
     try:
         check_module_scope(m, env)
@@ -151,7 +161,8 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledMo
             local_types = []
             for count, t in f.locals:
                 local_types.extend([t] * count)
-            g = FuncCodegen(env, masm, func_index, m.types[f.type_index], local_types)
+            g = FuncCodegen(env, masm, func_index, m.types[f.type_index], local_types,
+                            srclocs)
             try:
                 validate_body(ctx, func_index, f, data, lower=g)
             except ValidationError:
@@ -160,8 +171,6 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledMo
                     decode_instrs(data, later.body[0], later.body[1])
                 raise
             g.finish()
-            pairs = iter(g.srclocs)  # flat: code offset, wasm offset, ...
-            srclocs.extend(zip(pairs, pairs))
     except Unsupported as unsupported:
         # the module may still be malformed or invalid further on: that verdict wins
         validate_module(m)
@@ -169,4 +178,4 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledMo
     starts_end = starts[1:] + [buf.offset()]
     fin = buf.finish()
     return CompiledModule(isa, m, fin.code, tuple(starts), tuple(sorted(fin.traps)),
-                          tuple(srclocs), tuple(zip(starts, starts_end)), vm)
+                          srclocs, tuple(zip(starts, starts_end)), vm)

@@ -59,7 +59,7 @@ class FuncCodegen:
     """Lowers one function body; construct, pass it to the validator's loop
     (`validate_body(..., lower=g)`, or `visit` as a callback), then `finish()`."""
 
-    def __init__(self, env, masm, func_index: int, ftype, local_types):
+    def __init__(self, env, masm, func_index: int, ftype, local_types, srclocs=None):
         self.env = env  # module-level facts: types, func types, vm offsets, ...
         self.masm = masm
         self.func_index = func_index
@@ -71,12 +71,17 @@ class FuncCodegen:
         self.max_out = 0
         self.dead_depth = 0  # nesting depth of blocks opened in unreachable code
         self.unreachable = False
-        # per lowered instruction, two items (no tuple): code offset, wasm offset
-        self.srclocs: list = []
+        # per lowered instruction, one int (no tuple): code offset << 32 | wasm offset (both
+        # below 2**32); `srclocs`: a list to append them to (the module's), else a new one
+        self.srclocs: list = [] if srclocs is None else srclocs
         self.ret_label = masm.new_label()
         self.ctl = [Ctl(K_FUNC, self.ret_label, 0, (), tuple(ftype.results))]
         self.local_types = self.frame.local_types
         self.by_byte = BY_BYTE
+        # the validator's loop pushes these itself while the stock handlers are in place
+        # (a deliberate bug replaces one by name: then its handler is called)
+        self.local_entry_kind = LOCAL if BY_BYTE[0x20] is _local_get else None
+        self.i32_const_entry = (CONST, I32) if BY_BYTE[0x41] is _i32_const else None
         self.prologue_patch = masm.prologue(self.frame)
         masm.fuel_check()  # and so does every call (runaway recursion with big frames)
 
@@ -94,8 +99,7 @@ class FuncCodegen:
                     return
             else:
                 return
-        self.srclocs.append(len(self.masm.buf.data))
-        self.srclocs.append(offset)
+        self.srclocs.append(len(self.masm.buf.data) << 32 | offset)
         handler = HANDLERS.get(op.name)
         if handler is None:
             feature = op.feature if op.feature not in SCALAR_FEATURES else op.name
@@ -175,7 +179,7 @@ class FuncCodegen:
         elif kind == CONST:
             m.fconst(t, reg, x) if is_float else m.mov_ri(_size(t), reg, x)
         elif kind == LOCAL:
-            m.load_slot(t, reg, self.frame.local(x))
+            m.load_slot(t, reg, self.stack.local_off[x])
         else:
             m.load_slot(t, reg, self.frame.slot(x))
 
@@ -214,7 +218,7 @@ class FuncCodegen:
             elif kind == CONST:
                 m.store_out_imm(t, k, x)
             elif kind == LOCAL:
-                m.copy_to_out(t, k, self.frame.local(x))
+                m.copy_to_out(t, k, st.local_off[x])
             else:
                 m.copy_to_out(t, k, self.frame.slot(x))
             k += 1
@@ -247,24 +251,48 @@ class FuncCodegen:
             st.push((REG, result, self.masm.RET_GPR))
 
     # -- binary and unary operators ----------------------------------------------------------
+    # Each is the handler of its operators (g, op, imm), its parameters in NUMERIC[op.name].
     # These pop at least as many entries as they push, so `max_depth` cannot grow: the result
-    # goes straight onto `items` (ValueStack.push without its depth test).
-    def int_binop(self, aop, size) -> None:
+    # goes straight onto `items` (ValueStack.push without its depth test).  Integer operands
+    # are popped by `pop_reg` inlined (an integer lives in a GPR): the most frequent case, a
+    # register or a local, without a call.
+    def int_binop(self, op, imm) -> None:
+        aop, size = NUMERIC[op.name]
         st = self.stack
+        items = st.items
+        free = st.free_gpr
         m = self.masm
-        top = st.items[-1]
+        top = items[-1]
         if top[0] == CONST and m.alu_imm_ok(aop, size, top[2]):
-            st.pop()
-            t, lhs = st.pop_reg()
+            del items[-1]
+        else:
+            e = items.pop()  # rhs
+            if e[0] == REG:
+                rhs = e[2]
+            elif e[0] == LOCAL and free:
+                rhs = free.pop(0)
+                m.load_slot(e[1], rhs, st.local_off[e[2]])
+            else:
+                rhs = st.load(e, len(items))
+            top = None
+        e = items.pop()  # lhs
+        t = e[1]
+        if e[0] == REG:
+            lhs = e[2]
+        elif e[0] == LOCAL and free:
+            lhs = free.pop(0)
+            m.load_slot(t, lhs, st.local_off[e[2]])
+        else:
+            lhs = st.load(e, len(items))
+        if top is not None:
             m.alu_ri(aop, size, lhs, top[2])
         else:
-            _, rhs = st.pop_reg()
-            t, lhs = st.pop_reg()
             m.alu_rr(aop, size, lhs, rhs)
-            st.free(rhs)
-        st.items.append((REG, t, lhs))
+            free.append(rhs)
+        items.append((REG, t, lhs))
 
-    def shift(self, sop, size) -> None:
+    def shift(self, op, imm) -> None:
+        sop, size = NUMERIC[op.name]
         st = self.stack
         m = self.masm
         top = st.items[-1]
@@ -288,7 +316,8 @@ class FuncCodegen:
             st.free(rhs)
         st.push((REG, t, lhs))
 
-    def divrem(self, dop, size) -> None:
+    def divrem(self, op, imm) -> None:
+        dop, size = NUMERIC[op.name]
         st = self.stack
         m = self.masm
         fixed = m.divrem_regs(dop)
@@ -311,22 +340,49 @@ class FuncCodegen:
                 st.free(r)
         st.push((REG, t, result_reg))
 
-    def compare(self, cond, size) -> None:
+    def compare(self, op, imm) -> None:
+        cond, size = NUMERIC[op.name]
         st = self.stack
+        items = st.items
+        free = st.free_gpr
         m = self.masm
-        top = st.items[-1]
+        top = items[-1]
         if top[0] == CONST and m.cmp_imm_ok(size, top[2]):
-            st.pop()
-            _, lhs = st.pop_reg()
+            del items[-1]
+        else:
+            e = items.pop()  # rhs
+            if e[0] == REG:
+                rhs = e[2]
+            elif e[0] == LOCAL and free:
+                rhs = free.pop(0)
+                m.load_slot(e[1], rhs, st.local_off[e[2]])
+            else:
+                rhs = st.load(e, len(items))
+            top = None
+        e = items.pop()  # lhs
+        if e[0] == REG:
+            lhs = e[2]
+        elif e[0] == LOCAL and free:
+            lhs = free.pop(0)
+            m.load_slot(e[1], lhs, st.local_off[e[2]])
+        else:
+            lhs = st.load(e, len(items))
+        if top is not None:
             m.cmp_ri_set(cond, size, lhs, lhs, top[2])
         else:
-            _, rhs = st.pop_reg()
-            _, lhs = st.pop_reg()
             m.cmp_rr_set(cond, size, lhs, lhs, rhs)
-            st.free(rhs)
-        st.items.append((REG, I32, lhs))
+            free.append(rhs)
+        items.append((REG, I32, lhs))
 
-    def fcompare(self, cond, t) -> None:
+    def eqz(self, op, imm) -> None:
+        size = NUMERIC[op.name]
+        st = self.stack
+        _, r = st.pop_reg()
+        self.masm.cmp_ri_set("eq", size, r, r, 0)
+        st.items.append((REG, I32, r))
+
+    def fcompare(self, op, imm) -> None:
+        cond, t = NUMERIC[op.name]
         st = self.stack
         _, rhs = st.pop_reg()
         _, lhs = st.pop_reg()
@@ -336,7 +392,8 @@ class FuncCodegen:
         st.free(lhs)
         st.push((REG, I32, dst))
 
-    def fbinop(self, fop, t) -> None:
+    def fbinop(self, op, imm) -> None:
+        fop, t = NUMERIC[op.name]
         st = self.stack
         _, rhs = st.pop_reg()
         _, lhs = st.pop_reg()
@@ -344,7 +401,8 @@ class FuncCodegen:
         st.free(rhs)
         st.items.append((REG, t, lhs))
 
-    def unop(self, uop, size) -> None:
+    def unop(self, op, imm) -> None:
+        uop, size = NUMERIC[op.name]
         st = self.stack
         t, r = st.pop_reg()
         if t in FLOAT_TYPES:
@@ -353,7 +411,9 @@ class FuncCodegen:
             self.masm.unop(uop, size, r, r)
         st.items.append((REG, t, r))
 
-    def convert(self, name, src_t, dst_t) -> None:
+    def convert(self, op, imm) -> None:
+        name = op.name
+        src_t, dst_t = NUMERIC[name]
         st = self.stack
         _, src = st.pop_reg()
         same = (src_t in FLOAT_TYPES) == (dst_t in FLOAT_TYPES)
@@ -383,6 +443,12 @@ class _Handlers(dict):
         op = _OPS_BY_NAME.get(name)
         if op is not None and op.prefix == 0:
             BY_BYTE[op.code] = handler
+
+    def __delitem__(self, name) -> None:
+        super().__delitem__(name)
+        op = _OPS_BY_NAME.get(name)
+        if op is not None and op.prefix == 0:
+            BY_BYTE[op.code] = None
 
 
 BY_BYTE: list = [None] * 256
@@ -538,7 +604,7 @@ def _br_table(g, op, imm):
 
 @handles("drop")
 def _drop(g, op, imm):
-    e = g.stack.pop()
+    e = g.stack.items.pop()
     if e[0] == REG:
         g.stack.free(e[2])
 
@@ -582,17 +648,22 @@ def _set_local(g, index, e):
 @handles("local.set")
 def _local_set(g, op, imm):
     st = g.stack
-    st.materialize_local(imm)
-    e = st.pop()
-    _set_local(g, imm, e)
-    if e[0] == REG:
+    items = st.items
+    if (LOCAL, g.local_types[imm], imm) in items:  # ValueStack.materialize_local's test
+        st.materialize_local(imm)
+    e = items.pop()
+    if e[0] == REG:  # _set_local's most frequent case, inlined
+        g.masm.store_slot(e[1], st.local_off[imm], e[2])
         st.free(e[2])
+    else:
+        _set_local(g, imm, e)
 
 
 @handles("local.tee")
 def _local_tee(g, op, imm):
     st = g.stack
-    st.materialize_local(imm)
+    if (LOCAL, g.local_types[imm], imm) in st.items:  # ValueStack.materialize_local's test
+        st.materialize_local(imm)
     e = st.items[-1]
     if e[0] != REG and e[0] != CONST:
         # keep the value in a register rather than re-reading the local later
@@ -606,9 +677,13 @@ def _local_tee(g, op, imm):
 def _global_get(g, op, imm):
     t = g.env.global_valtypes[imm]  # checked once per module
     st = g.stack
-    r = st.alloc(t in FLOAT_TYPES)
+    free = st.free_fpr if t in FLOAT_TYPES else st.free_gpr
+    r = free.pop(0) if free else st.alloc(t in FLOAT_TYPES)  # alloc(), its usual case inlined
     g.masm.global_get(t, r, g.env.global_ptrs[imm])
-    st.push((REG, t, r))
+    items = st.items  # ValueStack.push, inlined
+    items.append((REG, t, r))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 @handles("global.set")
@@ -631,17 +706,29 @@ def _i32_const(g, op, imm):
 
 @handles("i64.const")
 def _i64_const(g, op, imm):
-    g.stack.push((CONST, I64, imm & MASK64))
+    st = g.stack  # ValueStack.push, inlined
+    items = st.items
+    items.append((CONST, I64, imm & MASK64))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 @handles("f32.const")
 def _f32_const(g, op, imm):
-    g.stack.push((CONST, F32, imm))
+    st = g.stack  # ValueStack.push, inlined
+    items = st.items
+    items.append((CONST, F32, imm))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 @handles("f64.const")
 def _f64_const(g, op, imm):
-    g.stack.push((CONST, F64, imm))
+    st = g.stack  # ValueStack.push, inlined
+    items = st.items
+    items.append((CONST, F64, imm))
+    if len(items) > st.max_depth:
+        st.max_depth = len(items)
 
 
 # -- calls ----------------------------------------------------------------------------------------
@@ -689,27 +776,45 @@ def _load(g, op, imm):
     if imm[2]:  # memory 0 (memory64 is rejected once per module, check_module_scope)
         _check_mem(g, imm[2])
     st = g.stack
+    items = st.items
+    m = g.masm
     t = op.results[0]
-    _, addr = st.pop_reg()
+    e = items.pop()  # the address: pop_reg inlined (an i32 lives in a GPR)
+    if e[0] == REG:
+        addr = e[2]
+    elif e[0] == LOCAL and st.free_gpr:
+        addr = st.free_gpr.pop(0)
+        m.load_slot(e[1], addr, st.local_off[e[2]])
+    else:
+        addr = st.load(e, len(items))
     if t in FLOAT_TYPES:
         dst = st.alloc(True)
-        g.masm.wasm_load(op.name, dst, addr, imm[1])
-        st.free(addr)
+        m.wasm_load(op.name, dst, addr, imm[1])
+        st.free_gpr.append(addr)
     else:
         dst = addr
-        g.masm.wasm_load(op.name, dst, addr, imm[1])
-    st.items.append((REG, t, dst))
+        m.wasm_load(op.name, dst, addr, imm[1])
+    items.append((REG, t, dst))
 
 
 def _store(g, op, imm):
     if imm[2]:
         _check_mem(g, imm[2])
     st = g.stack
+    items = st.items
+    m = g.masm
     _, val = st.pop_reg()
-    _, addr = st.pop_reg()
-    g.masm.wasm_store(op.name, addr, imm[1], val)
+    e = items.pop()  # the address: pop_reg inlined (an i32 lives in a GPR)
+    if e[0] == REG:
+        addr = e[2]
+    elif e[0] == LOCAL and st.free_gpr:
+        addr = st.free_gpr.pop(0)
+        m.load_slot(e[1], addr, st.local_off[e[2]])
+    else:
+        addr = st.load(e, len(items))
+    m.wasm_store(op.name, addr, imm[1], val)
     st.free(val)
-    st.free(addr)
+    st.free_gpr.append(addr)
 
 
 @handles("memory.size")
@@ -817,55 +922,57 @@ def _ref_func(g, op, imm):
 
 
 # -- numeric operators, registered from the opcode table's families --------------------------------
+#: numeric operator name -> the parameters its handler (a FuncCodegen method) reads
+NUMERIC: dict = {}
+
+
 def _register_numeric():
     from winch.wasm.opcodes import OPS
 
-    int_alu = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
-    shifts = {"shl": "shl", "shr_s": "shr_s", "shr_u": "shr_u", "rotl": "rotl", "rotr": "rotr"}
+    int_alu = {"add", "sub", "mul", "and", "or", "xor"}
+    shifts = {"shl", "shr_s", "shr_u", "rotl", "rotr"}
     divs = ("div_s", "div_u", "rem_s", "rem_u")
+    C = FuncCodegen
     for o in OPS:
         if o.feature not in SCALAR_FEATURES:
             continue
         name = o.name
         ty, _, rest = name.partition(".")
+        size = 4 if ty in ("i32", "f32") else 8
         if o.family == "load":
             HANDLERS[name] = _load
         elif o.family == "store":
             HANDLERS[name] = _store
         elif o.family == "binop":
-            size = 4 if ty in ("i32", "f32") else 8
             t = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}[ty]
             if ty[0] == "f":
-                HANDLERS[name] = (lambda fop, t: lambda g, op, imm: g.fbinop(fop, t))(rest, t)
+                NUMERIC[name] = (rest, t)
+                HANDLERS[name] = C.fbinop
             elif rest in int_alu:
-                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.int_binop(a, s))(rest, size)
+                NUMERIC[name] = (rest, size)
+                HANDLERS[name] = C.int_binop
             elif rest in shifts:
-                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.shift(a, s))(rest, size)
+                NUMERIC[name] = (rest, size)
+                HANDLERS[name] = C.shift
             elif rest in divs:
-                HANDLERS[name] = (lambda a, s: lambda g, op, imm: g.divrem(a, s))(rest, size)
+                NUMERIC[name] = (rest, size)
+                HANDLERS[name] = C.divrem
         elif o.family == "cmp":
-            size = 4 if ty in ("i32", "f32") else 8
             if ty[0] == "f":
-                t = F32 if ty == "f32" else F64
-                HANDLERS[name] = (lambda c, t: lambda g, op, imm: g.fcompare(c, t))(rest, t)
+                NUMERIC[name] = (rest, F32 if ty == "f32" else F64)
+                HANDLERS[name] = C.fcompare
             else:
-                HANDLERS[name] = (lambda c, s: lambda g, op, imm: g.compare(c, s))(rest, size)
+                NUMERIC[name] = (rest, size)
+                HANDLERS[name] = C.compare
         elif o.family == "test":
-            size = 4 if ty == "i32" else 8
-            HANDLERS[name] = (lambda s: lambda g, op, imm: _eqz(g, s))(size)
+            NUMERIC[name] = size
+            HANDLERS[name] = C.eqz
         elif o.family == "unop":
-            size = 4 if ty in ("i32", "f32") else 8
-            HANDLERS[name] = (lambda u, s: lambda g, op, imm: g.unop(u, s))(rest, size)
+            NUMERIC[name] = (rest, size)
+            HANDLERS[name] = C.unop
         elif o.family == "conv":
-            HANDLERS[name] = (lambda n, a, b: lambda g, op, imm: g.convert(n, a, b))(
-                name, o.params[0], o.results[0])
-
-
-def _eqz(g, size):
-    st = g.stack
-    _, r = st.pop_reg()
-    g.masm.cmp_ri_set("eq", size, r, r, 0)
-    st.items.append((REG, I32, r))
+            NUMERIC[name] = (o.params[0], o.results[0])
+            HANDLERS[name] = C.convert
 
 
 _register_numeric()

@@ -14,7 +14,7 @@ targets expect their values in the slots of their positions.
 
 from __future__ import annotations
 
-from winch.wasm.types import F32, F64, V128
+from winch.wasm.types import F32, F64
 
 CONST, REG, LOCAL, MEM = 0, 1, 2, 3
 
@@ -97,7 +97,7 @@ class ValueStack:
         elif kind == CONST:
             self.masm.store_slot_imm(t, off, x)
         elif kind == LOCAL:
-            self.masm.copy_slot(t, off, self.frame.local(x))
+            self.masm.copy_slot(t, off, self.local_off[x])
         self.items[i] = (MEM, t, i)
 
     # -- pushing and popping ----------------------------------------------------------------
@@ -159,7 +159,7 @@ class ValueStack:
         elif kind == CONST:
             m.fconst(t, reg, x) if t in FLOAT_TYPES else m.mov_ri(4 if t == 0x7F else 8, reg, x)
         elif kind == LOCAL:
-            m.load_slot(t, reg, self.frame.local(x))
+            m.load_slot(t, reg, self.local_off[x])
         else:
             m.load_slot(t, reg, self.frame.slot(x))
         return t
@@ -204,7 +204,7 @@ class ValueStack:
         elif kind == CONST:
             m.store_slot_imm(t, off, x)
         elif kind == LOCAL:
-            m.copy_slot(t, off, self.frame.local(x))
+            m.copy_slot(t, off, self.local_off[x])
         else:
             src = self.frame.slot(x)
             if src != off:

@@ -203,20 +203,24 @@ class CodeBuffer:
         """Append a sequence captured by `recorded`: its bytes, and its trap records, labels
         and label uses moved to where it now starts."""
         code, more = rec
-        at = len(self.data)
-        self.data += code
+        data = self.data
+        at = len(data)
+        data += code
         if more is None:
             return
         traps, binds, uses = more
-        for rel, kind in traps:
-            self._traps.append((at + rel, kind))
-        labels = self._labels
-        base = len(labels)
-        for rel in binds:
-            labels.append(at + rel)
-        for rel, is_const, ref, use in uses:
-            lab = self.constant(*ref) if is_const else base + ref
-            self._fixups.append((at + rel, lab, use))
+        if traps:
+            add = self._traps.append
+            for rel, kind in traps:
+                add((at + rel, kind))
+        if binds or uses:
+            labels = self._labels
+            base = len(labels)
+            for rel in binds:
+                labels.append(at + rel)
+            for rel, is_const, ref, use in uses:
+                lab = self.constant(*ref) if is_const else base + ref
+                self._fixups.append((at + rel, lab, use))
 
     # -- traps and relocations -----------------------------------------------------------
     def add_trap(self, kind: Any, at: int | None = None) -> None:

@@ -22,6 +22,8 @@ Invariants:
   them, since a recording made by the unpatched code would hide the bug.
 - A dict that reaches `limit` entries starts again empty: a long fuzzing run sees ever new
   immediates, and memory must stay bounded.
+- A method's dict maps its operands to the recording's bytes when it is plain bytes (no
+  trap, label or constant), else to the recording `(bytes, more)`, or to False.
 """
 
 from __future__ import annotations
@@ -46,25 +48,36 @@ class Recordings:
 
         `template`: None, or `(key_of, build, fill)`: `key_of(args)` the template key of
         these operands (None: no template), `build(masm, fn, args)` the template (False:
-        none), `fill(template, args)` the recording for these operands."""
+        none), `fill(template, args)` the recording for these operands.  A fourth item
+        True: `build(masm, fn, args, first)` gets `first`, the recording of `args` (made by
+        assembling them in place, which the first operands of a key need anyway), or None
+        if they could not be recorded."""
         if fn is None:
             return lambda f: self.memo(f, template=template)
         owner = self
         name = fn.__name__
         exact = self.caches[name] = memo_cache()
         if template is not None:
-            key_of, build, fill = template
+            key_of, build, fill = template[:3]
+            from_first = len(template) > 3 and template[3]
             templates = self.caches[name + " templates"] = memo_cache()
 
         def method(self, *args):
             rec = exact.get(args)
+            if rec.__class__ is bytes:  # plain bytes: most recordings
+                self.buf.data += rec
+                return
             if rec is None:
+                pending = None  # a template key to build from this recording
                 if template is not None:
                     tkey = key_of(args)
                     if tkey is not None:
                         t = templates.get(tkey)
                         if t is None:
-                            t = templates[tkey] = build(self, fn, args)
+                            if from_first:
+                                pending = tkey
+                            else:
+                                t = templates[tkey] = build(self, fn, args)
                         if t:
                             rec = fill(t, args)
                 if rec is None:  # assemble, and record
@@ -72,13 +85,15 @@ class Recordings:
                     mark = buf.mark()
                     fn(self, *args)
                     rec = buf.recorded(mark)
+                    if pending is not None:
+                        templates[pending] = build(self, fn, args, rec)
                     if len(exact) >= owner.limit:
                         exact.clear()
-                    exact[args] = False if rec is None else rec
+                    exact[args] = False if rec is None else rec[0] if rec[1] is None else rec
                     return
                 if len(exact) >= owner.limit:
                     exact.clear()
-                exact[args] = rec
+                exact[args] = rec[0] if rec[1] is None else rec
             if rec:
                 if rec[1] is None:
                     self.buf.data += rec[0]

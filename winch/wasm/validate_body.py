@@ -8,7 +8,8 @@ Algorithm: the spec's validation algorithm (appendix "Validation Algorithm"): an
 stack of value types and a control stack of frames `[kind, label_types, end_types, height,
 unreachable, start_types]`.  `BOT` is the unknown type popped from the polymorphic stack of
 unreachable code.  The loop dispatches on a per-byte kind (most frequent first) and inlines
-the one-byte LEB case; rare operators go through `instrs.read_imm`.
+the one-byte LEB case (two-byte too for local, call and i32.const immediates); rare operators
+go through `instrs.read_imm`.
 
 Invariants:
 - `height` and `unreach` always mirror `ctrl[-1][3]` and `ctrl[-1][4]`.
@@ -28,7 +29,7 @@ import struct
 from winch.errors import DecodeError, Unsupported, ValidationError, WinchError
 from winch.wasm import opcodes as K
 from winch.wasm.instrs import read_imm, read_op
-from winch.wasm.leb import read_s32, read_s33, read_s64, read_u32, read_u64
+from winch.wasm.leb import read_s32, read_s33, read_s64, read_u32
 from winch.wasm.types import (
     BOT, EXTERNREF, F32, F64, FOREIGN_VALUE_TYPES, FUNCREF, I32, I64, NUM_TYPES, V128,
     VALUE_TYPES, type_name, types_str,
@@ -200,8 +201,12 @@ def validate_body(ctx: BodyContext, func_index: int, func, data, visit=None,
     `winch.codegen.func.FuncCodegen`) lowered inside this loop instead, without a callback
     per instruction: its `by_byte` handler list (opcode byte -> handler(g, op, imm)) is
     called directly while the code is reachable, `srclocs` gets the code offset and the
-    wasm offset of each lowered instruction (two items, no tuple), and `visit` takes the
+    wasm offset of each lowered instruction (one int, `code << 32 | wasm`), and `visit` takes the
     rare cases (unreachable code, prefixed operators, no handler, the final `end`).
+    `local.get` and `i32.const` emit no code: unless `lower.local_entry_kind` (the kind of
+    the value-stack entry `(kind, type, index)` of a local) or `lower.i32_const_entry` (an
+    entry without its value) is None, the loop pushes their entries onto
+    `lower.stack.items` itself (no handler call).
     """
     start, end = func.body
     # The loop reads a private copy of the body, so that no read can run into the next one:
@@ -246,11 +251,18 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
     single = SINGLE
     meminfo = MEMINFO
     lget_fast = min(nlocs, 0x80)
+    lget_kind = i32c_entry = None
     if lower is not None:  # lowering in this loop (see validate_body)
         visit = lower.visit
         by_byte = lower.by_byte
         srcloc = lower.srclocs.append
         out = lower.masm.buf.data  # the code bytearray (grows in place)
+        # local.get and i32.const (two fifths of all instructions) push an entry and emit
+        # nothing: pushed here, without a call, unless their handlers were replaced
+        vstack = lower.stack
+        items = vstack.items
+        lget_kind = lower.local_entry_kind  # None: call the handler
+        i32c_entry = lower.i32_const_entry  # (kind, type) of the entry, or None
     # No bounds test per instruction: reading past the private copy of the body raises
     # IndexError, which the caller reports as "unexpected end".
     while True:
@@ -262,17 +274,41 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
             if imm < lget_fast:  # a one-byte index of an existing local
                 pos += 2
             else:
-                imm, pos = read_u32(data, pos + 1, end)
+                if imm & 0x80 and pos + 2 < end and data[pos + 2] < 0x80:  # two bytes
+                    imm = (imm & 0x7F) | data[pos + 2] << 7
+                    pos += 3
+                else:
+                    imm, pos = read_u32(data, pos + 1, end)
                 if imm >= nlocs:
                     raise ValidationError(f"unknown local {imm}", at)
             push(locs[imm])
+            if lget_kind is not None and not lower.unreachable:
+                srcloc(len(out) << 32 | base + at)
+                items.append((lget_kind, locs[imm], imm))
+                if len(items) > vstack.max_depth:
+                    vstack.max_depth = len(items)
+                continue
         elif kind == 1:  # X_I32C
             imm = data[pos + 1]
             if imm < 0x40:  # a one-byte non-negative constant
                 pos += 2
+            elif imm < 0x80:  # a one-byte negative constant
+                imm -= 0x80
+                pos += 2
+            elif pos + 2 < end and data[pos + 2] < 0x80:  # two bytes
+                imm = (imm & 0x7F) | data[pos + 2] << 7
+                if imm & 0x2000:
+                    imm -= 0x4000
+                pos += 3
             else:
                 imm, pos = read_s32(data, pos + 1, end)
             push(I32)
+            if i32c_entry is not None and not lower.unreachable:
+                srcloc(len(out) << 32 | base + at)
+                items.append(i32c_entry + (imm & 0xFFFF_FFFF,))
+                if len(items) > vstack.max_depth:
+                    vstack.max_depth = len(items)
+                continue
         elif kind == 2:  # X_NUM: fixed-signature numeric operator
             pos += 1
             imm = None
@@ -317,7 +353,11 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
             imm = data[pos + 1]
             pos += 2
             if imm & 0x80:
-                imm, pos = read_u32(data, pos - 1, end)
+                if pos < end and data[pos] < 0x80:  # two bytes
+                    imm = (imm & 0x7F) | data[pos] << 7
+                    pos += 1
+                else:
+                    imm, pos = read_u32(data, pos - 1, end)
             if imm >= nlocs:
                 raise ValidationError(f"unknown local {imm}", at)
             t = locs[imm]
@@ -357,7 +397,11 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
             imm = data[pos + 1]
             pos += 2
             if imm & 0x80:
-                imm, pos = read_u32(data, pos - 1, end)
+                if pos < end and data[pos] < 0x80:  # two bytes
+                    imm = (imm & 0x7F) | data[pos] << 7
+                    pos += 1
+                else:
+                    imm, pos = read_u32(data, pos - 1, end)
             if imm >= nfuncs:
                 raise ValidationError(f"unknown function {imm}", at)
             callee = funcs[imm]
@@ -464,7 +508,13 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
                 raise _mismatch(t1, t2, at)
             push(t1 if t1 != BOT else t2)
         elif kind == 13:  # X_I64C
-            imm, pos = read_s64(data, pos + 1, end)
+            imm = data[pos + 1]
+            if imm < 0x80:  # one byte
+                if imm & 0x40:
+                    imm -= 0x80
+                pos += 2
+            else:
+                imm, pos = read_s64(data, pos + 1, end)
             push(I64)
         elif kind == 14:  # X_STOP: return, unreachable
             pos += 1
@@ -548,8 +598,7 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
             if h is None or lower.unreachable:
                 visit(single[b], imm, base + at)
             else:
-                srcloc(len(out))
-                srcloc(base + at)
+                srcloc(len(out) << 32 | base + at)
                 try:
                     h(lower, single[b], imm)
                 except WinchError:

@@ -32,8 +32,11 @@ Memoized operations (issue 16).  An operation marked `@_memo` emits code that de
 on its operands: the first call with given operands emits through the assembler and records
 the bytes, trap records and own labels (`CodeBuffer.recorded`); later calls with the same
 operands append the recording.  A trap check is `b.cond . + 8` over its `brk` (no label), so
-bounds-checked loads and stores replay too.  `clear_caches()` (and oracle/mutants.py, through
-`winch.masm.buffer.clear_memo_caches`) forgets them all.
+bounds-checked loads and stores replay too.  Operands that differ only in registers, offsets
+and immediates of the same class share a field template (`_memo(template=...)`: templates.py,
+winch/isa/field_templates.py): new operands of a known shape are filled in, not assembled.
+`clear_caches()` (and oracle/mutants.py, through `winch.masm.buffer.clear_memo_caches`)
+forgets them all.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ from __future__ import annotations
 import struct
 
 from winch.errors import EncodingError
+from winch.isa.aarch64 import templates as _t
 from winch.isa.aarch64.asm import A64Assembler, Cond, Extend
 from winch.isa.aarch64.imms import encode_logical_imm
+from winch.isa.field_templates import seal
 from winch.masm.base import MacroAssembler
 from winch.masm.buffer import CodeBuffer, emit_jump_table, memo_cache
 from winch.masm.replay import Recordings
@@ -89,6 +94,29 @@ def clear_caches() -> None:
     """Forget every memoized sequence of this file (the assembler keeps its own)."""
     _RECORDINGS.clear()
     _FRAME_SIZE_CODE.clear()
+    _t._MOV_CLASSES.clear()
+
+
+def _label_code(emit):
+    """(bytes, label use) of `emit(assembler, label)`: one instruction that refers to a
+    label, as the assembler encodes it (displacement 0, patched at `finish`)."""
+    buf = CodeBuffer()
+    label = buf.new_label()
+    emit(A64Assembler(buf), label)
+    buf.bind_label(label)
+    code, (_, _, ((at, _, _, use),)) = buf.recorded((0, 0, 0, 0, 0))
+    assert at == 0 and len(code) == 4
+    return code, use
+
+
+#: The masm's branches to labels (b, bl; cbz/cbnz by size and register), as the assembler
+#: encodes them: the hottest plain (not recorded) emissions of a body.
+_B = _label_code(lambda a, lab: a.b(lab))
+_BL = _label_code(lambda a, lab: a.bl(lab))
+_CBZ = {(size, r): _label_code(lambda a, lab: a.cbz(size, r, lab))
+        for size in (4, 8) for r in range(31)}
+_CBNZ = {(size, r): _label_code(lambda a, lab: a.cbnz(size, r, lab))
+         for size in (4, 8) for r in range(31)}
 
 
 def _fsize(t) -> int:
@@ -104,6 +132,7 @@ def _fbits(size: int, value: float) -> int:
         struct.unpack("<Q", struct.pack("<d", value))[0]
 
 
+@seal  # no field template while a method is patched (a planted bug)
 class A64Masm(MacroAssembler):
     FP, SP = FP, SP
     GPRS = tuple(range(0, 16)) + tuple(range(19, 28))
@@ -193,14 +222,14 @@ class A64Masm(MacroAssembler):
     def _st(self, width, rt, base, off, fp=False) -> None:
         self._ldst("strf" if fp else "str", width, rt, base, off)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (3, _t.v_typed)))
     def _typed_ld(self, t, reg, base, off) -> None:
         if reg >= V0:
             self._ldst("ldrf", _fsize(t), reg - V0, base, off)
         else:
             self._ldst("ldr", _isize(t), reg, base, off)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (3, _t.v_typed)))
     def _typed_st(self, t, reg, base, off) -> None:
         if reg >= V0:
             self._ldst("strf", _fsize(t), reg - V0, base, off)
@@ -218,9 +247,16 @@ class A64Masm(MacroAssembler):
     def prologue(self, frame) -> int:
         patch = self.buf.offset() + 8  # the movz after stp and mov
         self._frame_setup()
-        for j in range(frame.nlocals):  # str xzr to each local: memoized per slot offset
-            self._store_imm(I64, FP, frame.local(frame.nparams + j), 0)
+        if frame.nlocals:
+            self._zero_locals(tuple(frame.local(frame.nparams + j)
+                                    for j in range(frame.nlocals)))
         return patch
+
+    @_memo
+    def _zero_locals(self, offsets) -> None:
+        """str xzr to the frame slot of each local (offsets from fp)."""
+        for off in offsets:
+            self._store_imm(I64, FP, off, 0)
 
     @_memo
     def _frame_setup(self) -> None:
@@ -271,18 +307,18 @@ class A64Masm(MacroAssembler):
     def fmov_rr(self, dst, src) -> None:
         self.a.fmov_rr(8, dst - V0, src - V0)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.v_mov_ri)))
     def mov_ri(self, size, dst, imm) -> None:
         self._mov_imm(4 if size == 4 else 8, dst, imm)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.v_fconst_bits)))
     def fconst(self, t, dst, bits) -> None:
         # through a GPR, not a literal pool: ldr-literal reaches only +-1 MiB, and the pool
         # sits after all the code of the module
         size = _fsize(t)
         self.a.fmov_from_gpr(size, dst - V0, ZR if bits == 0 else self._imm(size, bits))
 
-    @_memo
+    @_memo(template=_t.template((3, _t.v_store_imm_bits), (2, _t.v_store_imm_off)))
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         if bits == 0:
@@ -291,7 +327,7 @@ class A64Masm(MacroAssembler):
             self._mov_imm(size, VAL, bits)  # the value in VAL: the address may need ADDR
             self._st(size, VAL, base, off)
 
-    @_memo
+    @_memo(template=_t.template((4, _t.v_copy), (2, _t.v_copy)))
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, VAL, sbase, soff)
@@ -311,11 +347,11 @@ class A64Masm(MacroAssembler):
     _RR = {"add": "add_rr", "sub": "sub_rr", "and": "and_rr", "or": "orr_rr", "xor": "eor_rr",
            "mul": "mul"}
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def alu_rr(self, op, size, dst, src) -> None:
         getattr(self.a, self._RR[op])(size, dst, dst, src)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.v_alu_ri)))
     def alu_ri(self, op, size, dst, imm) -> None:
         a = self.a
         imm &= (1 << (8 * size)) - 1
@@ -332,7 +368,7 @@ class A64Masm(MacroAssembler):
             return
         self.alu_rr(op, size, dst, self._imm(size, imm))
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def shift_rr(self, op, size, dst, count) -> None:
         a = self.a
         if op == "rotl":
@@ -342,7 +378,7 @@ class A64Masm(MacroAssembler):
             {"shl": a.lslv, "shr_s": a.asrv, "shr_u": a.lsrv, "rotr": a.rorv}[op](
                 size, dst, dst, count)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg)))
     def shift_ri(self, op, size, dst, imm) -> None:
         a = self.a
         bits = 8 * size
@@ -362,7 +398,7 @@ class A64Masm(MacroAssembler):
     def divrem_regs(self, op):
         return None
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def divrem(self, op, size, result, lhs, rhs) -> None:
         a = self.a
         ok = self.new_label()
@@ -384,7 +420,7 @@ class A64Masm(MacroAssembler):
             (a.sdiv if op == "rem_s" else a.udiv)(size, VAL, lhs, rhs)
             a.msub(size, result, VAL, rhs, lhs)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def unop(self, op, size, dst, src) -> None:
         a = self.a
         if op == "clz":
@@ -417,17 +453,17 @@ class A64Masm(MacroAssembler):
         else:
             a.cmp_rr(size, lhs, self._imm(size, imm))
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         self.a.cmp_rr(size, lhs, rhs)
         self.a.cset(4, dst, INT_COND[cond])
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.v_cmp_ri)))
     def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
         self._cmp_imm(size, lhs, imm)
         self.a.cset(4, dst, INT_COND[cond])
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.reg), (3, _t.reg)))
     def select(self, t, a_reg, b_reg, cond) -> None:
         a = self.a
         a.cmp_imm(4, cond, 0)
@@ -437,12 +473,12 @@ class A64Masm(MacroAssembler):
             a.csel(8, a_reg, a_reg, b_reg, Cond.NE)
 
     # -- float operators ---------------------------------------------------------------------------
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
         self.a.fcmp(_fsize(t), lhs - V0, rhs - V0)
         self.a.cset(4, dst, F_COND[cond])
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def fbin(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -461,7 +497,7 @@ class A64Masm(MacroAssembler):
         else:
             raise NotImplementedError(op)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def fun(self, op, t, dst, src) -> None:
         a = self.a
         size = _fsize(t)
@@ -474,7 +510,7 @@ class A64Masm(MacroAssembler):
             raise NotImplementedError(op)
 
     # -- conversions -----------------------------------------------------------------------------
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.reg)))
     def convert(self, name, dst, src) -> None:
         a = self.a
         rest = name.split(".", 1)[1]
@@ -523,14 +559,23 @@ class A64Masm(MacroAssembler):
         self._trap_unless(Cond.LT, TrapKind.integer_overflow)
 
     # -- control flow ----------------------------------------------------------------------------
+    # branches to labels: the assembler's words (`_B`, `_CBZ`, ...), appended here directly
     def jump(self, label) -> None:
-        self.a.b(label)
+        buf = self.buf
+        buf.use_label(label, _B[1])
+        buf.data += _B[0]
 
     def branch_zero(self, size, reg, label) -> None:
-        self.a.cbz(size, reg, label)
+        code, use = _CBZ[size, reg]
+        buf = self.buf
+        buf.use_label(label, use)
+        buf.data += code
 
     def branch_nonzero(self, size, reg, label) -> None:
-        self.a.cbnz(size, reg, label)
+        code, use = _CBNZ[size, reg]
+        buf = self.buf
+        buf.use_label(label, use)
+        buf.data += code
 
     def br_table(self, index, labels, default) -> None:
         a = self.a
@@ -575,7 +620,8 @@ class A64Masm(MacroAssembler):
         if offset:
             self._add_const(VAL, VAL, offset)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.access({k: v[1] for k, v in LOADS.items()})),
+                                (1, _t.reg)))
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, width, size = LOADS[name]
         self._bounds(addr, offset, width)
@@ -587,7 +633,8 @@ class A64Masm(MacroAssembler):
         else:
             a.ldr_reg(width, dst, VAL, addr)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.access({k: v[1] for k, v in STORES.items()})),
+                                (3, _t.reg)))
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, width = STORES[name]
         self._bounds(addr, offset, width)
@@ -598,7 +645,9 @@ class A64Masm(MacroAssembler):
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
-        self.a.bl(self.env.func_labels[func_index])
+        buf = self.buf
+        buf.use_label(self.env.func_labels[func_index], _BL[1])
+        buf.data += _BL[0]
 
     @_memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:

@@ -73,6 +73,7 @@ Invariants
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -724,6 +725,11 @@ class PcRel:
 
     def patch(self, code: bytearray, at: int, target: int) -> None:
         delta = target - at
+        fast = _PCREL_PACK.get(self.bits)  # the common case: in range, halfword aligned
+        if fast is not None and not delta & 1 and fast[1] <= delta >> 1 <= fast[2] and \
+                code.__class__ is bytearray:
+            fast[0].pack_into(code, at + 2, delta >> 1)
+            return
         if delta & 1:
             raise EncodingError(f"relative target {target:#x} from {at:#x} is not halfword aligned")
         lo, hi = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
@@ -738,6 +744,9 @@ class PcRel:
 
 PCREL16 = PcRel(16)
 PCREL32 = PcRel(32)
+#: bits -> (big-endian signed packer, lowest and highest halfword count): `PcRel.patch`.
+_PCREL_PACK = {16: (struct.Struct(">h"), -(1 << 15), (1 << 15) - 1),
+               32: (struct.Struct(">i"), -(1 << 31), (1 << 31) - 1)}
 _REL_USE = MappingProxyType({Kind.REL16: PCREL16, Kind.REL32: PCREL32})
 
 

@@ -36,14 +36,16 @@ from __future__ import annotations
 
 import struct
 
+from winch.isa.field_templates import seal
+from winch.isa.s390x import templates as _t
 from winch.isa.s390x.asm import Cond, Mem, S390xAssembler
 from winch.masm.base import MacroAssembler
-from winch.masm.buffer import emit_jump_table
+from winch.masm.buffer import CodeBuffer, emit_jump_table
 from winch.masm.replay import Recordings
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
-from winch.wasm.types import F32, F64, I32
+from winch.wasm.types import F32, I32
 
 SP, FP, LR, VM = 15, 11, 14, 13
 R0, R1, R12 = 0, 1, 12
@@ -67,7 +69,9 @@ _STORES = {(4, False): ("ST", "STY"), (8, False): ("STG", "STG"),
 
 
 #: The recorded operations (`_memo`, winch/masm/replay.py), at most 50,000 operand tuples per
-#: method: a long fuzzing run sees ever new immediates.
+#: method: a long fuzzing run sees ever new immediates.  Operands that differ only in
+#: registers, displacements and immediates of the same class share a field template
+#: (`_memo(template=...)`: templates.py, winch/isa/field_templates.py).
 _RECORDINGS = Recordings(50_000)
 _memo = _RECORDINGS.memo
 
@@ -75,6 +79,36 @@ _memo = _RECORDINGS.memo
 def clear_caches() -> None:
     """Forget every memoized sequence of this file (the assembler keeps its own)."""
     _RECORDINGS.clear()
+
+
+def _label_code(emit):
+    """(bytes, offset of the label use, label use) of `emit(assembler, label)`: a sequence
+    whose one label use refers to `label`, as the assembler encodes it (displacement 0,
+    patched at `finish`)."""
+    buf = CodeBuffer()
+    label = buf.new_label()
+    emit(S390xAssembler(buf), label)
+    buf.bind_label(label)
+    code, (_, _, ((at, _, _, use),)) = buf.recorded((0, 0, 0, 0, 0))
+    return code, at, use
+
+
+#: The masm's branches to labels, as the assembler encodes them: the hottest plain (not
+#: recorded) emissions of a body.  BRCL by mask, BRASL r14; and the tests of branch_zero /
+#: branch_nonzero by (size, register): LT(G)R reg, reg then BRCL.
+_BRCL = tuple(_label_code(lambda a, lab: a.ins_label("BRCL", m, lab))[::2] for m in range(16))
+_BRASL = _label_code(lambda a, lab: a.ins_label("BRASL", LR, lab))[::2]  # (the use at 0)
+
+
+def _test_branch(mask):
+    def emit(size, reg):
+        return _label_code(lambda a, lab: (a.ins("LTR" if size == 4 else "LTGR", reg, reg),
+                                           a.ins_label("BRCL", mask, lab)))
+    return {(size, reg): emit(size, reg) for size in (4, 8) for reg in range(16)}
+
+
+_BRANCH_ZERO = _test_branch(MASK["E"])
+_BRANCH_NONZERO = _test_branch(MASK["NE"])
 
 
 def _fsize(t) -> int:
@@ -85,6 +119,7 @@ def _fbits(size: int, value: float) -> bytes:
     return struct.pack(">f" if size == 4 else ">d", value)
 
 
+@seal  # no field template while a method is patched (a planted bug)
 class S390xMasm(MacroAssembler):
     FP, SP = FP, SP
     GPRS = (2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -106,7 +141,10 @@ class S390xMasm(MacroAssembler):
         self.a.skip_trap(mask, kind)  # BRC mask over the trap (no label needed)
 
     def _brc(self, mask, label) -> None:
-        self.a.ins_label("BRCL", mask, label)  # long form: bodies may exceed BRC's 64 KiB
+        code, use = _BRCL[mask]  # long form: bodies may exceed BRC's 64 KiB
+        buf = self.buf
+        buf.use_label(label, use)
+        buf.data += code
 
     # -- memory operand helpers (native, big-endian) --------------------------------------------
     # Storage operands are given to `S390xAssembler.ins` flat: ``r, disp, index, base``.
@@ -140,14 +178,14 @@ class S390xMasm(MacroAssembler):
     def _st(self, size, r, base, off, fp=False) -> None:
         self._rx(*_STORES[size, fp], r, base, off)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (3, _t.v_rx)))
     def _typed_ld(self, t, reg, base, off) -> None:
         if reg >= F0:
             self._rx(*_LOADS[_fsize(t), True], reg - F0, base, off)
         else:
             self._rx(*_LOADS[4 if t == I32 else 8, False], reg, base, off)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (3, _t.v_rx)))
     def _typed_st(self, t, reg, base, off) -> None:
         if reg >= F0:
             self._rx(*_STORES[_fsize(t), True], reg - F0, base, off)
@@ -156,21 +194,39 @@ class S390xMasm(MacroAssembler):
 
     # -- frame ---------------------------------------------------------------------------------
     def prologue(self, frame) -> int:
+        self._frame_enter()
+        patch = self.buf.offset()
+        self._frame_setup()
+        if frame.nlocals:
+            self._zero_locals(tuple(frame.local(frame.nparams + j)
+                                    for j in range(frame.nlocals)))
+        return patch
+
+    @_memo
+    def _frame_enter(self) -> None:
+        """The prologue up to the frame-size AGFI, the same in every function."""
         e = self.a.ins
         e("AGHI", SP, -16)
         e("STG", LR, 8, 0, SP)
         e("STG", FP, 0, 0, SP)
         e("LGR", FP, SP)
-        patch = self.buf.offset()
+
+    @_memo
+    def _frame_setup(self) -> None:
+        """The prologue from the frame-size AGFI (its offset is `prologue`'s patch) to the
+        locals, the same in every function."""
+        e = self.a.ins
         e("AGFI", SP, 0)  # -frame size, patched by finish_frame
         e("CLG", SP, STACK_LIMIT, 0, VM)
         self._trap_unless(MASK["HE"], TrapKind.call_stack_exhausted)
         e("STG", VM, -8, 0, FP)
-        if frame.nlocals:
-            e("LGHI", R0, 0)
-            for j in range(frame.nlocals):
-                self._rx("STG", "STG", R0, FP, frame.local(frame.nparams + j))
-        return patch
+
+    @_memo
+    def _zero_locals(self, offsets) -> None:
+        """0 into the frame slot of each local (offsets from fp)."""
+        self.a.ins("LGHI", R0, 0)
+        for off in offsets:
+            self._rx("STG", "STG", R0, FP, off)
 
     @_memo
     def fuel_check(self) -> None:
@@ -206,7 +262,7 @@ class S390xMasm(MacroAssembler):
         if dst != src:
             self.a.ins("LDR", dst - F0, src - F0)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.v_mov_ri)))
     def mov_ri(self, size, dst, imm) -> None:
         self.a.load_const(dst, imm & ((1 << (8 * size)) - 1) if size == 4 else imm,
                           32 if size == 4 else 64)
@@ -216,13 +272,13 @@ class S390xMasm(MacroAssembler):
         size = _fsize(t)
         self.a.load_fp_const(dst - F0, bits.to_bytes(size, "big"), R1)
 
-    @_memo
+    @_memo(template=_t.template((3, _t.v_store_imm_bits), (2, _t.v_rx)))
     def _store_imm(self, t, base, off, bits) -> None:
         size = 4 if t in (I32, F32) else 8
         self.a.load_const(VAL, bits, 32 if size == 4 else 64)
         self._st(size, VAL, base, off)
 
-    @_memo
+    @_memo(template=_t.template((4, _t.v_rx), (2, _t.v_rx)))
     def _copy(self, t, dbase, doff, sbase, soff) -> None:
         size = 4 if t in (I32, F32) else 8
         self._ld(size, VAL, sbase, soff)
@@ -243,11 +299,11 @@ class S390xMasm(MacroAssembler):
            ("and", 4): "NR", ("and", 8): "NGR", ("or", 4): "OR", ("or", 8): "OGR",
            ("xor", 4): "XR", ("xor", 8): "XGR", ("mul", 4): "MSR", ("mul", 8): "MSGR"}
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def alu_rr(self, op, size, dst, src) -> None:
         self.a.ins(self._RR[op, size], dst, src)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.v_alu_ri)))
     def alu_ri(self, op, size, dst, imm) -> None:
         imm &= (1 << (8 * size)) - 1
         simm = imm - (1 << (8 * size)) if imm >> (8 * size - 1) else imm
@@ -264,7 +320,7 @@ class S390xMasm(MacroAssembler):
             self.a.load_const(R0, imm, 8 * size)
             self.alu_rr(op, size, dst, R0)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def shift_rr(self, op, size, dst, count) -> None:
         e = self.a.emit
         if size == 4:
@@ -286,7 +342,7 @@ class S390xMasm(MacroAssembler):
         e({"shl": "SLLG", "shr_s": "SRAG", "shr_u": "SRLG", "rotl": "RLLG"}[op], dst, dst,
           Mem(count, 0))
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg)))
     def shift_ri(self, op, size, dst, imm) -> None:
         e = self.a.ins  # shift amounts as D(B) = imm(0): RS "SLL r1, d, b", RSY "SLLG r1, r3, d, b"
         bits = 8 * size
@@ -306,7 +362,7 @@ class S390xMasm(MacroAssembler):
     def divrem_regs(self, op):
         return None
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def divrem(self, op, size, result, lhs, rhs) -> None:
         e = self.a.ins
         # operands widened to 64 bits in r1 (dividend) and r12 (divisor)
@@ -342,7 +398,7 @@ class S390xMasm(MacroAssembler):
             e("DLGR", R0, R12)
             e("LGR", result, R1 if op == "div_u" else R0)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def unop(self, op, size, dst, src) -> None:
         e = self.a.ins
         if op == "clz":
@@ -383,7 +439,7 @@ class S390xMasm(MacroAssembler):
         self.a.ins("LGHI", dst, 0)
         self.a.ins("LOCGHI", dst, 1, mask)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def cmp_rr_set(self, cond, size, dst, lhs, rhs) -> None:
         name, signed = INT_COND[cond]
         if size == 4:
@@ -392,7 +448,7 @@ class S390xMasm(MacroAssembler):
             self.a.ins("CGR" if signed else "CLGR", lhs, rhs)
         self._set(MASK[name], dst)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.v_cmp_ri)))
     def cmp_ri_set(self, cond, size, dst, lhs, imm) -> None:
         name, signed = INT_COND[cond]
         e = self.a.ins_imm
@@ -414,7 +470,7 @@ class S390xMasm(MacroAssembler):
                 self.a.ins("CGR" if signed else "CLGR", lhs, R0)
         self._set(MASK[name], dst)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.reg), (3, _t.reg)))
     def select(self, t, a_reg, b_reg, cond) -> None:
         e = self.a.ins
         e("LTR", cond, cond)
@@ -427,12 +483,12 @@ class S390xMasm(MacroAssembler):
             e("LOCGR", a_reg, b_reg, MASK["E"])
 
     # -- float operators ---------------------------------------------------------------------------
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg), (4, _t.reg)))
     def fcmp_set(self, cond, t, dst, lhs, rhs) -> None:
         self.a.ins("CEBR" if t == F32 else "CDBR", lhs - F0, rhs - F0)
         self._set(F_MASK[cond], dst)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def fbin(self, op, t, dst, src) -> None:
         e = self.a.ins
         s = t == F32
@@ -462,7 +518,7 @@ class S390xMasm(MacroAssembler):
         else:
             raise NotImplementedError(op)
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.reg)))
     def fun(self, op, t, dst, src) -> None:
         e = self.a.ins
         s = t == F32
@@ -579,12 +635,16 @@ class S390xMasm(MacroAssembler):
         self._brc(15, label)
 
     def branch_zero(self, size, reg, label) -> None:
-        self.a.ins("LTR" if size == 4 else "LTGR", reg, reg)
-        self._brc(MASK["E"], label)
+        code, at, use = _BRANCH_ZERO[size, reg]  # LT(G)R reg, reg; BRCL E, label
+        buf = self.buf
+        buf.use_label(label, use, len(buf.data) + at)
+        buf.data += code
 
     def branch_nonzero(self, size, reg, label) -> None:
-        self.a.ins("LTR" if size == 4 else "LTGR", reg, reg)
-        self._brc(MASK["NE"], label)
+        code, at, use = _BRANCH_NONZERO[size, reg]  # LT(G)R reg, reg; BRCL NE, label
+        buf = self.buf
+        buf.use_label(label, use, len(buf.data) + at)
+        buf.data += code
 
     def br_table(self, index, labels, default) -> None:
         e = self.a.ins
@@ -636,7 +696,7 @@ class S390xMasm(MacroAssembler):
         self._add_imm(VAL2, offset)
         return 0
 
-    @_memo
+    @_memo(template=_t.template((2, _t.reg), (3, _t.access(_t.LOAD_WIDTHS)), (1, _t.reg)))
     def wasm_load(self, name, dst, addr, offset) -> None:
         e = self.a.ins
         ty, _, kind = name.partition(".")
@@ -663,7 +723,7 @@ class S390xMasm(MacroAssembler):
             e("LRVG", R0, self._access(addr, offset, 8), 0, VAL2)
             e("LDGR", dst - F0, R0)
 
-    @_memo
+    @_memo(template=_t.template((1, _t.reg), (2, _t.access(_t.STORE_WIDTHS)), (3, _t.reg)))
     def wasm_store(self, name, addr, offset, val) -> None:
         e = self.a.ins
         ty, _, kind = name.partition(".")
@@ -688,7 +748,9 @@ class S390xMasm(MacroAssembler):
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
-        self.a.ins_label("BRASL", LR, self.env.func_labels[func_index])
+        buf = self.buf
+        buf.use_label(self.env.func_labels[func_index], _BRASL[1])
+        buf.data += _BRASL[0]
 
     @_memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:

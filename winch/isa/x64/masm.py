@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import struct
 
-from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, RSP, Amode, Cond,
+from winch.isa.x64.asm import (R11, R14, RAX, RBP, RCX, RDI, RDX, REL32, RSP, Amode, Cond,
                                LabelAmode, X64Assembler)
 from winch.masm.base import MacroAssembler
+from winch.isa.field_templates import seal
 from winch.isa.x64 import templates
 from winch.isa.x64.templates import (access_template, class_alu_ri, class_cmp_ri_set,
                                      class_mov_ri, class_store_imm, imm_template, memo)
@@ -38,7 +39,7 @@ from winch.masm.buffer import emit_jump_table, memo_cache
 from winch.masm.wasm_semantics import trunc_bounds
 from winch.traps import TrapKind
 from winch.vmctx import FUEL, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
-from winch.wasm.types import F32, F64, I32
+from winch.wasm.types import F32, I32
 
 XMM0 = 16
 SCRATCH = R11  # the scratch registers and their use: see the module docstring
@@ -67,12 +68,14 @@ STORE_KINDS = {
 # templates.py.
 _SLOT_CODE: dict = memo_cache()
 _PROLOGUES: dict = memo_cache()  # number of declared locals -> (recording, patch offset)
+_BRANCHES: dict = memo_cache()  # jumps, calls, test-and-branch: see X64Masm._to_label
 
 
 def clear_caches() -> None:
     """Forget every memoized sequence of this file (the assembler keeps its own)."""
     _SLOT_CODE.clear()
     _PROLOGUES.clear()
+    _BRANCHES.clear()
     templates.clear()
 
 
@@ -80,6 +83,7 @@ def _fsize(t) -> int:
     return 4 if t == F32 else 8
 
 
+@seal  # no template is made while a method is patched (a planted bug): see templates.py
 class X64Masm(MacroAssembler):
     FP, SP = RBP, RSP
     GPRS = (3, 6, 7, 8, 9, 10, 12, 13, 0, 1, 2)  # rbx rsi rdi r8 r9 r10 r12 r13 rax rcx rdx
@@ -246,6 +250,54 @@ class X64Masm(MacroAssembler):
             if len(_SLOT_CODE) >= templates.LIMIT:  # big frames: many offsets
                 _SLOT_CODE.clear()
             code = _SLOT_CODE[key] = bytes(self.buf.data[start:])
+        else:
+            self.buf.data += code
+
+    # The frame and outgoing-area forms of MacroAssembler (masm/base.py), one call less: the
+    # bytes of `_copy` / `_store_imm` / `_typed_st` for these operands, kept in _SLOT_CODE.
+    def _keep(self, key, fn, *args) -> None:
+        """Emit `fn(*args)`; keep its bytes under `key` if it made plain bytes."""
+        buf = self.buf
+        mark = buf.mark()
+        fn(*args)
+        rec = buf.recorded(mark)
+        if rec is not None and rec[1] is None:
+            if len(_SLOT_CODE) >= templates.LIMIT:
+                _SLOT_CODE.clear()
+            _SLOT_CODE[key] = rec[0]
+
+    def copy_slot(self, t, dst_off, src_off) -> None:
+        code = _SLOT_CODE.get((2, t, dst_off, src_off))
+        if code is None:
+            self._keep((2, t, dst_off, src_off), self._copy, t, RBP, dst_off, RBP, src_off)
+        else:
+            self.buf.data += code
+
+    def copy_to_out(self, t, k, src_off) -> None:
+        code = _SLOT_CODE.get((3, t, k, src_off))
+        if code is None:
+            self._keep((3, t, k, src_off), self._copy, t, RSP, 8 * k, RBP, src_off)
+        else:
+            self.buf.data += code
+
+    def store_slot_imm(self, t, off, bits) -> None:
+        code = _SLOT_CODE.get((4, t, off, bits))
+        if code is None:
+            self._keep((4, t, off, bits), self._store_imm, t, RBP, off, bits)
+        else:
+            self.buf.data += code
+
+    def store_out_imm(self, t, k, bits) -> None:
+        code = _SLOT_CODE.get((5, t, k, bits))
+        if code is None:
+            self._keep((5, t, k, bits), self._store_imm, t, RSP, 8 * k, bits)
+        else:
+            self.buf.data += code
+
+    def store_out(self, t, k, reg) -> None:
+        code = _SLOT_CODE.get((6, t, k, reg))
+        if code is None:
+            self._keep((6, t, k, reg), self._typed_st, t, reg, RSP, 8 * k)
         else:
             self.buf.data += code
 
@@ -571,16 +623,37 @@ class X64Masm(MacroAssembler):
         self.bind(done)
 
     # -- control flow ----------------------------------------------------------------------------
+    # A jump, a call or a test-and-branch ends with its rel32 field, whose label use is the
+    # assembler's `REL32`: assembled once per operands (`_BRANCHES`), then its bytes are
+    # appended and the label use recorded at the last four bytes.
+    def _to_label(self, key, label, emit, *args) -> None:
+        """`emit(*args, label)` (assembler calls ending with a rel32 use of `label`), or its
+        recorded bytes for `key`."""
+        buf = self.buf
+        data = buf.data
+        code = _BRANCHES.get(key)
+        if code is not None:
+            data += code
+            buf.use_label(label, REL32, len(data) - 4)
+            return
+        start = len(data)
+        nfix = len(buf._fixups)
+        emit(*args, label)
+        if buf._fixups[nfix:] == [(len(data) - 4, label, REL32)]:  # as the replay does it
+            _BRANCHES[key] = bytes(data[start:])
+
+    def _test_jcc(self, size, reg, cond, label) -> None:
+        self.a.test_rr(size, reg, reg)
+        self.a.jcc_label(cond, label)
+
     def jump(self, label) -> None:
-        self.a.jmp_label(label)
+        self._to_label("jmp", label, self.a.jmp_label)
 
     def branch_zero(self, size, reg, label) -> None:
-        self.a.test_rr(size, reg, reg)
-        self.a.jcc_label(Cond.E, label)
+        self._to_label((size, reg, Cond.E), label, self._test_jcc, size, reg, Cond.E)
 
     def branch_nonzero(self, size, reg, label) -> None:
-        self.a.test_rr(size, reg, reg)
-        self.a.jcc_label(Cond.NE, label)
+        self._to_label((size, reg, Cond.NE), label, self._test_jcc, size, reg, Cond.NE)
 
     def br_table(self, index, labels, default) -> None:
         a = self.a
@@ -628,7 +701,7 @@ class X64Masm(MacroAssembler):
         a.load(8, SCRATCH, Amode(R14, disp=MEM0_BASE))
         return offset
 
-    @memo(template=access_template(3, 2, LOAD_KINDS))
+    @memo(template=access_template(3, 2, 1, LOAD_KINDS))
     def wasm_load(self, name, dst, addr, offset) -> None:
         kind, size = LOAD_KINDS[name]
         disp = self._bounds(addr, offset, size)
@@ -643,7 +716,7 @@ class X64Masm(MacroAssembler):
         else:
             a.movsx(size, 8 if kind == "sx8" else 4, dst, m)
 
-    @memo(template=access_template(2, 1, STORE_KINDS))
+    @memo(template=access_template(2, 1, 3, STORE_KINDS))
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, size = STORE_KINDS[name]
         disp = self._bounds(addr, offset, size)
@@ -655,7 +728,7 @@ class X64Masm(MacroAssembler):
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
-        self.a.call_label(self.env.func_labels[func_index])
+        self._to_label("call", self.env.func_labels[func_index], self.a.call_label)
 
     @memo
     def call_import(self, code_off, vmctx_off, vmctx_slot) -> None:
