@@ -196,6 +196,79 @@ def _x64_jae_as_ja(args):
     return (Cond.A,) + tuple(args[1:]) if args[0] == Cond.AE else args
 
 
+def _a64_table_bound_ls(args):
+    """call_indirect's table bound taken as `index <= length` (b.ls), not `<` (b.lo)."""
+    cond, kind = args
+    if kind.name == "table_out_of_bounds" and cond == type(cond).LO:
+        return (type(cond).LS, kind)
+    return args
+
+
+def _both(*patches):
+    """Several patches as one."""
+    def patch():
+        undos = [p() for p in patches]
+        return lambda: [u() for u in reversed(undos)]
+    return patch
+
+
+def _far15(self, base, off):
+    """A frame offset 32 KiB or more below fp with only 15 bits of its magnitude kept."""
+    return -(-off & 0x7FFF) if base == self.FP and off <= -0x8000 else off
+
+
+def _a64_far_typed_ld(orig):
+    """aarch64: a load from the frame (a local, a spill slot) keeps only 15 bits of its
+    offset's magnitude (a field one bit too narrow for the frame): a slot 32 KiB or more
+    below fp is read from one a multiple of 32 KiB nearer.  (Patched above the recorded
+    operations, whose templates would otherwise replay the right code.)"""
+    def _typed_ld(self, t, reg, base, off):
+        return orig(self, t, reg, base, _far15(self, base, off))
+    return _typed_ld
+
+
+def _a64_far_copy(orig):
+    """... and so does the load of a slot-to-slot copy."""
+    def _copy(self, t, dbase, doff, sbase, soff):
+        return orig(self, t, dbase, doff, sbase, _far15(self, sbase, soff))
+    return _copy
+
+
+def _x64_shift64_count_mask31(orig):
+    """x64: a 64-bit shift by a register first masks cl with 31 (the 32-bit mask)."""
+    def shift_rr(self, op, size, dst, count):
+        if size == 8 and op in ("shl", "shr_s", "shr_u"):
+            self.a.alu_ri("and", 4, count, 31)
+        return orig(self, op, size, dst, count)
+    return shift_rr
+
+
+def _x64_fne_no_parity(orig):
+    """x64: f32/f64.ne from ZF alone (`ucomis; setne`): an unordered compare (a NaN
+    operand) sets ZF, so NaN != x comes out 0."""
+    def fcmp_set(self, cond, t, dst, lhs, rhs):
+        if cond != "ne":
+            return orig(self, cond, t, dst, lhs, rhs)
+        from winch.isa.x64.asm import Cond
+        from winch.isa.x64.masm import XMM0
+        from winch.wasm.types import F32
+
+        self.a.ucomis(4 if t == F32 else 8, lhs - XMM0, rhs - XMM0)
+        self.a.setcc(Cond.NE, dst)
+        self.a.movzx(1, dst, dst)
+    return fcmp_set
+
+
+def _x64_u64_to_f32_via_f64(orig):
+    """x64: f32.convert_i64_u converts to f64, then rounds that to f32: two roundings."""
+    def int_to_float(self, name, x, src):
+        if name != "f32.convert_i64_u":
+            return orig(self, name, x, src)
+        orig(self, "f64.convert_i64_u", x, src)
+        self.a.cvt_f2f(4, x, x)
+    return int_to_float
+
+
 X64, A64, S390X = ("winch.isa.x64.masm", "X64Masm"), ("winch.isa.aarch64.masm", "A64Masm"), \
     ("winch.isa.s390x.masm", "S390xMasm")
 
@@ -260,6 +333,28 @@ MUTANTS = [
            "offset of a frame slot 4 KiB or more from fp is built in the scratch register "
            "that holds the constant or copied value being stored there", "aarch64",
            _method(*A64, "_add_const", _a64_far_offset_in_val)),
+    # issue 17: the classes the generator long could not reach
+    Mutant("aarch64-table-bound-off-by-one", "off-by-one table bound", "aarch64: "
+           "call_indirect checks the index with b.ls (<=), so index == table size reads the "
+           "entry past the table", "aarch64",
+           _intercept(*A64, "call_indirect", "", "_trap_unless", _a64_table_bound_ls)),
+    Mutant("aarch64-far-load-15-bit-offset", "far frame offset truncated", "aarch64: a load "
+           "from a local or slot 32 KiB or more below fp keeps 15 bits of the offset and reads "
+           "a slot 32 KiB nearer (stores are right)", "aarch64",
+           _both(_method(*A64, "_typed_ld", _a64_far_typed_ld),
+                 _method(*A64, "_copy", _a64_far_copy))),
+    Mutant("x64-shift64-count-5-bits", "shift count mask too narrow", "x64: i64.shl/"
+           "shr_s/shr_u by a register count mask it with 31, so counts 32..63 shift by "
+           "count - 32", "x64", _method(*X64, "shift_rr", _x64_shift64_count_mask31)),
+    Mutant("aarch64-load16_s-to-32-bits", "wrong sign-extension width", "aarch64: i64.load16_s "
+           "sign-extends into a W register (ldrsh w), so the high half is zero", "aarch64",
+           _item("winch.isa.aarch64.masm", "LOADS", "i64.load16_s", ("s", 2, 4))),
+    Mutant("x64-fne-ignores-parity", "unordered float compare", "x64: f32/f64.ne ignores the "
+           "parity flag: with a NaN operand (unordered) x != y gives 0", "x64",
+           _method(*X64, "fcmp_set", _x64_fne_no_parity)),
+    Mutant("x64-u64-to-f32-double-round", "double rounding", "x64: f32.convert_i64_u "
+           "goes through f64 (rounds twice): ties such as 0x8000008000000001 round the wrong "
+           "way", "x64", _method(*X64, "_int_to_float", _x64_u64_to_f32_via_f64)),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
 

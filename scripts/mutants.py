@@ -131,6 +131,31 @@ def table(max_seconds: float, names=None, out_dir=None) -> int:
     return 0 if len(done) == len(rows) else 1
 
 
+def executed_units(stderr: str) -> int | None:
+    """How many inputs a libFuzzer run executed, from its log: the final stats'
+    stat::number_of_executed_units (exact, printed at a crash too), else the last status
+    line's `#N`; None if it shows neither (no input ran)."""
+    import re
+
+    final = re.findall(r"^stat::number_of_executed_units:\s*(\d+)", stderr, re.M)
+    status = re.findall(r"^#(\d+)", stderr, re.M)
+    return int(final[-1]) if final else int(status[-1]) if status else None
+
+
+def shows_without_bug(crash: bytes, signature: str) -> bool:
+    """Whether a finding's crash file (module and plan) shows the same finding with no bug
+    planted in this process: then it is a bug of the tree or of an engine, not the mutant's."""
+    from oracle.crashfile import read_crash
+    from oracle.plan import default_plan
+    from oracle.reduce.predicate import SignaturePredicate
+    from winch.wasm.reader import decode_module
+
+    module, plan, _ = read_crash(crash)
+    if plan is None:
+        plan = default_plan(decode_module(module))
+    return bool(SignaturePredicate(signature)(module, plan))
+
+
 class HuntError(Exception):
     """The fuzz target could not run at all: no bug can be called missed."""
 
@@ -138,7 +163,15 @@ class HuntError(Exception):
 def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dict:
     """Run the differential fuzz target (a libFuzzer process, one core, empty corpus) with
     the mutant planted until its first finding or `seconds`: {found, seconds, runs, signature}.
-    The time is wall-clock from the process start, imports included."""
+    The time is wall-clock from the process start, imports included.  `runs` is libFuzzer's
+    exact count of executed inputs (`-print_final_stats=1`: stat::number_of_executed_units,
+    printed on a crash too), the finding input included: the executions to the first
+    finding, or all the run's executions if nothing was found.  `died`: libFuzzer's summary
+    when the target crashed by itself (a signal, an exception outside a finding) before the
+    time was up without a finding: the bug was not searched for the whole time.  A finding
+    counts only if its crash file no longer shows it without the bug (`shows_without_bug`,
+    checked in this process, where nothing is planted); else `unplanted` holds its
+    signature and the bug is not found (the target stops at its first finding)."""
     import json
     import re
     import subprocess
@@ -155,20 +188,31 @@ def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dic
         proc = subprocess.run(
             [sys.executable, "-m", "fuzz_targets.differential", str(corpus),
              f"-max_total_time={int(seconds)}", f"-seed={seed}", "-timeout=30",
-             f"-artifact_prefix={d}{os.sep}"],
+             "-print_final_stats=1", f"-artifact_prefix={d}{os.sep}"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 120)
         elapsed = time.monotonic() - t0
         records = [json.loads(p.read_text()) for p in found_dir.glob("*.json")] \
             if found_dir.exists() else []
-        runs = re.findall(r"^#(\d+)", proc.stderr, re.M)
-        if not records and not runs:  # the target never ran an input: a broken harness
+        runs = executed_units(proc.stderr)
+        if not records and runs is None:  # the target never ran an input: a broken harness
             tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or ["no output"]
             raise HuntError(f"{name}: the differential target did not run (exit "
                             f"{proc.returncode}): {tail[0]}")
+        unplanted = ""  # the first finding shows without the bug too: not the bug's
+        if records and shows_without_bug(
+                pathlib.Path(found_dir, records[0]["file"]).read_bytes(),
+                records[0]["signature"]):
+            unplanted = records[0]["signature"]
+            records = []
+        died = ""  # the target itself crashed (not a finding): the run ended early
+        if not records and not unplanted:
+            summary = re.findall(r"^SUMMARY: libFuzzer: (.*)$", proc.stderr, re.M)
+            died = summary[-1].strip() if summary else ""
         return {"mutant": name, "found": bool(records), "seconds": round(elapsed, 1),
-                "runs": int(runs[-1]) if runs else 0,
+                "runs": runs or 0,
                 "signature": records[0]["signature"] if records else "",
-                "kind": records[0]["kind"] if records else ""}
+                "kind": records[0]["kind"] if records else "", "died": died,
+                "unplanted": unplanted}
 
 
 def hunt(seconds: float, names=None, seed: int = 1, engines: str = "") -> int:
@@ -181,7 +225,8 @@ def hunt(seconds: float, names=None, seed: int = 1, engines: str = "") -> int:
               "(run it with the project's .venv/bin/python)", file=sys.stderr)
         return 2
     rows = []
-    print(f"{'bug':<30} {'class':<34} {'found':<6} {'time':>7}  finding", flush=True)
+    print(f"{'bug':<30} {'class':<34} {'found':<6} {'time':>7} {'execs':>7}  finding",
+          flush=True)
     for m in MUTANTS:
         if names and m.name not in names:
             continue
@@ -191,13 +236,25 @@ def hunt(seconds: float, names=None, seed: int = 1, engines: str = "") -> int:
             print(f"mutants.py hunt: {e}", file=sys.stderr)
             return 2
         rows.append(r)
+        what = r["signature"][:70] or (f"(the target died: {r['died']})" if r["died"] else
+                                       f"(shows without the bug too: {r['unplanted'][:50]})"
+                                       if r["unplanted"] else "")
         print(f"{m.name:<30} {m.bug_class:<34} {'yes' if r['found'] else 'NO':<6} "
-              f"{r['seconds']:6.1f}s  {r['signature'][:70]}", flush=True)
+              f"{r['seconds']:6.1f}s {r['runs']:>7}  {what}", flush=True)
     found = [r for r in rows if r["found"]]
     if found:
         times = sorted(r["seconds"] for r in found)
+        execs = sorted(r["runs"] for r in found)
         print(f"{len(found)}/{len(rows)} found within {seconds:.0f} s; time to find: median "
-              f"{statistics.median(times):.1f} s, max {times[-1]:.1f} s")
+              f"{statistics.median(times):.1f} s, max {times[-1]:.1f} s; executions to find: "
+              f"median {statistics.median(execs):g}, max {execs[-1]}")
+    died = [r["mutant"] for r in rows if r["died"]]
+    if died:
+        print(f"{len(died)} run(s) ended early, the target itself crashing: {', '.join(died)}")
+    other = [r["mutant"] for r in rows if r["unplanted"]]
+    if other:
+        print(f"{len(other)} run(s) stopped at a finding that shows without the bug planted "
+              f"(a bug of the tree or an engine): {', '.join(other)}")
     return 0 if len(found) == len(rows) else 1
 
 

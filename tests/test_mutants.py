@@ -37,3 +37,24 @@ def test_mutant_is_found_on_its_module(name):
     assert found, f"{name} changes nothing on its module"
     assert all(m.engine in f.signature for f in found)
     assert run_diff(wasm, engines).findings == []  # and undone
+
+
+def test_hunt_counts_executions_exactly():
+    # libFuzzer's final stats (printed at a crash too) win over the last status line
+    log = ("#2\tINITED exec/s: 0\n#64\tpulse  cov: 10\n==1== ERROR: libFuzzer: fuzz target "
+           "exited\nstat::number_of_executed_units: 77\nstat::average_exec_per_sec:     3\n")
+    assert mutants.executed_units(log) == 77
+    assert mutants.executed_units("#2\tINITED\n#64\tpulse\n") == 64
+    assert mutants.executed_units("INFO: Seed: 1\n") is None
+
+
+def test_hunt_credits_a_finding_to_the_bug_only_if_it_needs_the_bug():
+    from oracle.crashfile import write_crash
+
+    name = "x64-shift64-count-5-bits"
+    wasm = wasmtime.wat2wasm((CASES / f"{name}.wat").read_text())
+    with mutants.applied(name):
+        r = run_diff(wasm, ["wasmtime", "winch-x64"])
+        crash = write_crash(wasm, r.plan, r.findings[0].signature)
+        assert mutants.shows_without_bug(crash, r.findings[0].signature)  # planted here
+    assert not mutants.shows_without_bug(crash, r.findings[0].signature)
