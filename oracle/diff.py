@@ -20,7 +20,7 @@ from oracle.compare import Finding, MemoryState, compare_outcomes, isa_of
 from oracle.engines import get_engine
 from oracle.engines.base import (InstantiationTrapped, LinkError, NotRun, Rejected,
                                  ResourceLimited)
-from oracle.outcomes import HostError, Values
+from oracle.outcomes import HostError
 from oracle.plan import TYPE_NAMES, Plan, default_plan
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY
 
@@ -217,8 +217,10 @@ def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twic
     except Exception:  # noqa: BLE001
         run.status, run.detail = "host crashed", traceback.format_exc(limit=8)
         return run
-    exports = [] if module is None else [e for e in module.exports
-                                         if e.kind in (EXT_GLOBAL, EXT_MEMORY)]
+    exports = () if module is None else tuple((e.name, e.kind == EXT_MEMORY)
+                                              for e in module.exports
+                                              if e.kind in (EXT_GLOBAL, EXT_MEMORY))
+    memories = [name for name, is_memory in exports if is_memory]
     for call in plan.calls:
         try:
             out = session.invoke(inst, call.export, list(call.args))
@@ -227,16 +229,10 @@ def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twic
         except Exception:  # noqa: BLE001
             out = HostError("engine raised: " + traceback.format_exc(limit=4))
         run.outcomes.append(out)
-        state = {}
-        for e in exports:
-            try:
-                if e.kind == EXT_GLOBAL:
-                    g = session.get(inst, e.name)
-                    state[e.name] = g.values[0] if isinstance(g, Values) else g
-                else:
-                    state[e.name] = MemoryState(session.memory_bytes(inst, e.name))
-            except NotRun:
-                pass
+        state = session.state(inst, exports) if exports else {}
+        for name in memories:
+            if name in state:
+                state[name] = MemoryState(state[name])
         run.states.append(state)
     return run
 
@@ -280,7 +276,7 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
     for name in engines[1:]:
         _compare_runs(result, ref, runs[name])
     if module is not None and not _canonical and any(
-            f.kind == "wrong value" for f in result.findings):
+            f.kind in NAN_SENSITIVE for f in result.findings):
         _recheck_nans(result, wasm, module, engines_in, plan)
     if not result.findings and ref.status == "rejected":
         _check_bad_input(result, wasm, ref)
@@ -303,22 +299,34 @@ def _check_bad_input(result: DiffResult, wasm: bytes, ref: EngineRun) -> None:
         pass
 
 
+# finding kinds that a NaN's sign or payload can cause: seen directly (a value), or turned
+# into an integer by a reinterpret and then into a trap or its absence (x86 makes the NaN of
+# 0/0 negative, Arm and s390x positive: `i64.trunc_f32_u` of the reinterpreted and converted
+# bits traps on one and not on the other)
+NAN_SENSITIVE = ("wrong value", "wrong trap", "missing trap", "spurious trap")
+
+
 def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) -> None:
-    """A wrong value may be a NaN whose sign or payload the spec leaves open, seen through
-    memory, a global or a host call.  Run the module again with every such NaN made
-    canonical: a wrong value that disappears was spec-allowed nondeterminism (counted as
-    inconclusive); one that stays is kept."""
+    """A wrong value (or trap) may come from a NaN whose sign or payload the spec leaves open,
+    seen through memory, a global, a host call, or reinterpreted as an integer.  Run the
+    module again with every such NaN made canonical: a finding that disappears was
+    spec-allowed nondeterminism (counted as inconclusive); one that stays is kept."""
     from oracle.nan_canon import canonicalize_module, has_nondeterministic_nans
     from winch.wasm.encoder import encode_module
 
     if not has_nondeterministic_nans(module):
         return
+    # only the reference and the engines with a wrong value run again: each engine's run is
+    # compared with the reference's alone, so the others' would not change anything
+    suspects = {f.engines[1] for f in result.findings if f.kind in NAN_SENSITIVE}
+    engines = [e for i, e in enumerate(engines)
+               if i == 0 or (e if isinstance(e, str) else e.name) in suspects]
     again = run_diff(encode_module(canonicalize_module(module)), engines, plan,
                      determinism="none", _canonical=True)
     still = {f.signature for f in again.findings}
     kept = []
     for f in result.findings:
-        if f.kind == "wrong value" and f.signature not in still:
+        if f.kind in NAN_SENSITIVE and f.signature not in still:
             _inconclusive(result, "NaN sign/payload (spec-nondeterministic) observed: "
                           f"{f.where}")
             # the canonical run compared this pair conclusively

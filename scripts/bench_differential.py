@@ -10,7 +10,8 @@ accumulates the seconds of each phase, then prints executions per second and the
 generation (hypothesis building the module), our compiles, the determinism re-compile,
 Unicorn (our engines' instantiate and calls), wasmtime (Cranelift), wasmtime-winch, other.
 The machine's load average is printed too: on a shared machine the figures are per wall
-second of one process, not per CPU second.
+second of one process; executions per CPU second of the target's loop (its own CPU time) are
+printed beside them, steadier when other processes compete for the cores.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def main(argv=None) -> int:
         corpus = os.path.join(tmp, "corpus")
         os.mkdir(corpus)
         phase_file = os.path.join(tmp, "phases.json")
-        env = dict(os.environ, ORACLE_PHASE_TIMES=phase_file,
+        # a finding is recorded and the run goes on (a crash would end it early), and
+        # libFuzzer's artifacts go to the temporary directory, not the checkout
+        env = dict(os.environ, ORACLE_PHASE_TIMES=phase_file, ORACLE_FUZZ_KEEP_GOING="1",
                    ORACLE_FINDINGS_DIR=os.path.join(tmp, "findings"))
         env.pop("ORACLE_MUTANT", None)
         if a.engines:
@@ -77,7 +80,8 @@ def main(argv=None) -> int:
         start = time.time()
         p = subprocess.run([sys.executable, "-m", "fuzz_targets.differential", corpus,
                             f"-seed={a.seed}", f"-max_total_time={a.seconds}",
-                            "-print_final_stats=1", "-timeout=30"],
+                            "-print_final_stats=1", "-timeout=30",
+                            f"-artifact_prefix={tmp}{os.sep}"],
                            cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.time() - start
         load1 = os.getloadavg()
@@ -100,17 +104,36 @@ def main(argv=None) -> int:
            "exec_per_s": round(execs / a.seconds, 2),
            "exec_per_s_in_target": round(ph["executions"] / ph["total"], 2) if ph["total"]
            else 0.0,
+           "exec_per_cpu_s_in_target": round(ph["executions"] / ph["cpu"], 2)
+           if ph.get("cpu") else None,
            "load_average": [round(load0[0], 2), round(load1[0], 2)],
-           "phases_ms_per_exec": {k: round(1000 * s / n, 2) for k, s in rows}}
+           # executions whose module was one of the last diffed (diffed again all the same)
+           "repeated": ph.get("stats", {}).get("repeated"),
+           "findings": ph.get("stats", {}).get("findings"),
+           "phases_ms_per_exec": {k: round(1000 * s / n, 2) for k, s in rows},
+           "engines_ms_per_exec": {e: {k: round(1000 * ph[k][e] / n, 2)
+                                       for k in ("compile", "determinism", "run") if e in ph[k]}
+                                   for e in sorted(set(ph["compile"]) | set(ph["run"]))}}
     if a.json:
         print(json.dumps(out))
         return 0
     print(f"engines {out['engines']}: {execs} executions in {a.seconds} s = "
           f"{out['exec_per_s']} exec/s ({out['exec_per_s_in_target']} exec/s inside the "
-          f"target's loop; wall {wall:.0f} s; load average {load0[0]:.2f} -> {load1[0]:.2f})")
+          f"target's loop, {out['exec_per_cpu_s_in_target']} per CPU second there; wall "
+          f"{wall:.0f} s; load average {load0[0]:.2f} -> {load1[0]:.2f})")
+    if out["findings"]:
+        print(f"  {out['findings']} finding(s) recorded on the way (the run went on)")
+    if out["repeated"] is not None:
+        fresh = ph["executions"] - out["repeated"]
+        print(f"  {out['repeated']} of the {ph['executions']} timed executions repeated a "
+              f"module diffed lately (diffed again; {fresh} distinct modules, "
+              f"{fresh / ph['total']:.1f} per second)")
     tot = sum(s for _, s in rows) or 1.0
     for k, s in rows:
         print(f"  {k:<15} {1000 * s / n:8.2f} ms/exec  {100 * s / tot:5.1f} %")
+    print("  per engine (ms/exec): " + "; ".join(
+        f"{e} " + ", ".join(f"{k} {v}" for k, v in d.items())
+        for e, d in out["engines_ms_per_exec"].items()))
     return 0
 
 

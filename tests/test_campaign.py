@@ -75,6 +75,9 @@ def test_short_campaign_writes_report_and_summary(tmp_path):
     for t, d in summary["targets"].items():
         assert d["execs"] > 0 and d["exec_per_s"] > 0, (t, d)
         assert d["corpus_files"] > 0
+    tp = summary["throughput"]  # in total and per core (per second of worker time)
+    assert tp["execs"] == sum(d["execs"] for d in summary["targets"].values()) and tp["jobs"] == 2
+    assert tp["exec_per_s"] > 0 and tp["exec_per_s_per_core"] > 0
     html = (out / "report.html").read_text()
     for title in ("Findings over time", "Executions per second", "Corpus size over time",
                   "Coverage over time", "Workers"):

@@ -133,6 +133,34 @@ def test_report_has_titled_plots_with_axes_units_and_unbroken_lines(tmp_path):
         assert f'text-anchor="end" font-size="11">{tick}</text>' in figs["Executions per second"]
 
 
+def test_executions_per_second_per_target_in_total_and_per_core(tmp_path):
+    """Two jobs for 150 s, each target's workers 150 s in all: summary.json and the report
+    give each target's rate per core (per second of its workers) and in the campaign, and
+    the total, per campaign second and per core; the rate chart draws the total too."""
+    out, state = _campaign(tmp_path)
+    state.options["jobs"] = 2
+    state.chunks = {"differential": 150.0, "validate": 150.0}
+    s = write_reports(str(out), state)
+    d, v = s["targets"]["differential"], s["targets"]["validate"]
+    assert (d["execs"], d["exec_per_s"], d["exec_per_s_campaign"]) == (2400, 16.0, 16.0)
+    assert (v["execs"], v["exec_per_s"], v["exec_per_s_campaign"]) == (150000, 1000.0, 1000.0)
+    tp = s["throughput"]
+    assert (tp["execs"], tp["worker_seconds"], tp["jobs"]) == (152400, 300.0, 2)
+    assert tp["exec_per_s"] == 1016.0 and tp["exec_per_s_per_core"] == 508.0
+    assert json.loads((out / "summary.json").read_text())["throughput"] == tp
+    page = (out / "report.html").read_text()
+    assert "1016.0 executions per second in total with 2\njob(s) (508.0 per core" in page
+    table = page.split("<h2>Targets</h2>")[1].split("</table>")[0]
+    assert "<th>all targets</th><th>300.0</th><th>152400</th><th>508.0</th><th>1016.0</th>" \
+        in table
+    svg = _figures(page)["Executions per second"]
+    total = _polylines(svg, "#555")
+    assert ">all targets</text>" in svg and len(total) == 1
+    # from 123 s on, validate's 5000/s alone: the total line lies on validate's
+    red = _polylines(svg, plots.COLORS[1])[0]
+    assert [p for p in total[0] if p[0] >= _x(123)] == [p for p in red if p[0] >= _x(123)]
+
+
 def test_killed_and_restarted_workers_show_in_the_report(tmp_path):
     history = [
         {"target": "differential", "pid": 11, "log": "x/logs/differential-1.log", "start": 0.0,

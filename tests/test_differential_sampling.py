@@ -54,10 +54,35 @@ def test_check_module_passes_the_sampled_determinism_to_run_diff(monkeypatch):
 
     monkeypatch.setattr(D, "run_diff", fake)
     monkeypatch.setattr(D, "ENGINES", ("wasmtime", "wasmtime-winch", "winch-x64"))
+    monkeypatch.setattr(D, "SEEN", {})
     for m in MODS[:64]:
         D.check_module(m)
     assert [c for c in calls] == [D.plan_for(m) for m in MODS[:64]]
     assert {d for _, d in calls} == {"one", "none"}
+
+
+def test_repeated_modules_are_counted_and_diffed_again(monkeypatch):
+    """libFuzzer's mutations past what the generator reads give the same module again: it is
+    diffed again (libFuzzer must see its coverage) and counted as `repeated` while it is among
+    the last SEEN_MAX modules."""
+    diffed = []
+
+    def fake(wasm, engines, plan=None, *, determinism="one"):
+        diffed.append(wasm)
+        return oracle.diff.DiffResult(list(engines), oracle.diff.Plan(), {})
+
+    monkeypatch.setattr(D, "run_diff", fake)
+    monkeypatch.setattr(D, "SEEN", {})
+    monkeypatch.setattr(D, "SEEN_MAX", 3)
+    monkeypatch.setitem(D.STATS, "modules", 0)
+    monkeypatch.setitem(D.STATS, "repeated", 0)
+    a, b, c, d = MODS[:4]
+    order = [a, b, a, bytes(bytearray(a)), c, a, d, a]
+    for m in order:
+        D.check_module(m)
+    assert diffed == order
+    # a counts as repeated until three other modules came after it: not the last time
+    assert D.STATS["modules"] == 8 and D.STATS["repeated"] == 3
 
 
 @pytest.mark.parametrize("value,expected", [("1", 1), ("7", 7), ("", 16), ("0", 1),

@@ -228,6 +228,39 @@ def test_a_reset_store_runs_new_code_at_the_same_addresses(isa):
         _regions_after(fresh, compile_module(_const_module(9), isa)))
 
 
+@pytest.mark.parametrize("isa", ISAS)
+def test_a_reset_store_maps_only_the_next_modules_regions(isa):
+    """After a reset, regions of the old module are reused in place (zeroed) or unmapped
+    before code runs: a smaller next module leaves nothing of the bigger one mapped, so its
+    accesses beyond its own regions still fault, and what it reuses reads as zeros."""
+    big = wat("""
+(module
+  (memory (export "mem") 3)
+  (table 40 funcref)
+  (global (export "g") (mut i64) (i64.const -1))
+  (func (export "f") (i64.store (i32.const 131064) (i64.const -1))))""")
+    small = wat("""
+(module
+  (memory (export "mem") 1)
+  (global (export "g") (mut i64) (i64.const 0))
+  (func (export "f") (result i64) (i64.load (i32.const 65528))))""")
+    store = wstore.Store(isa)
+    first = winst.instantiate(store, compile_module(big, isa), {})
+    winst.call(store, first.exports["f"], [])
+    for _ in range(4):  # host-made objects after the module's: beyond the next one's layout
+        store.new_table(wstore.FUNCREF, 600, None)
+    store.reset()
+    second = winst.instantiate(store, compile_module(small, isa), {})
+    assert winst.call(store, second.exports["f"], []).values == [0]
+    assert store.global_value(second.exports["g"]) == 0
+    fresh = wstore.Store(isa)
+    assert sorted(store.mu.mem_regions()) == sorted(
+        _regions_after(fresh, compile_module(small, isa)))
+    mem = second.exports["mem"]
+    with pytest.raises(Exception):  # the old module's second page is gone
+        store.mu.mem_read(mem.base + 0x10000, 8)
+
+
 def _regions_after(store, compiled):
     winst.instantiate(store, compiled, {})
     return store.mu.mem_regions()

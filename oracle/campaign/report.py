@@ -118,8 +118,12 @@ def summarize(out: str, state) -> dict:
         secs = state.chunks.get(t, 0.0)
         r = per.get(t, {})
         corpus = os.path.join(out, "corpus", t)
+        # exec_per_s: per second of this target's workers (one core each); _campaign: its
+        # executions over the campaign's elapsed time (its share of the total)
         targets[t] = {"seconds": round(secs, 1), "execs": r.get("execs", 0),
                       "exec_per_s": round(r.get("execs", 0) / secs, 1) if secs else 0.0,
+                      "exec_per_s_campaign": round(r.get("execs", 0) / state.elapsed, 1)
+                      if state.elapsed else 0.0,
                       "coverage": r.get("coverage") or 0,
                       "corpus_files": len(os.listdir(corpus)) if os.path.isdir(corpus) else 0,
                       "counters": stats.get(t, {})}
@@ -130,7 +134,9 @@ def summarize(out: str, state) -> dict:
                     "operators": sorted(ops)}
                    for k, (kind, ops) in candidates(os.path.join(out, "regressions")).items()]
     return {"started": state.started, "elapsed_seconds": round(state.elapsed, 1),
-            "options": state.options, "targets": targets, "findings": findings,
+            "options": state.options, "targets": targets,
+            "throughput": throughput(targets, state.elapsed, state.options.get("jobs")),
+            "findings": findings,
             "regressions": regressions,
             "inconclusive": inconclusive,
             "worker_deaths": [{"target": d[0], "returncode": d[1], "time": d[2],
@@ -138,6 +144,20 @@ def summarize(out: str, state) -> dict:
                               for d in state.deaths],
             "workers": list(getattr(state, "history", []) or []),
             "resumes": list(getattr(state, "resumes", []) or [])}
+
+
+def throughput(targets: dict, elapsed: float, jobs) -> dict:
+    """Executions of all targets: in total, per second of the campaign (all its workers
+    together) and per core (per second of worker time: each worker is one process on one
+    core, `jobs` of them at a time)."""
+    execs = sum(d["execs"] for d in targets.values())
+    worker_seconds = sum(d["seconds"] for d in targets.values())
+    return {"execs": execs, "elapsed_seconds": round(elapsed, 1), "jobs": jobs,
+            "worker_seconds": round(worker_seconds, 1),
+            "exec_per_s": round(execs / elapsed, 1) if elapsed else 0.0,
+            "exec_per_s_per_core": round(execs / worker_seconds, 1) if worker_seconds
+            else 0.0,
+            "cpus": os.cpu_count()}
 
 
 def _replay_command(path: str, mutant: str | None) -> str:
@@ -151,6 +171,16 @@ def _replay_command(path: str, mutant: str | None) -> str:
 
 def _series(smp: list, key: str, targets) -> dict:
     return {t: [(x, v[t].get(key)) for x, v in smp] for t in targets}
+
+
+def _total_rate(smp: list, targets) -> list:
+    """Executions per second of all targets together at each sample (None where no target
+    had a worker)."""
+    out = []
+    for x, v in smp:
+        rates = [v[t].get("exec_per_s") for t in targets]
+        out.append((x, None if all(r is None for r in rates) else sum(r or 0 for r in rates)))
+    return out
 
 
 def _events(state, smp: list) -> list:
@@ -195,8 +225,9 @@ def plots(out: str, state) -> str:
                    {"all targets": total, **found}, colors, step=True, events=ev, x_hi=x_hi,
                    dashed=("all targets",), integer=True),
         line_chart("Executions per second", "executions / s (log scale)",
-                   _series(smp, "exec_per_s", targets), colors, log=True, events=ev,
-                   x_hi=x_hi),
+                   {"all targets": _total_rate(smp, targets),
+                    **_series(smp, "exec_per_s", targets)}, colors, log=True, events=ev,
+                   x_hi=x_hi, dashed=("all targets",)),
         line_chart("Corpus size over time", "corpus inputs (files)",
                    _series(smp, "corpus", targets), colors, events=ev, x_hi=x_hi,
                    integer=True),
@@ -231,8 +262,13 @@ def write_reports(out: str, state) -> dict:
                     for r in s["regressions"]) or '<tr><td colspan="3">none</td></tr>'
     trows = "".join(
         f"<tr><td>{esc(t)}</td><td>{d['seconds']}</td><td>{d['execs']}</td>"
-        f"<td>{d['exec_per_s']}</td><td>{d['coverage']}</td><td>{d['corpus_files']}</td></tr>"
+        f"<td>{d['exec_per_s']}</td><td>{d.get('exec_per_s_campaign', '')}</td>"
+        f"<td>{d['coverage']}</td><td>{d['corpus_files']}</td></tr>"
         for t, d in s["targets"].items())
+    tp = s["throughput"]
+    trows += (f"<tr><th>all targets</th><th>{tp['worker_seconds']}</th><th>{tp['execs']}</th>"
+              f"<th>{tp['exec_per_s_per_core']}</th><th>{tp['exec_per_s']}</th><th></th>"
+              "<th></th></tr>")
     wrows = "".join(
         f"<tr><td>{esc(w['target'])}</td><td>{w.get('pid')}</td><td>{clock(w['start'])}</td>"
         f"<td>{clock(w['end'])}</td><td>{esc(w['how'])}</td>"
@@ -259,8 +295,12 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 <h2>Regression candidates</h2><p>One per bug: a finding whose reduced module holds all the
 operators of a candidate is that candidate's duplicate.</p><table><tr><th>file
 </th><th>kind</th><th>operators besides plumbing</th></tr>{rrows}</table>
-<h2>Targets</h2><table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s</th>
-<th>coverage</th><th>corpus files</th></tr>{trows}</table>
+<h2>Targets</h2><p>{tp['exec_per_s']} executions per second in total with {tp['jobs']}
+job(s) ({tp['exec_per_s_per_core']} per core: per second of worker time; {tp['cpus']} CPUs
+here). Seconds are worker seconds; exec/s per core counts a target's executions per second of
+its own workers, exec/s in the campaign per second of the whole campaign.</p>
+<table><tr><th>target</th><th>seconds</th><th>executions</th><th>exec/s per core</th>
+<th>exec/s in the campaign</th><th>coverage</th><th>corpus files</th></tr>{trows}</table>
 <h2>Over time</h2>{plots(out, state)}
 <h2>Workers that did not end normally</h2><table><tr><th>target</th><th>pid</th>
 <th>started</th><th>ended</th><th>how</th><th>log</th></tr>{wrows}</table>

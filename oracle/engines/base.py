@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oracle.outcomes import Outcome
+from oracle.outcomes import Outcome, Values
 
 
 class Rejected(Exception):
@@ -78,6 +78,24 @@ class Session:
     def memory_bytes(self, instance: Any, export: str) -> bytes:
         """The whole contents of an exported memory."""
         raise NotRun(f"{type(self).__name__} cannot read memories")
+
+    def state(self, instance: Any, exports) -> dict:
+        """What the oracle compares after each call: `exports` is a sequence of (name,
+        is_memory); the answer maps each name, in that order, to the global's value (`get`'s
+        single value, or its outcome when that is not `Values`) or the memory's bytes.  A name
+        the engine cannot read (`NotRun`) is left out.  Engines may override this to read
+        everything at once; the answer must be what `get` and `memory_bytes` give."""
+        out = {}
+        for name, is_memory in exports:
+            try:
+                if is_memory:
+                    out[name] = self.memory_bytes(instance, name)
+                else:
+                    g = self.get(instance, name)
+                    out[name] = g.values[0] if isinstance(g, Values) else g
+            except NotRun:
+                pass
+        return out
 
     def close(self) -> None:
         """Done with this session: the engine may reuse what it holds for its next one (our

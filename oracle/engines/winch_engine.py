@@ -82,6 +82,7 @@ class WinchSession(Session):
         self.registered = {}
         self._spectest_made = False
         self.engine = None
+        self._state_plans: dict = {}  # id(instance) -> (instance, exports, plan) for `state`
 
     def close(self) -> None:
         """The store goes back to the engine, which resets it for its next session; this
@@ -152,6 +153,65 @@ class WinchSession(Session):
             raise NotRun(f"no exported memory {export!r}")
         return bytes(self.store.mu.mem_read(mem.base, mem.pages * 0x10000)) if mem.pages else b""
 
+    def state(self, instance, exports) -> dict:
+        """`Session.state` in few reads: the exported globals' cells in one Unicorn read per
+        mapping they lie in (usually one), each memory in one.  A subclass that overrides
+        `get` or `memory_bytes` (a test double) gets the one-by-one default."""
+        cls = type(self)
+        if cls.get is not WinchSession.get or cls.memory_bytes is not WinchSession.memory_bytes:
+            return super().state(instance, exports)
+        plan = self._state_plans.get(id(instance))
+        if plan is None or plan[0] is not instance or plan[1] != exports:
+            plan = self._state_plans[id(instance)] = (instance, exports,
+                                                      self._state_plan(instance, exports))
+        store = self.store
+        mu, bo = store.mu, store.bo
+        out = {}
+        for kind, name, x in plan[2]:
+            if kind == "cells":  # x: (start, length, [(name, offset, valtype)])
+                start, length, cells = x
+                raw = bytes(mu.mem_read(start, length))
+                for cname, off, t in cells:
+                    v = int.from_bytes(raw[off:off + (4 if t in (I32, F32) else 8)], bo)
+                    out[cname] = _global_value(store, t, v)
+            elif kind == "memory":
+                out[name] = bytes(mu.mem_read(x.base, x.pages * 0x10000)) if x.pages else b""
+            else:  # not a global or memory of ours: what get / memory_bytes say
+                out.update(super().state(instance, ((name, x),)))
+        if list(out) != [n for n, _ in exports if n in out]:  # export order, as the default
+            out = {n: out[n] for n, _ in exports if n in out}
+        return out
+
+    def _state_plan(self, instance, exports) -> list:
+        """[(kind, name, data)] for `state`: runs of global cells that one read covers
+        (within one mapping of the store), memories, and the rest."""
+        regions = sorted(self.store._mapped.items())
+        groups: dict = {}  # mapping start -> [(cell, name, valtype)]
+        plan = []
+        for name, is_memory in exports:
+            ext = instance.exports.get(name)
+            if is_memory and isinstance(ext, wstore.Memory):
+                plan.append(("memory", name, ext))
+                continue
+            if not is_memory and isinstance(ext, wstore.Global) and ext.valtype in TYPE_NAMES:
+                home = next((a for a, (n, _p) in regions if a <= ext.cell < a + n), None)
+                if home is not None:
+                    if home not in groups:
+                        groups[home] = []
+                        plan.append(("cells", name, home))
+                    groups[home].append((ext.cell, name, ext.valtype))
+                    continue
+            plan.append(("other", name, is_memory))
+        out = []
+        for kind, name, x in plan:
+            if kind == "cells":
+                cells = groups[x]
+                lo = min(c for c, _n, _t in cells)
+                hi = max(c for c, _n, _t in cells) + 8
+                x = (lo, hi - lo, [(n, c - lo, t) for c, n, t in cells])
+            out.append((kind, name, x))
+        return out
+
     def register(self, name, instance):
         self.registered[name] = dict(instance.exports)
 
@@ -182,10 +242,13 @@ class WinchSession(Session):
         g = instance.exports.get(export)
         if not isinstance(g, wstore.Global):
             return HostError(f"no exported global {export!r}")
-        v = self.store.global_value(g)
-        t = g.valtype
-        if t == EXTERNREF:
-            return Values((Value("externref", self.store.extern_value(v)),))
-        if t == FUNCREF:
-            return Values((Value("funcref", None if v == 0 else GcRef("func")),))
-        return Values((Value(TYPE_NAMES[t], v),))
+        return Values((_global_value(self.store, g.valtype, self.store.global_value(g)),))
+
+
+def _global_value(store, t: int, v: int) -> Value:
+    """A global's bits `v` of type `t` as the oracle's value."""
+    if t == EXTERNREF:
+        return Value("externref", store.extern_value(v))
+    if t == FUNCREF:
+        return Value("funcref", None if v == 0 else GcRef("func"))
+    return Value(TYPE_NAMES[t], v)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 from winch.codegen.compile import CompiledModule
 from winch.host.store import (STACK_BASE, STACK_RED_ZONE, FuncRef, Global, HostFunc, HostTrap,
                               Instance, LinkError, Memory, Returned, Store, Table)
 from winch.traps import TrapKind
-from winch.vmctx import FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.vmctx import BUILTIN_NAMES, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_NAMES, EXT_TABLE
 from winch.wasm.types import EXTERNREF, FUNCREF, I32, I64
 
@@ -76,32 +78,40 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
 
     mu = store.mu
     vmctx = store._alloc(vm.size)
-    code_base = store._alloc(len(compiled.code) or 1, prot=store.isa.code_prot)
-    mu.mem_write(code_base, compiled.code)
-    inst = Instance(compiled, vmctx, code_base, [], [], mems, tables, globals_, {})
+    # the code is mapped last (below): its size varies most between modules, and a store
+    # reset for the next module reuses every region that lands where an equal one was
+    inst = Instance(compiled, vmctx, 0, [], [], mems, tables, globals_, {})
     store.instances_by_vmctx[vmctx] = inst
-    w = store.write_u64
-    w(vmctx + STACK_LIMIT, STACK_BASE + STACK_RED_ZONE)
-    for k, stub in enumerate(store.builtin_stubs):
-        w(vmctx + vm.builtin(_builtin_name(k)), stub)
+    # the vmctx is built in Python and written in one piece once its fields are known (one
+    # Unicorn write per field cost more than the rest of a small module's instantiation);
+    # nothing reads or writes it in Unicorn memory before then
+    image = bytearray(vm.size)
+    u64 = struct.Struct("<Q" if store.bo == "little" else ">Q").pack_into
+
+    def w(off, v):
+        u64(image, off, v & M64)
+
+    w(STACK_LIMIT, STACK_BASE + STACK_RED_ZONE)
+    for name, stub in zip(BUILTIN_NAMES, store.builtin_stubs):
+        w(vm.builtin(name), stub)
 
     # memories and tables (defined ones are created here)
     for mt in m.mems:
         mems.append(store.new_memory(mt.limits.min, mt.limits.max))
     if mems:
         mems[0].views.append(vmctx)
-        w(vmctx + MEM0_BASE, mems[0].base)
-        w(vmctx + MEM0_SIZE, mems[0].pages * 0x10000)
+        w(MEM0_BASE, mems[0].base)
+        w(MEM0_SIZE, mems[0].pages * 0x10000)
     for tt in m.tables:
         tables.append(store.new_table(tt.elem, tt.limits.min, tt.limits.max))
     for i, t in enumerate(tables):
         t.views.append((vmctx, vm.table_base(i)))
-        w(vmctx + vm.table_base(i), t.base)
-        w(vmctx + vm.table_len(i), t.size)
+        w(vm.table_base(i), t.base)
+        w(vm.table_len(i), t.size)
 
     # signatures and functions
     for ti, ft in enumerate(m.types):
-        w(vmctx + vm.sig(ti), store.sig_id(ft))
+        w(vm.sig(ti), store.sig_id(ft))
     nimp = len(funcs)
     for i, ext in enumerate(funcs):
         if isinstance(ext, HostFunc):
@@ -109,28 +119,37 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
         else:
             ref = ext
         inst.funcs.append(ref)
-        w(vmctx + vm.import_code(i), store.read_u64(ref.record))
-        w(vmctx + vm.import_vmctx(i), store.read_u64(ref.record + 16))
+        w(vm.import_code(i), store.read_u64(ref.record))
+        w(vm.import_vmctx(i), store.read_u64(ref.record + 16))
     ndef = len(m.funcs)
-    if ndef:
-        records = store._alloc(FUNCREF_SIZE * ndef)
-        for j, f in enumerate(m.funcs):
-            rec = records + FUNCREF_SIZE * j
-            w(rec, code_base + compiled.func_offsets[j])
-            w(rec + 8, store.sig_id(m.types[f.type_index]))
-            w(rec + 16, vmctx)
-            ref = FuncRef(rec, inst, nimp + j)
-            store.records[rec] = (inst, nimp + j)
-            inst.funcs.append(ref)
+    records = store._alloc(FUNCREF_SIZE * ndef) if ndef else 0
+    for j in range(ndef):
+        ref = FuncRef(records + FUNCREF_SIZE * j, inst, nimp + j)
+        store.records[ref.record] = (inst, nimp + j)
+        inst.funcs.append(ref)
     for fi, ref in enumerate(inst.funcs):
-        w(vmctx + vm.funcref(fi), ref.record)
+        w(vm.funcref(fi), ref.record)
 
     # globals (initialisers may read imported and earlier globals)
     for gdef in m.globals:
         bits = eval_const(store, inst, gdef.init)
         globals_.append(store.new_global(gdef.type.valtype, gdef.type.mutable, bits))
     for i, g in enumerate(globals_):
-        w(vmctx + vm.global_ptr(i), g.cell)
+        w(vm.global_ptr(i), g.cell)
+    mu.mem_write(vmctx, bytes(image))
+
+    # the code, then the records of its functions (each written in one piece)
+    code_base = inst.code_base = store._alloc(len(compiled.code) or 1,
+                                              prot=store.isa.code_prot)
+    mu.mem_write(code_base, compiled.code)
+    if ndef:
+        blob = bytearray(FUNCREF_SIZE * ndef)
+        for j, f in enumerate(m.funcs):
+            off = FUNCREF_SIZE * j
+            u64(blob, off, (code_base + compiled.func_offsets[j]) & M64)
+            u64(blob, off + 8, store.sig_id(m.types[f.type_index]) & M64)
+            u64(blob, off + 16, vmctx & M64)
+        mu.mem_write(records, bytes(blob))
 
     # exports
     for e in m.exports:
@@ -177,12 +196,6 @@ def _trap(kind):
     from winch.host.store import Trapped
 
     return Trapped(kind)
-
-
-def _builtin_name(k):
-    from winch.vmctx import BUILTIN_NAMES
-
-    return BUILTIN_NAMES[k]
 
 
 def eval_const(store: Store, inst: Instance, expr) -> int:

@@ -46,6 +46,10 @@ FUEL_PER_SECOND = 20_000_000  # fuel checks (loop iterations, calls) per emulate
 # see; each one takes this much, so a loop around an import stops within the budget's order
 # of time too.
 HOST_CALL_FUEL = 1_000
+# a region left by `Store.reset` is reused (zeroed) up to this size; a bigger one is unmapped
+# and mapped again (measured in Unicorn: zeroing about 17 us per MiB, unmap and map about 35)
+REUSE_MAX = 0x10_0000
+_ZERO_STACK = bytes(STACK_SIZE)
 
 
 class HostTrap(Exception):
@@ -169,6 +173,11 @@ class Store:
         self.host_stubs: dict = {}  # stub address -> callable(args_base) handling the call
         self.pending_trap: HostTrap | None = None
         self.pending_error: BaseException | None = None
+        # heap and linear-memory mappings: made since the last reset, and left by it (each
+        # reused in place if the next module maps the same region, else unmapped before
+        # code runs); address -> (size, protection)
+        self._mapped: dict = {}
+        self._stale: dict = {}
         mu = self.mu
         mu.mem_map(HOST_PAGE, 16 * PAGE, self.isa.code_prot)
         self._next_stub = HOST_PAGE
@@ -191,11 +200,12 @@ class Store:
         translated code flushed.  Creating and first mapping an engine costs about 1 ms,
         most of what a small module's run costs, so the oracle reuses stores."""
         mu = self.mu
-        for begin, end, _perms in list(mu.mem_regions()):
-            if begin >= HEAP_BASE:  # instance regions, arenas, tables, linear memories
-                mu.mem_unmap(begin, end - begin + 1)
-        mu.mem_unmap(STACK_BASE, STACK_SIZE)  # a new mapping reads as zeros
-        mu.mem_map(STACK_BASE, STACK_SIZE, uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+        # instance regions, arenas, tables, linear memories: kept mapped for now, so the next
+        # module's identical regions cost a zeroing write instead of an unmap and a map
+        # (tens of microseconds each in Unicorn); see `_map` and `_drop_stale`
+        self._stale.update(self._mapped)
+        self._mapped = {}
+        mu.mem_write(STACK_BASE, _ZERO_STACK)
         if self._next_stub > self._first_free_stub:  # host-function stubs: zeros again
             mu.mem_write(self._first_free_stub, bytes(self._next_stub - self._first_free_stub))
             for addr in range(self._first_free_stub, self._next_stub, 16):
@@ -219,9 +229,35 @@ class Store:
     def _alloc(self, size: int, prot=uc.UC_PROT_READ | uc.UC_PROT_WRITE) -> int:
         size = max(PAGE, (size + PAGE - 1) & ~(PAGE - 1))
         addr = self._heap
-        self.mu.mem_map(addr, size, prot)
+        self._map(addr, size, prot)
         self._heap += size + PAGE  # an unmapped guard page after each region
         return addr
+
+    def _map(self, addr: int, size: int, prot: int) -> None:
+        """Map [addr, addr + size) for this store's current objects, zero-filled, with the
+        page after it unmapped.  A region the last reset left at the same address with the
+        same size and protection is reused, zeroed; stale regions in the way are unmapped."""
+        stale = self._stale
+        if stale:
+            old = stale.pop(addr, None)
+            if old is not None:
+                if old == (size, prot) and size <= REUSE_MAX:
+                    self.mu.mem_write(addr, bytes(size))
+                    self._mapped[addr] = old
+                    return
+                self.mu.mem_unmap(addr, old[0])
+            end = addr + size + PAGE
+            for a in [a for a, (n, _p) in stale.items() if a < end and addr < a + n]:
+                self.mu.mem_unmap(a, stale.pop(a)[0])
+        self.mu.mem_map(addr, size, prot)
+        self._mapped[addr] = (size, prot)
+
+    def _drop_stale(self) -> None:
+        """Unmap what the last reset left and nothing reused: before code runs, every
+        address outside the current objects must fault (the sandbox)."""
+        for a, (n, _p) in self._stale.items():
+            self.mu.mem_unmap(a, n)
+        self._stale = {}
 
     def _small(self, size: int) -> int:
         """Room for a small host object (a global's cell, a function record) that Wasm code
@@ -287,8 +323,8 @@ class Store:
         if new > limit or new > MAX_MEMORY_PAGES:
             return -1
         if delta:
-            self.mu.mem_map(mem.base + old * WASM_PAGE, delta * WASM_PAGE,
-                            uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+            self._map(mem.base + old * WASM_PAGE, delta * WASM_PAGE,
+                      uc.UC_PROT_READ | uc.UC_PROT_WRITE)
         mem.pages = new
         for vm in mem.views:
             self.write_u64(vm + MEM0_SIZE, new * WASM_PAGE)
@@ -407,11 +443,23 @@ class Store:
 
     # -- builtins: args (u64 each) at base; see codegen/func.py for their order ----------------
     def _vm_instance(self) -> Instance:
-        return self.instances_by_vmctx[self.mu.reg_read(self.isa.VMCTX)]
+        insts = self.instances_by_vmctx
+        if len(insts) == 1:  # the running code's, necessarily (a register read costs more)
+            for inst in insts.values():
+                return inst
+        return insts[self.mu.reg_read(self.isa.VMCTX)]
 
     def _u32(self, base, i):
         """Argument i of a builtin as an i32 (stored as 4 native bytes at its slot)."""
         return self.read_value(I32, base + 8 * i)
+
+    def _argv(self, base, kinds: str) -> list:
+        """A builtin's arguments in one read: one letter per slot, "i" an i32 (as `_u32`),
+        "l" a u64.  (Generated modules call table and bulk-memory builtins dozens of times
+        per module: a Unicorn read per argument was most of their cost.)"""
+        raw, bo = self.mu.mem_read(base, 8 * len(kinds)), self.bo
+        return [int.from_bytes(raw[8 * k:8 * k + (4 if c == "i" else 8)], bo)
+                for k, c in enumerate(kinds)]
 
     def _ret(self, v: int) -> None:
         self.mu.reg_write(self.isa.RET_GPR, v & 0xFFFF_FFFF_FFFF_FFFF)
@@ -430,14 +478,14 @@ class Store:
 
     def _b_memory_fill(self, base):
         mem = self._mem(self._vm_instance())
-        d, val, n = (self._u32(base, i) for i in range(3))
+        d, val, n = self._argv(base, "iii")
         self._check_mem(mem, d, n)
         if n:
             self.mu.mem_write(mem.base + d, bytes([val & 0xFF]) * n)
 
     def _b_memory_copy(self, base):
         mem = self._mem(self._vm_instance())
-        d, s, n = (self._u32(base, i) for i in range(3))
+        d, s, n = self._argv(base, "iii")
         self._check_mem(mem, d, n)
         self._check_mem(mem, s, n)
         if n:
@@ -445,7 +493,7 @@ class Store:
 
     def _b_memory_init(self, base):
         inst = self._vm_instance()
-        seg, d, s, n = (self._u32(base, i) for i in range(4))
+        seg, d, s, n = self._argv(base, "iiii")
         data = b"" if seg in inst.dropped_data else inst.compiled.module.datas[seg].init
         mem = self._mem(inst)
         if s + n > len(data):
@@ -462,17 +510,16 @@ class Store:
 
     def _b_table_get(self, base):
         inst = self._vm_instance()
-        t = self._table(inst, self._u32(base, 0))
-        i = self._u32(base, 1)
+        ti, i = self._argv(base, "ii")
+        t = self._table(inst, ti)
         if i >= t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._ret(self.table_read(t, i))
 
     def _b_table_set(self, base):
         inst = self._vm_instance()
-        t = self._table(inst, self._u32(base, 0))
-        i = self._u32(base, 1)
-        v = self.read_u64(base + 16)
+        ti, i, v = self._argv(base, "iil")
+        t = self._table(inst, ti)
         if i >= t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._table_write(t, i, [v])
@@ -483,9 +530,8 @@ class Store:
 
     def _b_table_grow(self, base):
         inst = self._vm_instance()
-        t = self._table(inst, self._u32(base, 0))
-        init = self.read_u64(base + 8)
-        delta = self._u32(base, 2)
+        ti, init, delta = self._argv(base, "ili")
+        t = self._table(inst, ti)
         self._ret(self.table_grow(t, delta, init) & 0xFFFF_FFFF)
 
     def table_grow(self, t: Table, delta: int, init: int) -> int:
@@ -502,30 +548,25 @@ class Store:
 
     def _b_table_fill(self, base):
         inst = self._vm_instance()
-        t = self._table(inst, self._u32(base, 0))
-        i = self._u32(base, 1)
-        v = self.read_u64(base + 16)
-        n = self._u32(base, 3)
+        ti, i, v, n = self._argv(base, "iili")
+        t = self._table(inst, ti)
         if i + n > t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._table_write(t, i, [v] * n)
 
     def _b_table_copy(self, base):
         inst = self._vm_instance()
-        dt = self._table(inst, self._u32(base, 0))
-        stt = self._table(inst, self._u32(base, 1))
-        d, s, n = (self._u32(base, i) for i in range(2, 5))
+        ti, si, d, s, n = self._argv(base, "iiiii")
+        dt, stt = self._table(inst, ti), self._table(inst, si)
         if s + n > stt.size or d + n > dt.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
-        if n:
-            vals = [self.table_read(stt, s + k) for k in range(n)]
-            self._table_write(dt, d, vals)
+        if n:  # read whole before written: overlapping ranges copy as memmove does
+            self.mu.mem_write(dt.base + 8 * d, bytes(self.mu.mem_read(stt.base + 8 * s, 8 * n)))
 
     def _b_table_init(self, base):
         inst = self._vm_instance()
-        t = self._table(inst, self._u32(base, 0))
-        seg = self._u32(base, 1)
-        d, s, n = (self._u32(base, i) for i in range(2, 5))
+        ti, seg, d, s, n = self._argv(base, "iiiii")
+        t = self._table(inst, ti)
         vals = [] if seg in inst.dropped_elems else inst.elem_values[seg]
         if s + n > len(vals) or d + n > t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
@@ -542,6 +583,8 @@ class Store:
         nout = len(params) + max(len(results) - 1, 0)
         if self.depth:
             raise RuntimeError("re-entrant call into Wasm from a host function")
+        if self._stale:
+            self._drop_stale()
         mu.context_restore(self.clean_ctx)
         sp = (self.stack_top - 8 * nout) & ~15
         for i, (t, a) in enumerate(zip(params, args)):
@@ -557,7 +600,10 @@ class Store:
         start = time.monotonic()
         try:
             # no emu_start timeout: its timer thread costs ~0.1 ms a call; fuel checks in
-            # loop headers and prologues guarantee that compiled code stops
+            # loop headers and prologues guarantee that compiled code stops.  One emu_start
+            # per call: its own cost is ~3 us once the code is translated (measured, Unicorn
+            # 2.1.4), and a trap ends it anyway; what a module's first calls cost is QEMU
+            # translating the new code (~3 us a block), which no call order avoids
             mu.emu_start(func_addr, self.done_addr)
         except uc.UcError as e:
             return self._fault(e)
