@@ -1,5 +1,7 @@
 """wasmtime's Winch (50.0.1) kills the process compiling `table.copy`/`table.init` with values
-live on its stack; the oracle must not hand it such a module (a fuzz target would die)."""
+live on its stack, and running a generated mix of other table instructions
+(tests/wat/wasmtime_winch_table_crash.wat); the oracle must not hand it such a module (a fuzz
+target or a test worker would die)."""
 
 from __future__ import annotations
 
@@ -38,3 +40,16 @@ def test_wasmtime_winch_is_not_given_a_module_it_crashes_on(tmp_path, op):
     assert findings == []
     assert verdict == "agree"  # the reference and winch-x64 compared
     assert any("wasmtime-winch" in r and op.split()[0] in r for r in inconclusive), inconclusive
+
+
+def test_wasmtime_winch_is_not_given_other_table_instructions(tmp_path):
+    wat = (ROOT / "tests" / "wat" / "wasmtime_winch_table_crash.wat").read_text()
+    path = tmp_path / "m.wasm"
+    path.write_bytes(wasmtime.wat2wasm(wat))
+    code = ("import sys, json; from oracle.diff import run_diff; "
+            "r = run_diff(open(sys.argv[1], 'rb').read(), ['wasmtime', 'wasmtime-winch']); "
+            "print(json.dumps(r.inconclusive))")
+    p = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    assert any(r.startswith("wasmtime-winch: unsupported: table.") for r in p.stdout.split('"'))
