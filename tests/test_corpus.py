@@ -25,4 +25,12 @@ def test_binaries_match_their_sources():
 def test_engines_agree_on_seed(path):
     r = run_diff(path.read_bytes(), DEFAULT_ENGINES, determinism="all")
     assert r.agree, [f.signature for f in r.findings]
-    assert all(run.status == "ok" for run in r.runs.values())
+    # wasmtime-winch (a third opinion) is not given modules with table instructions, on which
+    # wasmtime 50.0.1's Winch crashes the process (oracle.engines.wasmtime_engine)
+    from oracle.engines.wasmtime_engine import WINCH_CRASHING_OPS
+
+    declined = {n for n, run in r.runs.items() if n == "wasmtime-winch"
+                and run.status == "unsupported"
+                and any(op in run.detail for op in WINCH_CRASHING_OPS)}
+    assert declined == (set() if path.stem != "bulk_reftypes" else {"wasmtime-winch"})
+    assert all(run.status == "ok" for n, run in r.runs.items() if n not in declined)
