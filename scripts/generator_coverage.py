@@ -130,11 +130,6 @@ TARGET_SHARE = 0.05
 _SHIFTS = ("shl", "shr_s", "shr_u", "rotl", "rotr")
 _FCMP = ("eq", "ne", "lt", "gt", "le", "ge")
 _LOAD_WIDTH = {"load8": 1, "load16": 2, "load32": 4, "load": None}
-_TABLE_EFFECT = {  # operator -> (pops, pushes): what stack_types._effect does not model
-    "table.get": (1, None), "table.set": (2, ()), "table.size": (0, (I32,)),
-    "table.grow": (2, (I32,)), "table.fill": (3, ()), "table.copy": (3, ()),
-    "table.init": (3, ()), "elem.drop": (0, ()),
-}
 
 
 # -- the scope: what the compiler handles ----------------------------------------------------------
@@ -296,8 +291,6 @@ class _Ctx:
         self.mem_size = mems[0].min * PAGE if mems else None
         self.table_sizes = [i.desc.limits.min for i in m.imports if i.kind == EXT_TABLE] + \
             [tt.limits.min for tt in m.tables]
-        self.table_elem = [i.desc.elem for i in m.imports if i.kind == EXT_TABLE] + \
-            [tt.elem for tt in m.tables]
         self.data = {}  # address -> non-zero byte of an active segment (later ones win)
         for d in m.datas:
             if d.mode != "active" or len(d.offset.instrs) != 1 or \
@@ -433,11 +426,6 @@ def analyse(m, fidx: int, instrs, found: set) -> None:
         if stack is None:
             continue
         sig = _effect(m, ins, [e[0] for e in stack], locs, ctx.globs, ctx.ftypes)
-        if sig is None and name in _TABLE_EFFECT:
-            pops, pushes = _TABLE_EFFECT[name]
-            if pushes is None:
-                pushes = (ctx.table_elem[ins.imm],)
-            sig = pops, pushes, False
         if sig is None:
             stack = None
             continue

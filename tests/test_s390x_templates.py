@@ -33,6 +33,7 @@ from winch.isa.s390x import masm as masm_mod
 from winch.isa.s390x.asm import INSNS, Kind, Rel, S390xAssembler
 
 from fuzz_targets.asm_ref.s390x import edge_values
+from tests.template_cases import register_cases
 
 LABEL_FREE = sorted(m for m, row in asm_mod._BY_NAME.items() if row.label < 0)
 IMM_ROWS = sorted(m for m, row in INSNS.items() if row.fmt in asm_mod._IMM_FORMATS)
@@ -302,46 +303,6 @@ _IMMS = _around([0, 1, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFF_FFFF, 0x8000_0000
                  0x1234_5678_9ABC_DEF0, 0xFFFF_FFFF_FFFF_0000, 0x0000_FFFF_0000_1234])
 
 
-_CONVERSIONS = {  # name -> (dst is FP, src is FP)
-    "i32.wrap_i64": (0, 0), "i64.extend_i32_u": (0, 0), "i64.extend_i32_s": (0, 0),
-    "f32.demote_f64": (1, 1), "f64.promote_f32": (1, 1), "i32.reinterpret_f32": (0, 1),
-    "i64.reinterpret_f64": (0, 1), "f32.reinterpret_i32": (1, 0), "f64.reinterpret_i64": (1, 0),
-    "f32.convert_i32_s": (1, 0), "f64.convert_i64_u": (1, 0), "i32.trunc_f32_s": (0, 1),
-    "i64.trunc_f64_u": (0, 1), "i32.trunc_sat_f64_u": (0, 1), "i64.trunc_sat_f32_s": (0, 1),
-}
-
-
-def _register_cases(gprs, fprs, with_convert):
-    """Cases of the operations whose values are registers only (and fconst's constant)."""
-    from winch.wasm.types import F32, F64
-
-    cases = {}
-    cases["shift_rr"] = [(op, s, d, c) for op in ("shl", "shr_s", "shr_u", "rotl", "rotr")
-                         for s in (4, 8) for d in gprs for c in gprs[::2]]
-    cases["shift_ri"] = [(op, s, d, n) for op in ("shl", "shr_s", "shr_u", "rotl", "rotr")
-                         for s in (4, 8) for d in gprs for n in (0, 1, 5, 8 * s - 1)]
-    cases["divrem"] = [(op, s, r, a, b) for op in ("div_s", "div_u", "rem_s", "rem_u")
-                       for s in (4, 8) for r, a, b in ((gprs[0], gprs[1], gprs[2]),
-                                                       (gprs[-1], gprs[-1], gprs[0]),
-                                                       (gprs[1], gprs[2], gprs[2]))]
-    cases["unop"] = [(op, s, d, r) for op in ("clz", "ctz", "popcnt", "extend8_s", "extend16_s")
-                     for s in (4, 8) for d in gprs[::2] for r in gprs[::2]] + \
-        [("extend32_s", 8, d, r) for d in gprs for r in gprs]
-    cases["fcmp_set"] = [(c, t, d, a, b) for c in ("eq", "ne", "lt", "le", "gt", "ge")
-                         for t in (F32, F64) for d in gprs[::2] for a, b in
-                         ((fprs[0], fprs[1]), (fprs[-1], fprs[-1]))]
-    cases["fbin"] = [(op, t, d, r) for op in ("add", "sub", "mul", "div", "min", "max",
-                                              "copysign") for t in (F32, F64)
-                     for d in fprs for r in fprs]
-    cases["fun"] = [(op, t, d, r) for op in ("abs", "neg", "sqrt", "ceil", "floor", "trunc",
-                                             "nearest") for t in (F32, F64)
-                    for d in fprs for r in fprs]
-    if with_convert:
-        cases["convert"] = [(n, d, r) for n, (df, sf) in _CONVERSIONS.items()
-                            for d in (fprs if df else gprs) for r in (fprs if sf else gprs)]
-    return cases
-
-
 def _template_cases(rng):
     """(method, [args, ...]) for each templated operation: boundary and random values,
     several registers of each class."""
@@ -385,7 +346,7 @@ def _template_cases(rng):
                            for a, b in ((3, 4), (10, 2), (5, 5))]
     cases["select"] = [(t, a, b, c) for t, rs in ((I32, gprs), (F64, fprs), (F32, fprs))
                        for a in rs for b in rs for c in (2, 10)]
-    cases.update(_register_cases(gprs, fprs, False))  # convert: LGR unless dst == src
+    cases.update(register_cases(gprs, fprs, False))  # convert: LGR unless dst == src
     return cases
 
 

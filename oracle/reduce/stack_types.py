@@ -134,4 +134,15 @@ def _effect(m, ins, stack, locs, globs, ftypes):
         return 1, (I32,), False
     if name == "ref.func":
         return 0, (FUNCREF,), False
+    if name in _TABLE_EFFECT:
+        pops, pushes = _TABLE_EFFECT[name]
+        return pops, (m.table_types[imm].elem,) if pushes is None else pushes, False
     return None
+
+
+# table operators: (pops, pushes); None: the table's element type (table.get)
+_TABLE_EFFECT = {
+    "table.get": (1, None), "table.set": (2, ()), "table.size": (0, (I32,)),
+    "table.grow": (2, (I32,)), "table.fill": (3, ()), "table.copy": (3, ()),
+    "table.init": (3, ()), "elem.drop": (0, ()),
+}

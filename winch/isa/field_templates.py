@@ -142,6 +142,29 @@ def occurrences(i1: int, i2: int, f1, f2):
     return found
 
 
+# patterns for each 16-bit half of a probed value that is neither 0 nor 0xFFFF
+_HALF_PATTERNS = (0x5555, 0x3333, 0x0F0F, 0x00FF, 0x7FFF, 0x8001, 0x0001)
+
+
+def probe_masks(value: int, fixed, extra=()):
+    """XOR masks to try, in order, for the probe of `value` (`field_template`'s `masks`):
+    `fixed` (an ISA's masks: registers' low bits, offsets keeping their alignment,
+    immediates' low bits), then `extra`; and a pattern in each 16-bit half of `value` that is
+    neither 0 nor 0xFFFF, so that equal halves become unequal (tried first for a value of
+    several such halves, each half its own field; last otherwise)."""
+    v = value & 0xFFFF_FFFF_FFFF_FFFF
+    present = [s for s in range(0, 64, 16) if (v >> s) & 0xFFFF not in (0, 0xFFFF)]
+    n = len(_HALF_PATTERNS)
+    halves = [sum(_HALF_PATTERNS[(k + j) % n] << s for j, s in enumerate(present))
+              for k in range(n)]
+    if len(present) > 1:
+        yield from halves
+    yield from fixed
+    yield from extra
+    if len(present) <= 1:
+        yield from halves
+
+
 _ALONE = object()  # build's `first` when not given: assemble the operands alone
 
 

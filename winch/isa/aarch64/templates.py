@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 from winch.isa.aarch64.imms import encode_logical_imm
-from winch.isa.field_templates import field_template
+from winch.isa.field_templates import field_template, probe_masks
 from winch.masm.buffer import memo_cache
 from winch.wasm.types import F32, I32
 
@@ -189,28 +189,17 @@ def access(widths):
     return v
 
 
-# XOR masks tried for a probe: registers' low bits, offsets keeping their alignment
-# (multiples of 8), immediates' low bits; and patterns in each 16-bit half that is neither 0
-# nor 0xFFFF (first, for a value of several such halves).
+# XOR masks tried for a probe (`probe_masks`): registers' low bits, offsets keeping their
+# alignment (multiples of 8), immediates' low bits.
 _MASKS = (0x1, 0x2, 0x3, 0x4, 0x5, 0x8, 0x18, 0x38, 0x78, 0xF8, 0x1F8, 0x3F8, 0x7F8, 0xFF8,
           0x7FF8, 0x1008, 0x3018, 0x5558, 0x2AA8, 0x10_1008, 0x55_5558, 0x2A_AAA8, 0x33_3338,
           0x1000, 0x3000, 0x7, 0xF, 0xFF, 0xFFF, 0x555, 0xAAA, 0x1001, 0x5555, 0x2AAA)
-_HALF_PATTERNS = (0x5555, 0x3333, 0x0F0F, 0x00FF, 0x7FFF, 0x8001, 0x0001)
 
 
 def masks(value: int):
-    v = value & 0xFFFF_FFFF_FFFF_FFFF
-    present = [s for s in range(0, 64, 16) if (v >> s) & 0xFFFF not in (0, 0xFFFF)]
-    n = len(_HALF_PATTERNS)  # another pattern in each half: equal halves become unequal
-    halves = [sum(_HALF_PATTERNS[(k + j) % n] << s for j, s in enumerate(present))
-              for k in range(n)]
-    if len(present) > 1:  # a constant of several halves: each half its own field
-        yield from halves
-    yield from _MASKS
-    for hi in (0x1000, 0x2000, 0x3000):  # low field 0xFFF: an access's end carries into hi
-        yield ((value & 0xFFF) ^ 0xFFF) | hi
-    if len(present) <= 1:
-        yield from halves
+    # low field 0xFFF: an access's end carries into the high field
+    return probe_masks(value, _MASKS, [((value & 0xFFF) ^ 0xFFF) | hi
+                                       for hi in (0x1000, 0x2000, 0x3000)])
 
 
 def template(*values):
