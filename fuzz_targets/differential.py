@@ -14,7 +14,10 @@ mutation changes only the choices it reaches, not the rest.  (One 60 s hunt each
 a tail hashed from the input, and this fixed tail; `br_if-no-moves` not within 60 s, after
 117 and after 544.)  Unless given, `-max_len=4096 -len_control=0` are passed.  A finding is
 saved as a crash `.wasm` with its plan and signature (see `fuzz_targets.findings`).
-`ORACLE_ENGINES` (comma-separated) overrides the engine list.
+`ORACLE_ENGINES` (comma-separated) overrides the engine list.  `ORACLE_CANONICALIZE_NANS=1`
+compiles on every engine with NaN canonicalization and compares NaN bits exactly (`oracle
+diff --canonicalize-nans`; a finding's crash file records it, so replay and reduction do the
+same); `oracle campaign` sets it unless `--no-canonicalize-nans`.  Off by default here.
 
 Per module (by a hash of its bytes, so a replay does the same): the determinism re-compile
 runs on 1 in `$ORACLE_DETERMINISM_EVERY` (default 16), wasmtime-winch on 1 in
@@ -62,6 +65,7 @@ from oracle.gen import generate  # noqa: E402
 
 ENGINES = tuple(os.environ["ORACLE_ENGINES"].split(",")) if os.environ.get(
     "ORACLE_ENGINES") else DEFAULT_ENGINES
+CANONICALIZE_NANS = os.environ.get("ORACLE_CANONICALIZE_NANS", "") not in ("", "0")
 
 
 def _every(var: str, default: int) -> int:
@@ -147,10 +151,10 @@ def check_module(wasm: bytes) -> list:
             del SEEN[next(iter(SEEN))]
     engines, determinism = plan_for(wasm)
     if PHASES is None:
-        r = run_diff(wasm, engines, determinism=determinism)
+        r = run_diff(wasm, engines, determinism=determinism, canonicalize_nans=CANONICALIZE_NANS)
     else:
         t0 = time.perf_counter()
-        r = run_diff(wasm, engines, determinism=determinism)
+        r = run_diff(wasm, engines, determinism=determinism, canonicalize_nans=CANONICALIZE_NANS)
         PHASES["diff"] += time.perf_counter() - t0
     STATS["inconclusive"] += bool(r.inconclusive)
     reasons = STATS["inconclusive_reasons"]
@@ -159,8 +163,10 @@ def check_module(wasm: bytes) -> list:
         reasons[key] = reasons.get(key, 0) + 1
     for f in r.findings:
         STATS["findings"] += 1
+        extra = {"canonicalize_nans": True} if CANONICALIZE_NANS else {}
         crash = write_crash(wasm, r.plan, f.signature, kind=f.kind,
-                            engines=[e if isinstance(e, str) else e.name for e in engines])
+                            engines=[e if isinstance(e, str) else e.name for e in engines],
+                            **extra)
         findings.record("differential", f.kind, f.signature, crash, detail=f.detail)
     return r.findings
 

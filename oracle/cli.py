@@ -15,7 +15,8 @@ from collections import Counter
 
 from oracle.engines import ENGINE_NAMES, get_engine
 from oracle.reduce_cli import REGRESSIONS_DIR
-from winch.cli_common import BadInput, check_output, read_file, read_module, run_main, version
+from winch.cli_common import (BadInput, check_output, read_file, read_module, run_main, u64_arg,
+                              version)
 from winch.cli_common import Parser as _Parser
 
 EXAMPLES = {
@@ -56,6 +57,16 @@ def _main(argv) -> int:
                          "wasmtime,wasmtime-winch,winch-x64,winch-aarch64,winch-s390x)")
     df.add_argument("--json", action="store_true")
     df.add_argument("--save", metavar="CRASH.wasm", help="write the first finding as a crash file")
+    df.add_argument("--canonicalize-nans", action="store_true",
+                    help="compile with NaN canonicalization on every engine (wasmtime's "
+                         "cranelift_nan_canonicalization) and compare NaN bits exactly")
+    df.add_argument("--fuel", type=u64_arg, default=None, metavar="N",
+                    help="run every engine with wasmtime's fuel (consume_fuel), the store "
+                         "given N after instantiation; compare the fuel left after every "
+                         "call exactly, and running out")
+    df.add_argument("--epoch-deadline", type=u64_arg, default=None, metavar="N",
+                    help="run every engine with wasmtime's epoch interruption at this "
+                         "deadline (0: every call is interrupted at its first check)")
     df.add_argument("--mutant", metavar="NAME", default=None,
                     help="plant a deliberate bug of oracle.mutants first "
                          "(`python scripts/mutants.py list`)")
@@ -94,6 +105,9 @@ def _main(argv) -> int:
     cp.add_argument("--mutant", default=None,
                     help="apply a deliberate bug of oracle.mutants in the workers")
     cp.add_argument("--reduce-seconds", type=float, default=60.0)
+    cp.add_argument("--no-canonicalize-nans", dest="canonicalize_nans", action="store_false",
+                    help="the differential target without NaN canonicalization (by default "
+                         "every engine canonicalizes NaNs and NaN bits compare exactly)")
     cp.add_argument("--quiet", action="store_true",
                     help="no progress line on stderr (by default one at least every 5 s)")
     args, extra = parser.parse_known_args(argv)
@@ -174,7 +188,8 @@ def campaign(args) -> int:
     isas = tuple(i for i in args.isa.split(",") if i)
     _check_campaign(args, targets, isas, TARGETS)
     opts = Options(minutes=args.minutes, jobs=args.jobs, targets=targets, isas=isas,
-                   out=args.out, mutant=args.mutant, reduce_seconds=args.reduce_seconds)
+                   out=args.out, mutant=args.mutant, reduce_seconds=args.reduce_seconds,
+                   canonicalize_nans=args.canonicalize_nans)
     return Runner(opts, resume=args.resume, progress=not args.quiet).run()
 
 

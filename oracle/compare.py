@@ -1,8 +1,9 @@
 """The oracle's rules (DESIGN.md §6): when do two engines agree, and what a disagreement is.
 
 Integers and references compare exactly; floats bit-exactly, except that two NaNs agree
-(the spec lets engines pick NaN payloads).  Stack, fuel and time exhaustion on either side,
-and a feature one engine lacks, are *inconclusive*, never findings.
+(the spec lets engines pick NaN payloads) unless the engines canonicalize NaNs (`exact_nans`:
+then NaN bits are deterministic and compare exactly too).  Stack, fuel and time exhaustion on
+either side, and a feature one engine lacks, are *inconclusive*, never findings.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from oracle.values import Value, is_nan
 
 KINDS = ("wrong value", "wrong trap", "missing trap", "spurious trap", "validation disagreement",
          "compiler crash", "host crash", "sandbox violation", "nondeterministic compile")
+# only with fuel or epoch interruption on (`oracle diff --fuel / --epoch-deadline`): the fuel
+# left after a call, running out, or being interrupted differs (oracle/diff.py)
+LIMIT_KINDS = ("fuel mismatch", "interrupt mismatch")
 
 
 # What differs, in a finding's identity: a call's results (values or trap), an exported
 # global or memory after a call, the host calls, or the module as a whole.  "state" only comes
 # from an old signature whose module no longer says whether the export was a global or a memory.
-WHATS = ("result", "global", "memory", "state", "host calls", "compile", "instantiate")
+WHATS = ("result", "global", "memory", "state", "host calls", "compile", "instantiate",
+         "fuel")
 _CALL_WHERE = re.compile(r"(.*)#(\d+)(?::(.*))?", re.S)
 
 
@@ -123,11 +128,11 @@ def isa_of(engine: str) -> str:
     return engine.split("-", 1)[1] if engine.startswith("winch-") else ""
 
 
-def values_agree(a: Value, b: Value) -> bool:
+def values_agree(a: Value, b: Value, exact_nans: bool = False) -> bool:
     if a.type != b.type:
         return False
     if a.type in ("f32", "f64"):
-        return a.bits == b.bits or (is_nan(a) and is_nan(b))
+        return a.bits == b.bits or (not exact_nans and is_nan(a) and is_nan(b))
     if a.type in ("funcref", "externref", "anyref", "exnref"):
         return (a.bits is None) == (b.bits is None) and (
             a.type != "externref" or a.bits == b.bits)
@@ -143,8 +148,10 @@ def inconclusive_reason(out) -> str | None:
     return None
 
 
-def compare_outcomes(ref_name, ref, other_name, other, where) -> Finding | str | None:
-    """None if they agree, a reason string if inconclusive, else the Finding."""
+def compare_outcomes(ref_name, ref, other_name, other, where,
+                     exact_nans: bool = False) -> Finding | str | None:
+    """None if they agree, a reason string if inconclusive, else the Finding.  `exact_nans`:
+    NaN results compare bit for bit (both engines canonicalize NaNs)."""
     for out in (ref, other):
         why = inconclusive_reason(out)
         if why is not None:
@@ -159,7 +166,7 @@ def compare_outcomes(ref_name, ref, other_name, other, where) -> Finding | str |
         return Finding("host crash", (other_name, ref_name), isa_of(ref_name), where, ref.message)
     if isinstance(ref, Values) and isinstance(other, Values):
         if len(ref.values) == len(other.values) and all(
-                values_agree(a, b) for a, b in zip(ref.values, other.values)):
+                values_agree(a, b, exact_nans) for a, b in zip(ref.values, other.values)):
             return None
         return Finding("wrong value", engines, isa, where, f"{ref} vs {other}")
     if isinstance(ref, Trap) and isinstance(other, Trap):
@@ -182,10 +189,11 @@ class MemoryState:
     stay small."""
 
     KEEP_BYTES = 1 << 20
-    __slots__ = ("data", "_digest")
+    __slots__ = ("data", "size", "_digest")
 
     def __init__(self, data: bytes):
         self.data = data if len(data) <= self.KEEP_BYTES else None
+        self.size = len(data)
         self._digest = None if self.data is not None else memory_digest(data)
 
     def __str__(self) -> str:
@@ -204,3 +212,20 @@ class MemoryState:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+
+def memory_difference(name: str, a: MemoryState, b: MemoryState) -> str:
+    """How two states of exported memory `name` differ, for a finding's detail: the sizes,
+    and where the bytes first differ (with a few bytes from there) when both were kept."""
+    head = f"memory {name!r}: "
+    if a.size != b.size:
+        head += f"{a.size} bytes vs {b.size} bytes; "
+    if a.data is None or b.data is None:
+        return head + f"digest {a} vs {b}"
+    n = min(a.size, b.size)
+    at = next((i for i in range(n) if a.data[i] != b.data[i]), None) \
+        if a.data[:n] != b.data[:n] else None
+    if at is None:
+        return head + f"equal up to {n:#x}; digest {a} vs {b}"
+    return (head + f"first difference at {at:#x}: {a.data[at:at + 8].hex()} vs "
+            f"{b.data[at:at + 8].hex()}; digest {a} vs {b}")

@@ -16,7 +16,7 @@ import traceback
 import zlib
 from dataclasses import dataclass, field
 
-from oracle.compare import Finding, MemoryState, compare_outcomes, isa_of
+from oracle.compare import Finding, MemoryState, compare_outcomes, isa_of, memory_difference
 from oracle.engines import get_engine
 from oracle.engines.base import (InstantiationTrapped, LinkError, NotRun, Rejected,
                                  ResourceLimited)
@@ -37,6 +37,7 @@ class EngineRun:
     outcomes: list = field(default_factory=list)  # per call: Outcome or a NotRun reason
     states: list = field(default_factory=list)  # per call: {export: value or digest}
     host_calls: list = field(default_factory=list)
+    fuel: list = field(default_factory=list)  # per call: the store's fuel left (--fuel)
 
 
 @dataclass
@@ -54,6 +55,12 @@ class DiffResult:
     # front end's one-line error ("" otherwise)
     bad_input: str = ""
     bad_input_offset: int | None = None
+    # every engine compiled with NaN canonicalization: NaN bits compared exactly
+    canonicalize_nans: bool = False
+    # every engine ran with wasmtime's fuel (the store's fuel left compared after every call)
+    # and/or epoch interruption at this deadline: running out is compared, not inconclusive
+    fuel: int | None = None
+    epoch_deadline: int | None = None
 
     @property
     def verdict(self) -> str:
@@ -131,19 +138,26 @@ def _phase(kind: str, name: str, seconds: float) -> None:
     d[name] = d.get(name, 0.0) + seconds
 
 
-def _engine(name: str):
-    if name not in _ENGINES:
-        _ENGINES[name] = get_engine(name, CALL_BUDGET)
-    return _ENGINES[name]
+def _engine(name: str, canonicalize_nans: bool = False, limits=(None, None)):
+    key = (name, True) if canonicalize_nans else name  # (tests replace one by its name)
+    if limits != (None, None):
+        key = (key, limits)
+    if key not in _ENGINES:
+        _ENGINES[key] = get_engine(name, CALL_BUDGET, canonicalize_nans=canonicalize_nans,
+                                   fuel=limits[0], epoch_deadline=limits[1])
+    return _ENGINES[key]
 
 
-def _run_engine(engine, wasm: bytes, module, plan: Plan, twice: bool = True) -> EngineRun:
-    """`engine`: a name, or an Engine object (tests pass deliberately broken doubles).
-    `twice`: compile a second time and require identical code (our compilers only)."""
+def _run_engine(engine, wasm: bytes, module, plan: Plan, twice: bool = True,
+                canonicalize_nans: bool = False, limits=(None, None)) -> EngineRun:
+    """`engine`: a name, or an Engine object (tests pass deliberately broken doubles; it is
+    used as it was built).  `twice`: compile a second time and require identical code (our
+    compilers only).  `canonicalize_nans`: a named engine is built with NaN canonicalization."""
     name = engine if isinstance(engine, str) else engine.name
     run = EngineRun(name)
     try:
-        session = (_engine(name) if isinstance(engine, str) else engine).session()
+        session = (_engine(name, canonicalize_nans, limits) if isinstance(engine, str)
+                   else engine).session()
     except ImportError as e:
         run.status, run.detail = "unavailable", str(e)
         return run
@@ -229,6 +243,10 @@ def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twic
         except Exception:  # noqa: BLE001
             out = HostError("engine raised: " + traceback.format_exc(limit=4))
         run.outcomes.append(out)
+        fuel_left = getattr(session, "fuel_left", None)  # (--fuel: None otherwise)
+        left = fuel_left() if fuel_left is not None else None
+        if left is not None:
+            run.fuel.append(left)
         state = session.state(inst, exports) if exports else {}
         for name in memories:
             if name in state:
@@ -238,8 +256,15 @@ def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twic
 
 
 def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
-             determinism: str = "one", _canonical: bool = False) -> DiffResult:
+             determinism: str = "one", canonicalize_nans: bool = False,
+             fuel: int | None = None, epoch_deadline: int | None = None,
+             _canonical: bool = False) -> DiffResult:
     """Run `plan` (default: `default_plan`) on every engine and compare.
+
+    `canonicalize_nans`: every engine named compiles with NaN canonicalization (wasmtime's
+    `cranelift_nan_canonicalization`, ours `compile_module(..., canonicalize_nans=True)`), and
+    NaN bits are compared exactly: no finding is put down to NaN nondeterminism.  Without it,
+    a finding that NaN bits may explain is re-run on a rewritten module (`_recheck_nans`).
 
     `determinism`: which of our compilers also compile the module a second time, to catch
     nondeterministic code generation: "all", "none", or "one" (the default: one ISA chosen
@@ -267,15 +292,17 @@ def run_diff(wasm: bytes, engines=DEFAULT_ENGINES, plan: Plan | None = None, *,
     else:
         raise ValueError(f"determinism must be all, one or none, not {determinism!r}")
     for i, e in enumerate(engines_in):
-        run = _run_engine(e, wasm, module, plan, i in twice)
+        run = _run_engine(e, wasm, module, plan, i in twice, canonicalize_nans,
+                          (fuel, epoch_deadline))
         runs[run.name] = run
     engines = list(runs)
-    result = DiffResult(engines, plan, runs)
+    result = DiffResult(engines, plan, runs, canonicalize_nans=canonicalize_nans, fuel=fuel,
+                        epoch_deadline=epoch_deadline)
     ref_name = engines[0]
     ref = runs[ref_name]
     for name in engines[1:]:
         _compare_runs(result, ref, runs[name])
-    if module is not None and not _canonical and any(
+    if module is not None and not _canonical and not canonicalize_nans and any(
             f.kind in NAN_SENSITIVE for f in result.findings):
         _recheck_nans(result, wasm, module, engines_in, plan)
     if not result.findings and ref.status == "rejected":
@@ -322,7 +349,8 @@ def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) 
     engines = [e for i, e in enumerate(engines)
                if i == 0 or (e if isinstance(e, str) else e.name) in suspects]
     again = run_diff(encode_module(canonicalize_module(module)), engines, plan,
-                     determinism="none", _canonical=True)
+                     determinism="none", _canonical=True, fuel=result.fuel,
+                     epoch_deadline=result.epoch_deadline)
     still = {f.signature for f in again.findings}
     kept = []
     for f in result.findings:
@@ -338,6 +366,33 @@ def _recheck_nans(result: DiffResult, wasm: bytes, module, engines, plan: Plan) 
         else:
             kept.append(f)
     result.findings = kept
+
+
+def _limit_verdict(result: DiffResult, a, b, engines, isa: str, where: str):
+    """With fuel or epoch interruption on, running out of fuel and being interrupted are
+    outcomes to compare: "agree" when both engines did the same, a "fuel mismatch" or
+    "interrupt mismatch" Finding when only one did, None when neither did."""
+    from oracle.outcomes import Trap, TrapKind
+
+    def limit(out):
+        if isinstance(out, Trap) and (
+                out.kind == TrapKind.out_of_fuel and result.fuel is not None
+                or out.kind == TrapKind.interrupt and result.epoch_deadline is not None):
+            return out.kind
+        return None
+
+    ka, kb = limit(a), limit(b)
+    if ka is None and kb is None:
+        return None
+    if ka == kb:
+        return "agree"
+    from oracle.compare import inconclusive_reason
+
+    for k, out in ((ka, a), (kb, b)):  # the other side ran into a bound of its own
+        if k is None and inconclusive_reason(out) is not None:
+            return inconclusive_reason(out)
+    kind = "fuel mismatch" if TrapKind.out_of_fuel in (ka, kb) else "interrupt mismatch"
+    return Finding(kind, engines, isa, where, f"{a} vs {b}")
 
 
 def _inconclusive(result: DiffResult, reason: str) -> None:
@@ -402,10 +457,17 @@ def _compare_pair(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
                 result.not_compared[other.name] = "not run: " + (a if isinstance(a, str)
                                                                   else b)
             return
-        verdict = compare_outcomes(ref.name, a, other.name, b, where)
+        limited = _limit_verdict(result, a, b, engines, isa, where)
+        verdict = compare_outcomes(ref.name, a, other.name, b, where,
+                                   result.canonicalize_nans) if limited is None else \
+            None if limited == "agree" else limited  # (a Finding, or inconclusive: why)
+        if result.fuel is not None and verdict is None and i < len(ref.fuel) and \
+                i < len(other.fuel) and ref.fuel[i] != other.fuel[i]:
+            verdict = Finding("fuel mismatch", engines, isa, where,
+                              f"fuel left {ref.fuel[i]} vs {other.fuel[i]}", what="fuel")
         if isinstance(verdict, Finding):
             result.findings.append(dataclasses.replace(verdict, export=call.export,
-                                                       what="result"))
+                                                       what=verdict.what or "result"))
             return
         if isinstance(verdict, str):
             _inconclusive(result, verdict)
@@ -419,12 +481,13 @@ def _compare_pair(result: DiffResult, ref: EngineRun, other: EngineRun) -> None:
             if not same and hasattr(va, "type") and hasattr(vb, "type"):
                 from oracle.compare import values_agree
 
-                same = values_agree(va, vb)
+                same = values_agree(va, vb, result.canonicalize_nans)
             if not same:
                 what = "memory" if isinstance(va, MemoryState) else "global"
+                detail = memory_difference(key, va, vb) if isinstance(va, MemoryState) and \
+                    isinstance(vb, MemoryState) else f"{va} vs {vb}"
                 result.findings.append(Finding("wrong value", engines, isa,
-                                               f"{where}:{key}", f"{va} vs {vb}",
-                                               call.export, what))
+                                               f"{where}:{key}", detail, call.export, what))
                 return
         result.compared[other.name] += 1
     # host calls: compared once every call was conclusive (a call cut short by stack

@@ -41,6 +41,15 @@ def _cell(out) -> str:
 
 
 def print_table(result) -> None:
+    if result.canonicalize_nans:
+        print("NaN canonicalization: on (every engine; NaN bits compared exactly)")
+    if result.fuel is not None:
+        print(f"fuel: {result.fuel} (every engine; the fuel left after each call compared)")
+        for n, r in result.runs.items():
+            if r.fuel:
+                print(f"  fuel left, {n}: {' '.join(map(str, r.fuel))}")
+    if result.epoch_deadline is not None:
+        print(f"epoch deadline: {result.epoch_deadline} (every engine)")
     print("engines: " + ", ".join(f"{n} ({r.status}{': ' + r.detail.splitlines()[0] if r.detail else ''})"
                                   for n, r in result.runs.items()))
     ok_runs = [r for r in result.runs.values() if r.status == "ok"]
@@ -79,6 +88,10 @@ def result_json(result) -> dict:
         "calls": [c.to_json() for c in result.plan.calls],
         "findings": [f.to_json() for f in result.findings],
         "inconclusive": result.inconclusive,
+        "canonicalize_nans": result.canonicalize_nans,
+        "fuel": result.fuel,
+        "fuel_left": {n: r.fuel for n, r in result.runs.items() if r.fuel},
+        "epoch_deadline": result.epoch_deadline,
     }
 
 
@@ -131,8 +144,15 @@ def diff_command(args) -> int:
     if crash is None or mutant is None:
         return 2
     module, plan, _ = crash
+    canon = bool(getattr(args, "canonicalize_nans", False))
+    limits = {k: getattr(args, k, None) for k in ("fuel", "epoch_deadline")}
+    limits = {k: v for k, v in limits.items() if v is not None}
+    if "fuel" in limits and not args.engines:
+        # wasmtime 50's own Winch counts fuel differently from its Cranelift (one unit off
+        # after a memory.fill of a computed length, tests/test_fuel.py): not by default
+        engines = [e for e in engines if e != "wasmtime-winch"]
     with mutant:
-        result = run_diff(module, engines, plan)
+        result = run_diff(module, engines, plan, canonicalize_nans=canon, **limits)
     if result.verdict == "bad input":
         _bad_input(result, args.wasm, "diff")
         return 2
@@ -143,8 +163,10 @@ def diff_command(args) -> int:
     if args.save and result.findings:
         f = result.findings[0]
         with open(args.save, "wb") as out:
+            extra = {"canonicalize_nans": True} if canon else {}
+            extra.update(limits)
             out.write(write_crash(module, result.plan, f.signature, identity=str(f.identity),
-                                  engines=engines))
+                                  engines=engines, **extra))
     return {"findings": 1, "agree": 0}.get(result.verdict, EXIT_NOTHING_COMPARED)
 
 
@@ -177,8 +199,11 @@ def replay_command(args) -> int:
     if unknown or len(engines) < 2:
         print(f"oracle replay: {args.wasm}: bad engine list {engines}", file=sys.stderr)
         return 2
+    # the finding was made with (or without) NaN canonicalization: replay it the same way
+    canon = bool(meta.get("canonicalize_nans", False))
+    limits = {k: meta[k] for k in ("fuel", "epoch_deadline") if meta.get(k) is not None}
     with mutant:
-        result = run_diff(module, engines, plan)
+        result = run_diff(module, engines, plan, canonicalize_nans=canon, **limits)
     same = [f for f in result.findings if expected is None or same_finding(expected, f)]
     if same:
         verdict = "reproduces"
@@ -217,22 +242,23 @@ def replay_command(args) -> int:
                 print(f.detail)  # the traceback ends with the function and opcode compiled
             elif f.isa and f.kind in ("wrong value", "wrong trap", "missing trap",
                                       "spurious trap"):
-                print(explain_export(module, f.isa, f.identity.export))
+                print(explain_export(module, f.isa, f.identity.export, canon))
     if verdict == "nothing compared":
         return EXIT_NOTHING_COMPARED
     return 0 if verdict == "fixed" else 1
 
 
-def explain_export(wasm: bytes, isa: str, export: str) -> str:
+def explain_export(wasm: bytes, isa: str, export: str, canonicalize_nans: bool = False) -> str:
     """`winch explain` of the function behind `export`, for a human reading a finding."""
     from winch.codegen.compile import compile_module
     from winch.explain import explain
 
     try:
-        c = compile_module(wasm, isa)
+        c = compile_module(wasm, isa, canonicalize_nans=canonicalize_nans)
     except Exception as e:  # noqa: BLE001 - the finding stands; the listing is a courtesy
         return f"(no listing: {e})"
     exp = c.module.export_map().get(export)
     if exp is None or exp.index < c.module.num_imported_funcs:
         return f"(no listing: {export!r} is not a defined function)"
-    return f"winch explain --target {isa} --func {exp.index}:\n" + explain(c, exp.index)
+    flag = " --canonicalize-nans" if canonicalize_nans else ""
+    return f"winch explain --target {isa}{flag} --func {exp.index}:\n" + explain(c, exp.index)

@@ -272,6 +272,53 @@ def _x64_u64_to_f32_via_f64(orig):
 X64, A64, S390X = ("winch.isa.x64.masm", "X64Masm"), ("winch.isa.aarch64.masm", "A64Masm"), \
     ("winch.isa.s390x.masm", "S390xMasm")
 
+
+# -- issue 20: memory64, multi-memory, table64 ------------------------------------------------
+def _to_memory0(arg_base: int):
+    """wasm_load_at / wasm_store_at address memory 0 whatever memory they name: the VM
+    context fields of memory 0 in place of the named memory's (the index type is kept).
+    `arg_base`: the position of base_off among the method's arguments after self."""
+    def make(orig):
+        def method(self, *args):
+            from winch.vmctx import MEM0_BASE, MEM0_SIZE
+
+            args = list(args)
+            args[arg_base:arg_base + 2] = [MEM0_BASE, MEM0_SIZE]
+            return orig(self, *args)
+        return method
+    return make
+
+
+def _every_isa_at(meth: str, arg_base: int):
+    return _both(*(_method(*isa, meth, _to_memory0(arg_base)) for isa in (X64, A64, S390X)))
+
+
+def _grow_first_of_its_type(H, op):
+    """memory.grow of memory i >= 1 grows the first memory of the same index type."""
+    def handler(g, o, imm):
+        mems = g.env.mems
+        same = [i for i in range(imm) if mems[i][2] == mems[imm][2]]
+        return H[op](g, o, same[0] if same else imm)
+    return handler
+
+
+def _x64_cmp_in_32_bits(args):
+    """The bound compare of a 64-bit access (`cmp r11, [r14 + size]`) with 4-byte operands."""
+    return ("cmp", 4) + tuple(args[2:]) if args[0] == "cmp" and args[1] == 8 else args
+
+
+def _x64_no_carry_trap(args):
+    from winch.isa.x64.asm import Cond
+
+    return None if args[0] == Cond.AE else args
+
+
+def _x64_call_indirect64_in_32_bits(orig):
+    """call_indirect64 compares the index with the table length in 32 bits."""
+    def call_indirect64(self, index, base_off, len_off, sig_off, vmctx_slot):
+        return self._call_indirect(4, index, base_off, len_off, sig_off, vmctx_slot)
+    return call_indirect64
+
 MUTANTS = [
     Mutant("sub-is-add", "wrong operator", "i32.sub lowered as i32.add", "",
            _handler("i32.sub", _as("i32.add"))),
@@ -355,6 +402,26 @@ MUTANTS = [
     Mutant("x64-u64-to-f32-double-round", "double rounding", "x64: f32.convert_i64_u "
            "goes through f64 (rounds twice): ties such as 0x8000008000000001 round the wrong "
            "way", "x64", _method(*X64, "_int_to_float", _x64_u64_to_f32_via_f64)),
+    # issue 20: memory64, multi-memory, table64
+    Mutant("memory-index-ignored", "wrong memory", "a load or store naming memory i >= 1 "
+           "(or a 64-bit memory 0) accesses memory 0's base, bounded by memory 0's size",
+           "", _both(_every_isa_at("wasm_load_at", 4), _every_isa_at("wasm_store_at", 4))),
+    Mutant("x64-mem64-bound-in-32-bits", "64-bit bound checked in 32 bits", "x64: the "
+           "bounds check of a 64-bit memory compares the access's end with the size in 32 "
+           "bits (cmp r11d), so an address >= 2^32 whose low half is in bounds passes, and "
+           "the access goes 4 GiB past the memory", "x64",
+           _intercept(*X64, "_bounds64", "a", "alu_rm", _x64_cmp_in_32_bits)),
+    Mutant("x64-mem64-carry-unchecked", "address + offset wraps", "x64: a 64-bit memory's "
+           "address + offset + width may carry out of 64 bits unnoticed (no trap on the "
+           "carry), so the wrapped sum is accessed", "x64",
+           _intercept(*X64, "_bounds64", "", "_trap_unless", _x64_no_carry_trap)),
+    Mutant("grow-wrong-memory", "wrong memory", "memory.grow of memory i >= 1 grows the "
+           "first memory of the same index type", "",
+           _handler("memory.grow", _grow_first_of_its_type)),
+    Mutant("x64-table64-index-32-bits", "64-bit index checked in 32 bits", "x64: "
+           "call_indirect through a 64-bit table compares the index with the table length in "
+           "32 bits, so an index >= 2^32 whose low half is in bounds passes", "x64",
+           _method(*X64, "call_indirect64", _x64_call_indirect64_in_32_bits)),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from winch.codegen.nan_canon import NAN_OPERATORS
 from winch.wasm.encoder import encode_module, func_instrs
 from winch.wasm.module import Instr, Module
 from winch.wasm.opcodes import BY_NAME
@@ -27,14 +28,9 @@ from winch.wasm.types import F32, F64
 
 CANONICAL = {F32: 0x7FC0_0000, F64: 0x7FF8_0000_0000_0000}
 
-# operations whose NaN results are nondeterministic, by result type
-_NONDET = {}
-for _t, _p in ((F32, "f32"), (F64, "f64")):
-    for _n in ("add", "sub", "mul", "div", "min", "max", "sqrt", "ceil", "floor", "trunc",
-               "nearest"):
-        _NONDET[f"{_p}.{_n}"] = _t
-_NONDET["f32.demote_f64"] = F32
-_NONDET["f64.promote_f32"] = F64
+# operations whose NaN results are nondeterministic, by result type: the operators the
+# compiler's own option canonicalizes (as wasmtime's cranelift_nan_canonicalization)
+_NONDET = {name: F32 if name.startswith("f32") else F64 for name in NAN_OPERATORS}
 
 _TEE, _GET = BY_NAME["local.tee"], BY_NAME["local.get"]
 _CONST = {F32: BY_NAME["f32.const"], F64: BY_NAME["f64.const"]}

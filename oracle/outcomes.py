@@ -16,7 +16,7 @@ from winch.traps import TrapKind as WinchTrapKind
 # Our compiler's trap kinds, and what other engines can also report (wasmtime's GC,
 # exception and fuel traps), in one enum; engines map into it by name.
 TrapKind = enum.Enum("TrapKind", [(k.name, k.value) for k in WinchTrapKind] + [
-    (name, name) for name in ("interrupt", "unaligned_atomic", "cast_failure",
+    (name, name) for name in ("unaligned_atomic", "cast_failure",
                               "array_out_of_bounds", "allocation_too_large",
                               "uncaught_exception", "other")])
 

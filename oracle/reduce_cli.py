@@ -47,20 +47,25 @@ REGRESSIONS_DIR = os.path.join("corpus", "regressions")
 
 
 def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
-                    name: str = None) -> str:
+                    name: str = None, canonicalize_nans: bool = False) -> str:
     """Write a reduced case to corpus/regressions/<signature-hash>.wasm with the outcome of
     every call, and the exported state after it, as wasmtime computes them (the expected
-    outcome on every ISA)."""
+    outcome on every ISA).  `canonicalize_nans`: a finding made with NaN canonicalization:
+    wasmtime computes the outcomes with it, and the file says so (tests/test_regressions.py
+    then compiles with it and compares NaN bits exactly)."""
     from oracle.findings_store import signature_hash
     from oracle.diff import run_diff
 
     if directory is None:
         directory = REGRESSIONS_DIR
-    ref = run_diff(wasm, ["wasmtime"], plan, determinism="none").runs["wasmtime"]
+    ref = run_diff(wasm, ["wasmtime"], plan, determinism="none",
+                   canonicalize_nans=canonicalize_nans).runs["wasmtime"]
     path = os.path.join(directory, (name or signature_hash(signature)) + ".wasm")
+    extra = {"canonicalize_nans": True} if canonicalize_nans else {}
     atomic_write(path, write_crash(wasm, plan, signature,
                                    expected=[outcome_to_json(o) for o in ref.outcomes],
-                                   expected_states=[state_to_json(s) for s in ref.states]))
+                                   expected_states=[state_to_json(s) for s in ref.states],
+                                   **extra))
     return path
 
 
@@ -134,7 +139,9 @@ def reduce_command(args) -> int:
             return bad(f"--command: {e}")
     elif identity is not None:
         # the finding's two engines: the others cannot change it, and only cost time
-        predicate = IsolatedPredicate(signature, identity=identity, mutant=mutant)
+        # (a finding made with NaN canonicalization is reduced with it: the file says so)
+        predicate = IsolatedPredicate(signature, identity=identity, mutant=mutant,
+                                      canonicalize_nans=bool(meta.get("canonicalize_nans")))
     else:
         return bad(f"{args.wasm} holds no finding signature (an `oracle.plan` section); "
                    "give --command")
@@ -163,7 +170,7 @@ def reduce_command(args) -> int:
               file=sys.stderr)
         return 3
     out = args.output or os.path.splitext(args.wasm)[0] + ".min.wasm"
-    extra = {k: meta[k] for k in ("engines", "identity") if meta.get(k)}
+    extra = {k: meta[k] for k in ("engines", "identity", "canonicalize_nans") if meta.get(k)}
     if identity is not None:
         extra["identity"] = str(identity)
     atomic_write(out, write_crash(res.wasm, res.plan, signature, **extra))
@@ -171,7 +178,8 @@ def reduce_command(args) -> int:
     atomic_write(wat_path, print_wat(res.wasm).encode())
     regression = None
     if args.save_regression and signature:
-        regression = save_regression(res.wasm, res.plan, signature, args.save_regression)
+        regression = save_regression(res.wasm, res.plan, signature, args.save_regression,
+                                     canonicalize_nans=bool(meta.get("canonicalize_nans")))
     if args.json:
         print(json.dumps({"output": out, "wat": wat_path, "signature": signature,
                           "instructions_before": res.instrs_before,

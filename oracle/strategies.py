@@ -19,7 +19,7 @@ What the generated code guarantees:
   loop header and traps (`unreachable`) when spent, so loops end (functions call only
   functions defined after them: no recursion);
 - observability: values that would be dropped are XOR-ed into exported sink globals, every
-  mutable global and the memory are exported, and the oracle compares them after each call;
+  mutable global and every memory are exported, and the oracle compares them after each call;
 - imports are host functions (`"host" "hN"`) that the oracle defines deterministically;
 - optional NaN canonicalization (`Config.canonicalize_nans`) after every float operation
   whose NaN bits the spec leaves open, so results compare bit for bit;
@@ -30,7 +30,13 @@ What the generated code guarantees:
 - every operator the compiler has a handler for can occur (`winch.codegen.func.HANDLERS`):
   numeric, memory, bulk memory (`memory.init`/`data.drop` on a passive segment, with the data
   count section), control, calls, reference types and table operations (a funcref and, in
-  half the modules, an externref table; passive, active and declarative element segments).
+  half the modules, an externref table; passive, active and declarative element segments);
+- swarm families `memory64`, `table64`, `multi_memory` (`oracle.gen.mems`): 2-3 memories of
+  both index types, each with data of its own, every memory operator naming its memory, i64
+  addresses, offsets and lengths, accesses at each memory's end, past 2^32 and carrying past
+  2^64, copies across index types, a grow then an access in bounds only after it, now and
+  then a memory of 1-byte pages (custom-page-sizes); 64-bit tables with i64 indices for
+  every table operator and `call_indirect` (indices >= 2^32).
 
 The corners baseline compilers get wrong are favoured: more live values than registers
 (spills), nested and multi-value blocks, `br_table` carrying values, code after `br` /

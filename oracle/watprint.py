@@ -11,7 +11,11 @@ The text is meant to be parsed back by a standard text parser (wasmtime's `wat2w
 module that re-encodes to the same module, so every choice between equivalent spellings picks
 the one that pins the binary form: block types by index when the binary used an index, element
 segments by function index or by expression as the binary had them, an explicit `(table N)` /
-`(memory N)` exactly when the binary's segment flags named one.
+`(memory N)` exactly when the binary's segment flags named one.  Memory64, table64 and
+multi-memory: `(memory i64 ...)` / `(table i64 ...)`, a memory index on every memory operator
+that names a memory other than 0 (`i32.load 1 offset=8`, `memory.copy 1 0`), and a custom
+page size as `(pagesize 1)` (the default 64 KiB is left out: a binary that spells it out
+explicitly re-encodes without the flag).
 """
 
 from __future__ import annotations
@@ -80,7 +84,12 @@ def _sig(m: Module, typeidx: int) -> str:
 
 
 def _limits(lim) -> str:
-    return ("i64 " if lim.is64 else "") + str(lim.min) + ("" if lim.max is None else f" {lim.max}")
+    """`[i64] min [max] [(pagesize N)]`: the index type of a 64-bit memory or table, and a
+    memory's page size when it is not the default 64 KiB (custom-page-sizes)."""
+    page = getattr(lim, "page_log2", 16)
+    return ("i64 " if lim.is64 else "") + str(lim.min) + \
+        ("" if lim.max is None else f" {lim.max}") + \
+        ("" if page == 16 else f" (pagesize {1 << page})")
 
 
 def _table_type(tt) -> str:

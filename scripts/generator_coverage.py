@@ -31,8 +31,13 @@ it, short inputs mostly; N is then at most the number of files).  Each module is
    else (parameters, loads, call results, merges) is unknown, and an instruction whose
    operands are unknown shows no pattern: the shares
    are lower bounds of what the modules do at run time.  Memory and table sizes are the
-   initial ones (`min`); memory contents are the active data segments with constant offsets
-   (stores are ignored).  Code after an unconditional branch is not analysed;
+   initial ones (`min`; each memory its own, in its page size); memory contents are the
+   active data segments with constant offsets, per memory (stores are ignored).  The
+   issue-20 patterns (`mem64.*`, `multi.*`, `table64.*`, `page1.*`) are also given as a
+   share of the modules of their family (`FAMILY_SHARES`: with a 64-bit memory, two or more
+   memories, a 64-bit table, a memory of 1-byte pages), and the target applies to that
+   share.  Code after an unconditional
+   branch is not analysed;
 3. frames: per function, 8 + 8 x (declared locals) + 8 x (maximum operand-stack height)
    bytes, the compiler's frame formula (`winch.codegen.frame.Frame.size`) without its
    outgoing-argument area and alignment; the share of modules with a frame >= 4 KiB
@@ -124,12 +129,41 @@ PATTERNS = {
                     "bit set",
     "br_table.default": "br_table with a known index >= its target count and a default that "
                         "differs from its last target",
+    # memory64, table64, multi-memory (issue 20); sizes are each memory's own
+    "page1.end_plus1": "a load/store on a memory of 1-byte pages (custom-page-sizes) "
+                       "ending one byte past its end",
+    "mem64.end_exact": "a load/store on a 64-bit memory ending exactly at its end",
+    "mem64.end_plus1": "... ending one byte past its end",
+    "mem64.offset_2_32": "a load/store on a 64-bit memory with a memarg offset >= 2**32",
+    "mem64.high_bits": "... with a known address >= 2**32 whose low 32 bits (plus offset "
+                       "and width) are in bounds: a bounds check done in 32 bits passes it",
+    "mem64.carry64": "... with a known address + offset >= 2**64 (the sum carries out of 64 "
+                     "bits)",
+    "multi.end_exact": "a load/store on a memory other than 0 ending exactly at its end",
+    "multi.end_plus1": "... ending one byte past its end",
+    "multi.copy_mixed": "memory.copy between memories of different index types",
+    "multi.grow_nonzero": "memory.grow of a memory other than 0 by a known delta > 0",
+    "multi.after_grow": "a load/store past a memory's initial end (in bounds only if it "
+                        "grew) after a memory.grow of that memory earlier in the body",
+    "table64.index_2_32": "table.get/set or call_indirect on a 64-bit table with a known "
+                          "index >= 2**32",
 }
+#: the issue-20 families: the share of modules with ...
+FAMILY_SHARES = {"memory64": "a 64-bit memory", "table64": "a 64-bit table",
+                 "multi_memory": "two or more memories",
+                 "page_size_1": "a memory of 1-byte pages (custom-page-sizes)"}
 TARGET_SHARE = 0.05
 
 _SHIFTS = ("shl", "shr_s", "shr_u", "rotl", "rotr")
 _FCMP = ("eq", "ne", "lt", "gt", "le", "ge")
 _LOAD_WIDTH = {"load8": 1, "load16": 2, "load32": 4, "load": None}
+MASK32 = 0xFFFF_FFFF
+
+
+def offset_only(ins) -> bool:
+    """A load or store of a memory (not a SIMD lane access), whose memarg is (align, offset,
+    memory)."""
+    return len(ins.imm) == 3
 
 
 # -- the scope: what the compiler handles ----------------------------------------------------------
@@ -288,20 +322,29 @@ class _Ctx:
                 self.global_values[n_imp_globals + i] = ins[0].imm & ((1 << _width(t)) - 1)
         mems = [i.desc.limits for i in m.imports if i.kind == EXT_MEMORY] + \
             [mt.limits for mt in m.mems]
-        self.mem_size = mems[0].min * PAGE if mems else None
-        self.table_sizes = [i.desc.limits.min for i in m.imports if i.kind == EXT_TABLE] + \
-            [tt.limits.min for tt in m.tables]
-        self.data = {}  # address -> non-zero byte of an active segment (later ones win)
+        # per memory: its initial size in bytes, and whether it is 64-bit
+        self.mem_sizes = [lim.min << getattr(lim, "page_log2", 16) for lim in mems]
+        self.mem64 = [lim.is64 for lim in mems]
+        self.mem_pages = [1 << getattr(lim, "page_log2", 16) for lim in mems]  # page bytes
+        self.mem_size = self.mem_sizes[0] if mems else None
+        tables = [i.desc.limits for i in m.imports if i.kind == EXT_TABLE] + \
+            [tt.limits for tt in m.tables]
+        self.table_sizes = [lim.min for lim in tables]
+        self.table64 = [lim.is64 for lim in tables]
+        self.grown: dict = {}  # memory -> pages grown by a known delta earlier in the body
+        # per memory: address -> non-zero byte of an active segment (later ones win)
+        self.data = [{} for _ in mems]
         for d in m.datas:
             if d.mode != "active" or len(d.offset.instrs) != 1 or \
-                    d.offset.instrs[0].op.name != "i32.const":
+                    d.offset.instrs[0].op.name not in ("i32.const", "i64.const"):
                 continue
-            base = d.offset.instrs[0].imm & 0xFFFF_FFFF
+            base = d.offset.instrs[0].imm & 0xFFFF_FFFF_FFFF_FFFF
+            data = self.data[d.memory]
             for k, b in enumerate(d.init):
                 if b:
-                    self.data[base + k] = b
+                    data[base + k] = b
                 else:
-                    self.data.pop(base + k, None)
+                    data.pop(base + k, None)
 
 
 def _check(ctx: _Ctx, ins, args: list, found: set) -> None:
@@ -310,22 +353,45 @@ def _check(ctx: _Ctx, ins, args: list, found: set) -> None:
     op, name = ins.op, ins.op.name
     fam = op.family
     vals = [a[1] for a in args]
+    if fam in ("load", "store") and ctx.mem_size is not None and offset_only(ins):
+        mem = ins.imm[2]
+        if ctx.mem64[mem] and ins.imm[1] >= 1 << 32:
+            found.add("mem64.offset_2_32")
     if fam in ("load", "store") and ctx.mem_size is not None and vals[0] is not None:
-        _, offset, _ = ins.imm
+        _, offset, mem = ins.imm[:3]
+        size = ctx.mem_sizes[mem]
         kind = name.split(".", 1)[1]
         width = _LOAD_WIDTH.get(kind.split("_")[0]) if fam == "load" else \
             {"store8": 1, "store16": 2, "store32": 4}.get(kind)
         width = width or _width(op.results[0] if fam == "load" else op.params[0]) // 8
         ea = vals[0] + offset
         end = ea + width
-        if end == ctx.mem_size:
+        if end == size:
             found.add("mem.end_exact")
-        elif end == ctx.mem_size + 1:
+        elif end == size + 1:
             found.add("mem.end_plus1")
         if ea >= 1 << 32:
             found.add("mem.carry32")
+        if ctx.mem64[mem]:
+            if end == size:
+                found.add("mem64.end_exact")
+            elif end == size + 1:
+                found.add("mem64.end_plus1")
+            if vals[0] >= 1 << 32 and (vals[0] & MASK32) + offset + width <= size:
+                found.add("mem64.high_bits")
+            if ea >= 1 << 64:
+                found.add("mem64.carry64")
+        if ctx.mem_pages[mem] == 1 and end == size + 1:
+            found.add("page1.end_plus1")
+        if mem:
+            if end == size:
+                found.add("multi.end_exact")
+            elif end == size + 1:
+                found.add("multi.end_plus1")
+        if size < end <= size + ctx.mem_pages[mem] * ctx.grown.get(mem, 0):
+            found.add("multi.after_grow")
         if fam == "load" and name[0] == "i":
-            got = [ctx.data.get(ea + k, 0) for k in range(width)]
+            got = [ctx.data[mem].get(ea + k, 0) for k in range(width)]
             if any(got):
                 found.add(f"data.read{8 * width}")
                 if kind.endswith("_s") and got[-1] & 0x80:
@@ -359,11 +425,21 @@ def _check(ctx: _Ctx, ins, args: list, found: set) -> None:
         v = _signed(vals[0], w) if name.endswith("_s") else vals[0]
         if _near_tie(v, 24 if name.startswith("f32") else 53):
             found.add("int_to_float.tie")
+    if name == "memory.copy" and ctx.mem64[ins.imm[0]] != ctx.mem64[ins.imm[1]]:
+        found.add("multi.copy_mixed")
+    if name == "memory.grow" and vals[0] is not None and 0 < vals[0] < 1 << 31:
+        if ins.imm:
+            found.add("multi.grow_nonzero")
+        ctx.grown[ins.imm] = ctx.grown.get(ins.imm, 0) + vals[0]
     if name in ("table.get", "table.set", "call_indirect", "table.fill", "table.copy",
                 "table.init"):
         ti = {"call_indirect": lambda imm: imm[1], "table.copy": lambda imm: imm[0],
               "table.init": lambda imm: imm[1]}.get(name, lambda imm: imm)(ins.imm)
         size = ctx.table_sizes[ti] if ti < len(ctx.table_sizes) else None
+        i = vals[0] if name in ("table.set", "table.fill", "table.copy", "table.init") \
+            else vals[-1]
+        if size is not None and ctx.table64[ti] and i is not None and i >= 1 << 32:
+            found.add("table64.index_2_32")
         if size is not None:
             if name in ("table.get", "call_indirect") and vals[-1] is not None or \
                     name == "table.set" and vals[0] is not None:
@@ -388,6 +464,7 @@ def analyse(m, fidx: int, instrs, found: set) -> None:
     """Add to `found` the patterns of `PATTERNS` that body `fidx` shows (see the module
     docstring for what is known statically)."""
     ctx = m if isinstance(m, _Ctx) else _Ctx(m)
+    ctx.grown = {}
     m = ctx.m
     locs = local_types(m, fidx)
     nparams = len(m.types[m.funcs[fidx].type_index].params)
@@ -472,6 +549,31 @@ def module_patterns(m) -> set:
     return found
 
 
+def module_families(m) -> set:
+    """The issue-20 families (`FAMILY_SHARES`) a decoded module shows."""
+    mems = [i.desc.limits for i in m.imports if i.kind == EXT_MEMORY] + \
+        [mt.limits for mt in m.mems]
+    tables = [i.desc.limits for i in m.imports if i.kind == EXT_TABLE] + \
+        [tt.limits for tt in m.tables]
+    out = set()
+    if any(lim.is64 for lim in mems):
+        out.add("memory64")
+    if any(lim.is64 for lim in tables):
+        out.add("table64")
+    if len(mems) >= 2:
+        out.add("multi_memory")
+    if any(getattr(lim, "page_log2", 16) == 0 for lim in mems):
+        out.add("page_size_1")
+    return out
+
+
+def pattern_family(p: str) -> str | None:
+    """The family whose modules a pattern's share is also given of (None: all modules)."""
+    return {"mem64": "memory64", "multi": "multi_memory", "table64": "table64",
+            "page1": "page_size_1"}.get(
+        p.split(".")[0])
+
+
 def max_stack_height(m, fidx: int, instrs) -> int:
     """Highest operand-stack height (from the function's base) before any instruction of a
     body; unreachable code, whose stack `stack_before` leaves unknown, is skipped."""
@@ -522,6 +624,9 @@ class Report:
     scope: list = field(default_factory=list)
     seen: Counter = field(default_factory=Counter)  # opcode -> occurrences
     patterns: Counter = field(default_factory=Counter)  # pattern -> modules showing it
+    families: Counter = field(default_factory=Counter)  # issue-20 family -> modules
+    # (family, pattern) -> modules of the family showing the pattern
+    family_patterns: Counter = field(default_factory=Counter)
     frames: list = field(default_factory=list)  # largest frame per module, bytes
     gen_times: dict = field(default_factory=dict)  # source -> seconds per module
     instrs: list = field(default_factory=list)
@@ -540,6 +645,17 @@ class Report:
     def share(self, pattern: str) -> float:
         return self.patterns[pattern] / self.modules if self.modules else 0.0
 
+    def family_share(self, family: str) -> float:
+        return self.families[family] / self.modules if self.modules else 0.0
+
+    def share_in_family(self, pattern: str) -> float | None:
+        """The share of the modules of the pattern's family showing it (None: no family)."""
+        fam = pattern_family(pattern)
+        if fam is None:
+            return None
+        n = self.families[fam]
+        return self.family_patterns[(fam, pattern)] / n if n else 0.0
+
     def frame_share(self, limit: int) -> float:
         return sum(f >= limit for f in self.frames) / self.modules if self.modules else 0.0
 
@@ -553,6 +669,9 @@ class Report:
             "operators": {"scope": len(self.scope), "seen": len(self.scope) - len(self.missing),
                           "share": self.opcode_share, "missing": self.missing},
             "patterns": {p: self.share(p) for p in PATTERNS},
+            "families": {f: self.family_share(f) for f in FAMILY_SHARES},
+            "patterns_in_family": {p: self.share_in_family(p) for p in PATTERNS
+                                   if pattern_family(p)},
             "frames": {"ge_4k": self.frame_share(FRAME_BIG), "ge_32k": self.frame_share(FRAME_HUGE),
                        "max": max(self.frames, default=0)},
             "generation_ms_median": {s: self.median_ms(s) for s in self.gen_times},
@@ -591,7 +710,12 @@ def measure(n: int, seed: int = 1, progress=None, source: str = "auto",
         heights = [max_stack_height(m, k, b) for k, b in enumerate(bs)]
         rep.depths.append(max(heights, default=0))
         rep.frames.append(max((frame_bytes(m, k, h) for k, h in enumerate(heights)), default=0))
-        rep.patterns.update(module_patterns(m))
+        found = module_patterns(m)
+        rep.patterns.update(found)
+        fams = module_families(m)
+        rep.families.update(fams)
+        rep.family_patterns.update((pattern_family(p), p) for p in found
+                                   if pattern_family(p) in fams)
         if outcomes:
             from oracle.diff import run_diff
 
@@ -634,8 +758,16 @@ def format_report(rep: Report) -> str:
         lines.append("   never seen: " + " ".join(rep.missing))
     lines += ["", f"2. boundary patterns (share of modules; target {100 * TARGET_SHARE:.0f}%)"]
     for p in PATTERNS:
-        s = rep.share(p)
-        lines.append(f"   {p:<26} {100 * s:5.1f}%{_mark(s >= TARGET_SHARE)}")
+        s, fs = rep.share(p), rep.share_in_family(p)
+        if fs is None:
+            lines.append(f"   {p:<26} {100 * s:5.1f}%{_mark(s >= TARGET_SHARE)}")
+        else:  # an issue-20 pattern: the target is for the modules of its family
+            lines.append(f"   {p:<26} {100 * s:5.1f}%  ({100 * fs:5.1f}% of the "
+                         f"{pattern_family(p)} modules){_mark(fs >= TARGET_SHARE)}")
+    lines += ["", "2b. memory64 / table64 / multi-memory / 1-byte pages (share of modules "
+                  "with ...)"]
+    for f, what in FAMILY_SHARES.items():
+        lines.append(f"   {f:<26} {100 * rep.family_share(f):5.1f}%  ({what})")
     lines += ["", "3. frames (largest per module, estimated)"]
     lines.append(f"   >= 4 KiB  {100 * rep.frame_share(FRAME_BIG):5.1f}% of modules"
                  f"{_mark(rep.frame_share(FRAME_BIG) >= 0.02)}")

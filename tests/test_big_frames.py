@@ -355,6 +355,8 @@ def test_swarm_configs_draw_a_big_frame_now_and_then():
 
 
 def test_big_frame_modules_are_valid_and_reach_far_slots():
+    from tests.test_strategies import WASMTIME
+
     seen_far = []
 
     @settings(max_examples=6, phases=[Phase.generate], **GEN)
@@ -363,7 +365,7 @@ def test_big_frame_modules_are_valid_and_reach_far_slots():
         cfg = data.draw(S.configs(big_frames=1))
         wasm = data.draw(S.wasm_modules(cfg))
         module = validate(wasm)
-        wasmtime.Module(wasmtime.Engine(), wasm)
+        wasmtime.Module(WASMTIME, wasm)  # (the generator's proposals on: issue 20)
         for f in module.funcs:
             nparams = len(module.types[f.type_index].params)
             nlocals = sum(n for n, _ in f.locals)

@@ -27,12 +27,12 @@ def _campaign(out: Path, *extra, wait=True):
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def _campaign_timed(out: Path, *extra):
+def _campaign_timed(out, *extra, cwd=ROOT):
     """Run a campaign with stderr a pipe (not a terminal); returns (exit status, stdout,
     [(seconds since start, stderr line)], seconds it ran)."""
     argv = [sys.executable, "-m", "oracle.cli", "campaign", "--out", str(out), *extra]
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     lines = []
 
@@ -51,9 +51,11 @@ def _campaign_timed(out: Path, *extra):
 @pytest.mark.slow  # runs campaigns: more than 20 s with their wind-down
 def test_short_campaign_writes_report_and_summary(tmp_path):
     """Also: with stderr a pipe, a progress line (elapsed, findings, exec/s, coverage,
-    corpus) at least every 10 s from start to end, the end of the run included."""
+    corpus) at least every 10 s from start to end, the end of the run included; and a
+    relative --out is relative to where the command runs (the workers run elsewhere)."""
     out = tmp_path / "c"
-    rc, stdout, lines, took = _campaign_timed(out, "--minutes", "0.34", "--jobs", "2")
+    rc, stdout, lines, took = _campaign_timed("c", "--minutes", "0.34", "--jobs", "2",
+                                              cwd=tmp_path)
     # 1 would mean a finding: a real one, which the campaign reports in full below
     assert rc in (0, 1), stdout + "\n".join(t for _, t in lines)
     progress = [(t, line) for t, line in lines if line.startswith("[campaign ")]

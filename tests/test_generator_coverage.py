@@ -40,6 +40,11 @@ MEM = "(memory 1)"
 DATA = MEM + ' (data (i32.const 0) "\\01\\02\\03\\04\\05\\06\\07\\08")'
 SIGNED_DATA = MEM + ' (data (i32.const 0) "\\00\\80\\00\\80")'
 TABLE = "(table 3 funcref)"
+M64 = "(memory i64 1)"
+MULTI = "(memory 1) (memory 1 3)"
+MIXED = "(memory 1) (memory i64 1)"
+T64 = "(table i64 3 funcref)"
+BYTE_PAGES = "(memory 1) (memory 100 (pagesize 1))"
 
 # pattern -> (module showing it, module not showing it): (body, locals, extra) each
 CASES = {
@@ -104,6 +109,33 @@ CASES = {
                      ("i32.const 0 i32.load16_u drop", "", SIGNED_DATA)),
     "br_table.default": (("block block i32.const 5 br_table 0 1 end end", "", ""),
                          ("block block i32.const 0 br_table 0 1 end end", "", "")),
+    # issue 20: each memory's own size and index type, 64-bit tables
+    "mem64.end_exact": (("i64.const 65532 i32.load drop", "", M64),
+                        ("i64.const 65528 i32.load drop", "", M64)),
+    "mem64.end_plus1": (("i64.const 65533 i32.load drop", "", M64),
+                        ("i64.const 65532 i32.load drop", "", M64)),
+    "mem64.offset_2_32": (("i64.const 0 i32.load offset=4294967296 drop", "", M64),
+                          ("i64.const 0 i32.load offset=4294967295 drop", "", M64)),
+    "mem64.high_bits": (("i64.const 0x100000008 i32.load drop", "", M64),
+                        ("i64.const 0x100010000 i32.load drop", "", M64)),
+    "mem64.carry64": (("i64.const -16 i32.load offset=24 drop", "", M64),
+                      ("i64.const -16 i32.load offset=8 drop", "", M64)),
+    "multi.end_exact": (("i32.const 65532 i32.load 1 drop", "", MULTI),
+                        ("i32.const 65532 i32.load 0 drop", "", MULTI)),
+    "multi.end_plus1": (("i32.const 65533 i32.load 1 drop", "", MULTI),
+                        ("i32.const 65532 i32.load 1 drop", "", MULTI)),
+    "multi.copy_mixed": (("i32.const 0 i64.const 0 i32.const 1 memory.copy 0 1", "", MIXED),
+                         ("i32.const 0 i32.const 0 i32.const 1 memory.copy 0 0", "", MIXED)),
+    "multi.grow_nonzero": (("i32.const 1 memory.grow 1 drop", "", MULTI),
+                           ("i32.const 1 memory.grow 0 drop", "", MULTI)),
+    "multi.after_grow": (("i32.const 1 memory.grow 1 drop i32.const 65536 i32.load 1 drop", "",
+                          MULTI),
+                         ("i32.const 1 memory.grow 0 drop i32.const 65536 i32.load 1 drop", "",
+                          MULTI)),
+    "page1.end_plus1": (("i32.const 97 i32.load 1 drop", "", BYTE_PAGES),
+                        ("i32.const 96 i32.load 1 drop", "", BYTE_PAGES)),
+    "table64.index_2_32": (("i64.const 0x100000001 table.get 0 drop", "", T64),
+                           ("i64.const 1 table.get 0 drop", "", T64)),
 }
 
 

@@ -22,20 +22,21 @@ FILES = sorted(DIR.glob("*.wasm"))
 ISAS = ("x64", "aarch64", "s390x")
 
 
-def _matches(expected: dict, out) -> bool:
+def _matches(expected: dict, out, exact_nans: bool = False) -> bool:
     if "values" in expected:
         return isinstance(out, Values) and len(out.values) == len(expected["values"]) and all(
-            values_agree(Value(t, b), v) for (t, b), v in zip(expected["values"], out.values))
+            values_agree(Value(t, b), v, exact_nans)
+            for (t, b), v in zip(expected["values"], out.values))
     if "trap" in expected:
         return isinstance(out, Trap) and out.kind.value == expected["trap"]
     return str(out) == expected["other"]
 
 
-def _state_matches(expected: dict, state: dict) -> bool:
+def _state_matches(expected: dict, state: dict, exact_nans: bool = False) -> bool:
     for k, e in expected.items():
         got = state.get(k)
         if isinstance(e, list):
-            if not (hasattr(got, "bits") and values_agree(Value(*e), got)):
+            if not (hasattr(got, "bits") and values_agree(Value(*e), got, exact_nans)):
                 return False
         elif str(got) != e:
             return False
@@ -75,13 +76,15 @@ def test_regression(path, isa):
     module, plan, meta = read_crash(path.read_bytes())
     assert plan is not None and "expected" in meta, f"{path.name} has no recorded outcomes"
     engine = f"winch-{isa}"
-    run = run_diff(module, [engine], plan, determinism="all").runs[engine]
+    canon = bool(meta.get("canonicalize_nans"))  # found (and recorded) with it: NaNs exact
+    run = run_diff(module, [engine], plan, determinism="all",
+                   canonicalize_nans=canon).runs[engine]
     assert run.status == "ok", (run.status, run.detail[:500])
     for i, (call, exp) in enumerate(zip(plan.calls, meta["expected"])):
         out = run.outcomes[i]
-        assert _matches(exp, out), f"{meta['signature']}: call {i} {call.export}: " \
+        assert _matches(exp, out, canon), f"{meta['signature']}: call {i} {call.export}: " \
                                    f"expected {exp}, got {out}"
         states = meta.get("expected_states") or []
         if i < len(states):
-            assert _state_matches(states[i], run.states[i]), \
+            assert _state_matches(states[i], run.states[i], canon), \
                 f"call {i} {call.export}: state {run.states[i]} != {states[i]}"

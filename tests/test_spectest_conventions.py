@@ -75,9 +75,10 @@ def test_engines_support_what_they_compile():
     fe, x64, wt = get_engine("frontend"), get_engine("winch-x64"), get_engine("wasmtime")
     always = ("bulk_memory", "reference_types", "extended_const")
     assert all(supports(e, o) for e in (fe, x64, wt) for o in always)
-    # the front end validates these, our compiler does not compile them
-    for option in ("simd", "memory64", "multi_memory"):
-        assert supports(fe, option) and not supports(x64, option) and supports(wt, option)
+    # the front end validates simd, our compiler does not compile it
+    assert supports(fe, "simd") and not supports(x64, "simd") and supports(wt, "simd")
+    for option in ("memory64", "multi_memory", "custom_page_sizes"):
+        assert all(supports(e, option) for e in (fe, x64, wt))
     for option in ("threads", "gc", "tail_call", "exceptions"):
         assert not supports(fe, option) and not supports(x64, option) and supports(wt, option)
     assert not any(supports(e, "custom_descriptors") for e in (fe, x64, wt))

@@ -16,7 +16,7 @@ import struct
 import sys
 
 from winch.cli_common import (BadInput, Parser, check_output, error_line, read_module, run_main,
-                               version)
+                               u64_arg, version)
 from winch.codegen.compile import ISAS, compile_module
 from winch.errors import WinchError
 
@@ -47,17 +47,43 @@ def _parser() -> tuple[Parser, dict]:
                                                epilog=f"example: {example}")
         sp.add_argument("--target", default="x64", choices=ISAS)
         sp.add_argument("wasm", metavar="FILE", help="a binary module (.wasm)")
+        sp.add_argument("--canonicalize-nans", action="store_true",
+                        help="every float operator that can make a NaN makes the canonical "
+                             "one (as wasmtime's cranelift_nan_canonicalization)")
         if name == "compile":
             sp.add_argument("-o", dest="output", required=True, metavar="OUT.bin")
+            sp.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                            help="processes compiling function bodies (the code is the same "
+                                 "for any N; default: every core for a module with more "
+                                 "than 256 KiB of code, else 1)")
         elif name == "explain":
             sp.add_argument("--func", type=int, default=None, metavar="N",
                             help="function index (default: every defined function)")
         else:
             sp.add_argument("--invoke", required=True, metavar="NAME")
+            sp.add_argument("--fuel", type=u64_arg, default=None, metavar="N",
+                            help="compile with fuel accounting and give the store N units "
+                                 "(as wasmtime's consume_fuel); prints the fuel left")
+            sp.add_argument("--epoch-deadline", type=u64_arg, default=None, metavar="N",
+                            help="compile with epoch-interruption checks; the call is "
+                                 "interrupted once the epoch advances N ticks (0: at once)")
+            sp.add_argument("--epoch-tick-ms", type=u64_arg, default=None, metavar="MS",
+                            help="with --epoch-deadline: a thread advances the epoch every "
+                                 "MS milliseconds (default: never)")
             sp.add_argument("args", nargs="*", metavar="ARG",
                             help="one per parameter: an integer (decimal or 0x..., signed "
                                  "or unsigned) or a float (1.5, -inf, nan, 0x1p-3)")
     return p, subparsers
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number of processes: {text!r}")
+    return n
 
 
 def main(argv=None) -> int:
@@ -78,7 +104,10 @@ def _main(argv) -> int:
     if args.command == "compile":
         check_output(args.output)
     try:
-        compiled = compile_module(data, args.target)
+        compiled = compile_module(data, args.target, jobs=getattr(args, "jobs", None),
+                                  canonicalize_nans=args.canonicalize_nans,
+                                  fuel=getattr(args, "fuel", None) is not None,
+                                  epoch=getattr(args, "epoch_deadline", None) is not None)
     except WinchError as e:
         raise BadInput(error_line(args.wasm, e)) from None
     if args.command == "compile":
@@ -101,14 +130,17 @@ MAGIC = b"WNCH"
 def _write_bin(c, path: str) -> int:
     """Layout: magic, version u32, isa (NUL-padded 8 bytes), header length u32, JSON header
     (functions, traps, srclocs), then the code bytes.  See README "winch compile"."""
-    header = json.dumps({
+    fields = {
         "isa": c.isa,
         "code_size": len(c.code),
         "functions": [{"index": c.module.num_imported_funcs + i, "offset": s, "size": e - s}
                       for i, (s, e) in enumerate(c.func_ranges)],
         "traps": [[off, kind.value] for off, kind in c.traps],
         "srclocs": [list(x) for x in c.srclocs],
-    }, separators=(",", ":")).encode()
+    }
+    if c.canonicalize_nans:  # (absent otherwise: the default header is unchanged)
+        fields["canonicalize_nans"] = True
+    header = json.dumps(fields, separators=(",", ":")).encode()
     with open(path, "wb") as f:
         f.write(MAGIC + struct.pack("<I", 1) + c.isa.encode().ljust(8, b"\0"))
         f.write(struct.pack("<I", len(header)) + header + c.code)
@@ -157,6 +189,15 @@ def format_value(t: int, v: int) -> str:
         return f"{v - (1 << 32) if v >> 31 else v}:i32"
     if t == I64:
         return f"{v - (1 << 64) if v >> 63 else v}:i64"
+    if t in (F32, F64):
+        frac = 23 if t == F32 else 52
+        exp_all = (1 << (31 - frac if t == F32 else 63 - frac)) - 1
+        if (v >> frac) & exp_all == exp_all and v & ((1 << frac) - 1):
+            # a NaN, as WAT writes it: sign, and the payload unless it is the canonical one
+            payload = v & ((1 << frac) - 1)
+            sign = "-" if v >> (31 if t == F32 else 63) else ""
+            text = "nan" if payload == 1 << (frac - 1) else f"nan:{payload:#x}"
+            return f"{sign}{text}:{type_name(t)}"
     if t == F32:
         return f"{struct.unpack('<f', struct.pack('<I', v))[0]!r}:f32"
     if t == F64:
@@ -187,21 +228,39 @@ def _run(c, args) -> int:
         raise BadInput(f"{args.wasm}: import {imp.module}.{imp.name} cannot be provided by "
                        f"`winch run`")
     store = wstore.Store(c.isa)
+    if args.fuel is not None:  # before instantiation: a start function spends fuel too
+        store.set_fuel(args.fuel)
+    if args.epoch_deadline is not None:
+        store.set_epoch_deadline(args.epoch_deadline)
     try:
         inst = winst.instantiate(store, c, {})
     except winst.InstantiationTrap as t:
         print(f"trap during instantiation: {t.outcome}")
         return 1
-    res = winst.call(store, inst.exports[args.invoke], bits)
-    if isinstance(res, wstore.Returned):
-        print(" ".join(format_value(t, v) for t, v in zip(ft.results, res.values)))
-        return 0
-    if isinstance(res, wstore.Trapped):
-        loc = f" in func {res.func} at wasm offset {res.wasm_offset:#x}" if res.func >= 0 else ""
-        print(f"trap: {res.kind.value}{loc}")
+    ticker = None
+    if args.epoch_deadline is not None and args.epoch_tick_ms:
+        from winch.host.epoch import Ticker
+
+        ticker = Ticker(store.epoch, args.epoch_tick_ms / 1000).start()
+    try:
+        res = winst.call(store, inst.exports[args.invoke], bits)
+    finally:
+        if ticker is not None:
+            ticker.stop()
+    try:
+        if isinstance(res, wstore.Returned):
+            print(" ".join(format_value(t, v) for t, v in zip(ft.results, res.values)))
+            return 0
+        if isinstance(res, wstore.Trapped):
+            loc = (f" in func {res.func} at wasm offset {res.wasm_offset:#x}"
+                   if res.func >= 0 else "")
+            print(f"trap: {res.kind.value}{loc}")
+            return 1
+        print(f"{type(res).__name__}: {getattr(res, 'reason', getattr(res, 'message', ''))}")
         return 1
-    print(f"{type(res).__name__}: {getattr(res, 'reason', getattr(res, 'message', ''))}")
-    return 1
+    finally:
+        if args.fuel is not None:
+            print(f"fuel remaining: {store.get_fuel()}")
 
 
 if __name__ == "__main__":

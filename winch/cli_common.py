@@ -49,6 +49,17 @@ def version() -> str:
         return "0+unknown (not installed)"
 
 
+def u64_arg(text: str) -> int:
+    """An argparse type: a count in 0 .. 2**64-1, decimal or 0x... (fuel, epoch ticks)."""
+    try:
+        n = int(text, 0)
+    except ValueError:
+        n = -1
+    if not 0 <= n < 1 << 64:
+        raise argparse.ArgumentTypeError(f"not a number in 0 .. 2**64-1: {text!r}")
+    return n
+
+
 def read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as f:

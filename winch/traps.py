@@ -18,3 +18,7 @@ class TrapKind(enum.Enum):
     call_stack_exhausted = "call_stack_exhausted"
     null_reference = "null_reference"
     out_of_fuel = "out_of_fuel"
+    interrupt = "interrupt"  # epoch deadline reached (code compiled with epoch=True)
+    # the store's fuel (code compiled with fuel=True) ran out: the host reports it as
+    # `out_of_fuel`; `out_of_fuel` sites themselves are the host's internal work bound
+    fuel = "fuel"

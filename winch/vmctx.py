@@ -4,7 +4,7 @@ Layout (all fields 8 bytes, offsets from the start of the block):
 
     STACK_LIMIT        lowest address the machine stack may reach; prologues trap below it
     MEM0_BASE          address of linear memory 0
-    MEM0_SIZE          its current size in bytes
+    MEM0_SIZE          its current size in bytes (pages << the memory's page-size log2)
     FUEL               work left: prologues and loop headers trap `out_of_fuel` at 0, else
                        take one (the host refills it before every call from outside)
     BUILTINS + 8*k     address of host stub k (memory.grow, bulk memory, table operations)
@@ -13,6 +13,8 @@ Layout (all fields 8 bytes, offsets from the start of the block):
     tables             (element array address, current length) of each table, 16 bytes each
     sigs               canonical signature id of each type index in this module
     funcrefs           address of the funcref record of each function (for ref.func)
+    memories           (base, size in bytes) of each memory after memory 0, 16 bytes each
+                       (memory 0 keeps MEM0_BASE/MEM0_SIZE, so that no other offset moves)
 
 A *funcref record* is 24 bytes: (code address, signature id, vmctx); a table element or a
 funcref value is the record's address, 0 for null.  An externref is a host handle, 0 null.
@@ -32,6 +34,16 @@ MEM0_BASE = 8
 MEM0_SIZE = 16
 FUEL = 24
 BUILTINS = 32
+
+# Below the VM context (negative offsets, so that no field above moves): what code compiled
+# with `fuel=True` or `epoch=True` uses (see winch/codegen/fuel.py).  The host allocates
+# VMCTX_PREFIX bytes before the vmctx of every instance of such a module.
+FUEL_VAR = -8         # this instance's running fuel count ("consumed": negative = fuel left)
+LIMITS_PTR = -16      # address of the store's limits block (LIMITS_FUEL)
+EPOCH_PTR = -24       # address of the engine's epoch counter (u64, native byte order)
+EPOCH_DEADLINE = -32  # the store's epoch deadline (u64; the host writes it into every vmctx)
+VMCTX_PREFIX = 32
+LIMITS_FUEL = 0  # in the store's limits block: fuel consumed (i64), saved at calls and exits
 
 # builtin functions the host implements; the index is the stub number
 BUILTIN_NAMES = (
@@ -53,11 +65,12 @@ class VMOffsets:
     ntables: int
     ntypes: int
     nfuncs: int
+    nmems: int = 1
 
     @classmethod
     def for_module(cls, module) -> "VMOffsets":
         return cls(len(module.global_types), module.num_imported_funcs, len(module.table_types),
-                   len(module.types), len(module.func_types))
+                   len(module.types), len(module.func_types), len(module.mem_types))
 
     @property
     def globals(self) -> int:
@@ -101,8 +114,20 @@ class VMOffsets:
         return self.funcrefs + 8 * f
 
     @property
-    def size(self) -> int:
+    def memories(self) -> int:
         return self.funcrefs + 8 * self.nfuncs
+
+    def mem_base(self, i: int) -> int:
+        """Where memory i's base address is (Wasm index space: imported memories first)."""
+        return MEM0_BASE if i == 0 else self.memories + 16 * (i - 1)
+
+    def mem_size(self, i: int) -> int:
+        """Where memory i's current size in bytes is."""
+        return MEM0_SIZE if i == 0 else self.memories + 16 * (i - 1) + 8
+
+    @property
+    def size(self) -> int:
+        return self.memories + 16 * max(self.nmems - 1, 0)
 
     def builtin(self, name: str) -> int:
         return BUILTINS + 8 * BUILTIN[name]

@@ -81,16 +81,19 @@ def main(argv=None) -> int:
     sig = meta["signature"]
     # the finding's stored identity, the rule `oracle replay` and `oracle reduce` use
     identity = expected_identity(meta, module)
-    res = reduce_module(module, plan, SignaturePredicate(sig, identity=identity),
+    canon = bool(meta.get("canonicalize_nans"))  # the finding's setting, kept throughout
+    res = reduce_module(module, plan, SignaturePredicate(sig, identity=identity,
+                                                         canonicalize_nans=canon),
                         max_seconds=float(seconds))
     atomic_write(dst, write_crash(res.wasm, res.plan, sig, engines=meta.get("engines"),
-                                  identity=str(identity) if identity is not None else None))
+                                  identity=str(identity) if identity is not None else None,
+                                  **({"canonicalize_nans": True} if canon else {})))
     regressions = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dst))),
                                "regressions")
     key, new, replaced = place(sig.split("|")[0], res.wasm, regressions)
     reg = os.path.join(regressions, key + ".wasm")
     if new:  # written before the ones it replaces are removed: a kill leaves both, not none
-        save_regression(res.wasm, res.plan, sig, regressions, name=key)
+        save_regression(res.wasm, res.plan, sig, regressions, name=key, canonicalize_nans=canon)
         for old in replaced:
             os.unlink(os.path.join(regressions, old + ".wasm"))
     print(json.dumps({"signature": sig, "bucket": key, "regression": reg, "new_bucket": new,

@@ -287,7 +287,9 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 <body><h1>oracle campaign</h1>
 <p>{s['elapsed_seconds']:.0f} s, {state.options['jobs']} jobs, targets
 {esc(', '.join(state.options['targets']))}, ISAs {esc(', '.join(state.options['isas']))}
-{('(mutant ' + esc(state.options['mutant']) + ')') if state.options.get('mutant') else ''};
+{('(mutant ' + esc(state.options['mutant']) + ')') if state.options.get('mutant') else ''}
+{('(NaN canonicalization ' + ('on)' if state.options['canonicalize_nans'] else 'off)'))
+  if 'canonicalize_nans' in state.options else ''};
 {len(s['findings'])} finding(s); {len(s['worker_deaths'])} worker(s) killed or crashed{resumed}.</p>
 <h2>Findings</h2><table><tr><th>signature</th><th>kind</th><th>ISA</th><th>first seen</th>
 <th>hits</th><th>reduced (instructions)</th><th>candidate</th><th>replay</th></tr>{rows}

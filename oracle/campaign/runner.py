@@ -31,6 +31,9 @@ class Options:
     out: str = "campaign-out"
     mutant: str | None = None
     reduce_seconds: float = 60.0
+    # the differential target compiles with NaN canonicalization on every engine and compares
+    # NaN bits exactly ($ORACLE_CANONICALIZE_NANS; `--no-canonicalize-nans` turns it off)
+    canonicalize_nans: bool = True
 
 
 @dataclass
@@ -108,7 +111,8 @@ class Runner:
     def __init__(self, opts: Options, resume: bool = False, progress: bool = True):
         from oracle.campaign.live import Sampler
 
-        self.opts, self.out, self.progress = opts, opts.out, progress
+        # absolute: the workers run with the project root as their working directory
+        self.opts, self.out, self.progress = opts, os.path.abspath(opts.out), progress
         self.tty = progress and sys.stderr.isatty()
         self.dirs = _dirs(self.out)
         if resume and os.path.exists(os.path.join(self.out, "state.json")):
@@ -166,6 +170,7 @@ class Runner:
                    PATH=_path_with_python())
         engines = ["wasmtime"] + [f"winch-{i}" for i in self.opts.isas]
         env["ORACLE_ENGINES"] = ",".join(engines)
+        env["ORACLE_CANONICALIZE_NANS"] = "1" if self.opts.canonicalize_nans else "0"
         if self.opts.mutant:
             env["ORACLE_MUTANT"] = self.opts.mutant
         argv = [sys.executable, "-m", f"fuzz_targets.{target}",
@@ -412,7 +417,8 @@ class Runner:
                        ORACLE_FUZZ_KEEP_GOING="1", ORACLE_ISAS=",".join(self.opts.isas),
                        PATH=_path_with_python(),
                        ORACLE_ENGINES=",".join(["wasmtime"] + [f"winch-{i}"
-                                                               for i in self.opts.isas]))
+                                                               for i in self.opts.isas]),
+                       ORACLE_CANONICALIZE_NANS="1" if self.opts.canonicalize_nans else "0")
             if self.opts.mutant:
                 env["ORACLE_MUTANT"] = self.opts.mutant
             log = os.path.join(self.dirs["logs"], f"{t}-merge.log")

@@ -12,17 +12,26 @@ ENGINE_NAMES = ("wasmtime", "wasmtime-winch", "frontend", "winch-x64", "winch-aa
                 "winch-s390x")
 
 
-def get_engine(name: str, budget: float | None = None) -> Engine:
+def get_engine(name: str, budget: float | None = None, *,
+               canonicalize_nans: bool = False, fuel: int | None = None,
+               epoch_deadline: int | None = None) -> Engine:
     """`budget`: bound each call's work (wasmtime: fuel, ours: wall-clock seconds); running
-    out is `Exhausted`, which the oracle counts as inconclusive."""
+    out is `Exhausted`, which the oracle counts as inconclusive.  `canonicalize_nans`: compile
+    with NaN canonicalization (wasmtime's `cranelift_nan_canonicalization`, which wasmtime 50
+    honours with its Winch too; ours: `compile_module(..., canonicalize_nans=True)`).
+    `fuel`, `epoch_deadline`: wasmtime's fuel and epoch interruption (ours: compiled with
+    `fuel=True` / `epoch=True`); the store gets `fuel` after instantiation, and running out
+    (or being interrupted) is a `Trap` the oracle compares, not exhaustion."""
     if name == "wasmtime":
         from oracle.engines.wasmtime_engine import WasmtimeEngine
 
-        return WasmtimeEngine("cranelift", budget)
+        return WasmtimeEngine("cranelift", budget, canonicalize_nans=canonicalize_nans,
+                              fuel=fuel, epoch_deadline=epoch_deadline)
     if name == "wasmtime-winch":
         from oracle.engines.wasmtime_engine import WasmtimeEngine
 
-        return WasmtimeEngine("winch", budget)
+        return WasmtimeEngine("winch", budget, canonicalize_nans=canonicalize_nans,
+                              fuel=fuel, epoch_deadline=epoch_deadline)
     if name == "frontend":
         from oracle.engines.frontend import FrontendEngine
 
@@ -30,5 +39,6 @@ def get_engine(name: str, budget: float | None = None) -> Engine:
     if name.startswith("winch-"):
         from oracle.engines.winch_engine import WinchEngine
 
-        return WinchEngine(name[len("winch-"):], budget)
+        return WinchEngine(name[len("winch-"):], budget, canonicalize_nans=canonicalize_nans,
+                           fuel=fuel, epoch_deadline=epoch_deadline)
     raise KeyError(name)

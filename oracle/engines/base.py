@@ -12,6 +12,10 @@ from typing import Any
 
 from oracle.outcomes import Outcome, Values
 
+# With a store fuel to compare (`oracle diff --fuel`): what instantiation may spend (start
+# functions, constant expressions) before the store gets its fuel, on every engine.
+INSTANTIATION_FUEL = 200_000_000
+
 
 class Rejected(Exception):
     """The engine refused a module.

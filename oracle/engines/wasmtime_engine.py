@@ -13,10 +13,11 @@ import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime._func import enter_wasm
 
-from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
-                                 ResourceLimited, Session)
+from oracle.engines.base import (INSTANTIATION_FUEL, Engine, InstantiationTrapped, LinkError,
+                                 NotRun, Rejected, ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
+from winch.host.store import MAX_MEMORY_BYTES, MAX_TABLE
 
 # C API value kinds (wasmtime/val.h)
 K_I32, K_I64, K_F32, K_F64, K_V128, K_FUNCREF, K_EXTERNREF, K_ANYREF, K_EXNREF = range(9)
@@ -46,9 +47,17 @@ TRAP_KINDS = {
 
 STRATEGY = {"cranelift": 1, "winch": 2}
 
+# what our host provides, per memory and per table: the reference gets the same limits
+HOST_MEMORY_BYTES = MAX_MEMORY_BYTES
+HOST_TABLE_ELEMENTS = MAX_TABLE
 
-def make_config(strategy: str = "cranelift", fuel: bool = False) -> wasmtime.Config:
+
+def make_config(strategy: str = "cranelift", fuel: bool = False, *,
+                canonicalize_nans: bool = False, epoch: bool = False) -> wasmtime.Config:
     config = wasmtime.Config()
+    config.epoch_interruption = epoch
+    # (wasmtime 50 canonicalizes with its Winch strategy too: tests/test_nan_canonicalization)
+    config.cranelift_nan_canonicalization = canonicalize_nans
     ffi.wasmtime_config_strategy_set(config.ptr(), STRATEGY[strategy])
     config.parallel_compilation = False
     config.consume_fuel = fuel
@@ -58,7 +67,8 @@ def make_config(strategy: str = "cranelift", fuel: bool = False) -> wasmtime.Con
                      "wasm_bulk_memory", "wasm_multi_value", "wasm_multi_memory",
                      "wasm_relaxed_simd", "wasm_exceptions", "wasm_function_references",
                      "wasm_gc", "wasm_custom_page_sizes", "wasm_memory64", "wasm_wide_arithmetic"):
-            if hasattr(config, prop):
+            # (write-only properties: `hasattr` is False for every one of them)
+            if isinstance(getattr(type(config), prop, None), property):
                 setattr(config, prop, True)
         ffi.wasmtime_config_wasm_memory64_set(config.ptr(), True)
         config.shared_memory = True
@@ -83,14 +93,27 @@ def _charge(caller) -> None:
 
 
 class WasmtimeEngine(Engine):
-    def __init__(self, strategy: str = "cranelift", budget: float | None = None):
+    def __init__(self, strategy: str = "cranelift", budget: float | None = None, *,
+                 canonicalize_nans: bool = False, fuel: int | None = None,
+                 epoch_deadline: int | None = None):
         self.strategy = strategy
         self.name = "wasmtime" if strategy == "cranelift" else "wasmtime-winch"
-        self.fuel = int(budget * FUEL_PER_SECOND) if budget else None
-        self.engine = wasmtime.Engine(make_config(strategy, fuel=self.fuel is not None))
+        # `fuel`: the store's fuel, compared after every call (oracle diff --fuel); it then
+        # bounds the work instead of the budget
+        self.user_fuel = fuel
+        self.epoch_deadline = epoch_deadline
+        self.fuel = int(budget * FUEL_PER_SECOND) if budget and fuel is None else None
+        self.canonicalize_nans = canonicalize_nans
+        self.engine = wasmtime.Engine(make_config(
+            strategy, fuel=self.fuel is not None or fuel is not None,
+            canonicalize_nans=canonicalize_nans, epoch=epoch_deadline is not None))
 
     def session(self) -> "WasmtimeSession":
         s = WasmtimeSession(self.engine, self.fuel)
+        s.user_fuel = self.user_fuel
+        s.epoch_deadline = self.epoch_deadline
+        if self.epoch_deadline is not None:
+            s.store.set_epoch_deadline(self.epoch_deadline)
         if self.strategy == "winch":
             s.crashing_ops = WINCH_CRASHING_OPS
         return s
@@ -128,9 +151,16 @@ def _crashing_op(wasm: bytes, names) -> str | None:
 
 
 class WasmtimeSession(Session):
+    user_fuel = None  # the store's fuel (`WasmtimeEngine`), set after each instantiation
+    epoch_deadline = None  # the store's epoch deadline (`WasmtimeEngine`)
+
     def __init__(self, engine: wasmtime.Engine, fuel: int | None = None):
         self.engine = engine
         self.store = wasmtime.Store(engine)
+        # the limits of our Unicorn host, per memory and per table: beyond them both refuse
+        # to instantiate (a resource limit: inconclusive) and memory.grow / table.grow
+        # answer -1 (as the spec allows), where an unlimited wasmtime would succeed
+        self.store.set_limits(memory_size=HOST_MEMORY_BYTES, table_elements=HOST_TABLE_ELEMENTS)
         self.fuel = fuel
         self.linker = wasmtime.Linker(engine)
         self.linker.allow_shadowing = True
@@ -189,11 +219,16 @@ class WasmtimeSession(Session):
     def instantiate(self, compiled: wasmtime.Module) -> wasmtime.Instance:
         if self.fuel is not None:
             self.store.set_fuel(self.fuel)
+        if self.user_fuel is not None:  # instantiation's own work is not compared
+            self.store.set_fuel(INSTANTIATION_FUEL)
         if not self._spectest_defined and any(
                 imp.module == "spectest" for imp in compiled.imports):
             self._define_spectest()
         try:
-            return self.linker.instantiate(self.store, compiled)
+            inst = self.linker.instantiate(self.store, compiled)
+            if self.user_fuel is not None:
+                self.store.set_fuel(self.user_fuel)
+            return inst
         except wasmtime.Trap as t:
             raise InstantiationTrapped(_trap_outcome(t)) from None
         except wasmtime.WasmtimeError as e:
@@ -202,7 +237,9 @@ class WasmtimeSession(Session):
                 raise InstantiationTrapped(Trap(TrapKind.call_stack_exhausted, msg)) from None
             if _looks_like_trap(msg):
                 raise InstantiationTrapped(Trap(TrapKind.other, msg)) from None
-            if "out of memory" in msg or "failed to allocate" in msg:
+            if "out of memory" in msg or "failed to allocate" in msg or \
+                    "exceeds memory limits" in msg or "exceeds table limits" in msg or \
+                    "mmap failed" in msg:
                 raise ResourceLimited(msg.splitlines()[0]) from None
             raise LinkError(msg) from None
 
@@ -259,7 +296,12 @@ class WasmtimeSession(Session):
                 if error:
                     raise wasmtime.WasmtimeError._from_ptr(error)
         except wasmtime.Trap as t:
-            return _trap_outcome(t)
+            out = _trap_outcome(t)
+            if isinstance(out, Exhausted) and (
+                    out.reason == "out_of_fuel" and self.user_fuel is not None
+                    or out.reason == "interrupt" and self.epoch_deadline is not None):
+                return Trap(TrapKind[out.reason], "")  # the limit asked for: compared
+            return out
         except wasmtime.WasmtimeError as e:
             msg = str(e)
             if "exception" in msg.lower():
@@ -268,6 +310,10 @@ class WasmtimeSession(Session):
                 return Trap(TrapKind.call_stack_exhausted, msg.splitlines()[0])
             return HostError(msg.splitlines()[0] if msg else "error")
         return Values(tuple(self._from_raw(results[i]) for i in range(nresults)))
+
+    def fuel_left(self) -> int | None:
+        """The store's fuel left after the last call (None: not compared)."""
+        return self.store.get_fuel() if self.user_fuel is not None else None
 
     def get(self, instance: wasmtime.Instance, export: str):
         g = instance.exports(self.store).get(export)
@@ -370,6 +416,9 @@ class WasmtimeSession(Session):
 _UNSUPPORTED_WORDS = ("not supported", "unsupported", "must be enabled", "to be enabled",
                       "not enabled", "disallowed", "required for", "without the",
                       "proposal",
+                      # an implementation limit of wasmparser (e.g. "memories count exceeds
+                      # limit of 100"), not a rule of the spec: the module is not invalid
+                      "exceeds limit",
                       # Wasm 3.0 lets constant expressions read defined globals; wasmtime
                       # gates that on the gc feature, which its Winch strategy lacks
                       "global.get of locally defined global")

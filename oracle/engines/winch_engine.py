@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import struct
 
-from oracle.engines.base import (Engine, InstantiationTrapped, LinkError, NotRun, Rejected,
-                                 ResourceLimited, Session)
+from oracle.engines.base import (INSTANTIATION_FUEL, Engine, InstantiationTrapped, LinkError,
+                                 NotRun, Rejected, ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
 from winch.codegen.compile import compile_module
@@ -51,10 +51,15 @@ def map_result(store, types, res):
 
 
 class WinchEngine(Engine):
-    def __init__(self, isa: str, budget: float | None = None):
+    def __init__(self, isa: str, budget: float | None = None, *,
+                 canonicalize_nans: bool = False, fuel: int | None = None,
+                 epoch_deadline: int | None = None):
         self.isa = isa
         self.name = f"winch-{isa}"
         self.budget = budget
+        self.canonicalize_nans = canonicalize_nans
+        self.user_fuel = fuel  # compile with fuel; the store's fuel after instantiation
+        self.epoch_deadline = epoch_deadline  # compile with epoch checks; the deadline
         self._free: list = []  # stores of closed sessions, reset for the next one
 
     def session(self) -> "WinchSession":
@@ -64,6 +69,11 @@ class WinchEngine(Engine):
             store.reset()
         session = WinchSession(self.isa, self.budget, store)
         session.engine = self
+        session.canonicalize_nans = self.canonicalize_nans
+        session.user_fuel = self.user_fuel
+        session.epoch_deadline = self.epoch_deadline
+        if self.epoch_deadline is not None:
+            session.store.set_epoch_deadline(self.epoch_deadline)
         return session
 
 
@@ -76,6 +86,9 @@ def _f64(x: float) -> int:
 
 
 class WinchSession(Session):
+    user_fuel = None  # the store's fuel (`WinchEngine`), set after each instantiation
+    epoch_deadline = None  # the store's epoch deadline (`WinchEngine`)
+
     def __init__(self, isa: str, budget: float | None = None, store=None):
         self.isa = isa
         self.store = store or wstore.Store(isa, timeout=budget or wstore.DEFAULT_TIMEOUT)
@@ -83,6 +96,7 @@ class WinchSession(Session):
         self._spectest_made = False
         self.engine = None
         self._state_plans: dict = {}  # id(instance) -> (instance, exports, plan) for `state`
+        self.canonicalize_nans = False  # compile with NaN canonicalization (set by the engine)
 
     def close(self) -> None:
         """The store goes back to the engine, which resets it for its next session; this
@@ -98,6 +112,7 @@ class WinchSession(Session):
         spectest = {
             "memory": s.new_memory(1, 2),
             "table": s.new_table(FUNCREF, 10, 20),
+            "table64": s.new_table(FUNCREF, 10, 20, is64=True),
             "global_i32": s.new_global(I32, False, 666),
             "global_i64": s.new_global(I64, False, 666),
             "global_f32": s.new_global(F32, False, _f32(666.6)),
@@ -115,7 +130,10 @@ class WinchSession(Session):
     def compile(self, wasm: bytes):
         try:
             wasm = bytes(wasm)
-            return compile_module(wasm, self.isa, decoded=decoded(wasm))
+            return compile_module(wasm, self.isa, decoded=decoded(wasm),
+                                  canonicalize_nans=self.canonicalize_nans,
+                                  fuel=self.user_fuel is not None,
+                                  epoch=self.epoch_deadline is not None)
         except Unsupported as e:
             raise Rejected("unsupported", str(e), feature=e.feature, offset=e.offset) from None
         except DecodeError as e:
@@ -133,8 +151,13 @@ class WinchSession(Session):
             ext = self.registered.get(imp.module, {}).get(imp.name)
             if ext is not None:
                 imports[(imp.module, imp.name)] = ext
+        if self.user_fuel is not None:  # instantiation's own work is not compared
+            self.store.set_fuel(INSTANTIATION_FUEL)
         try:
-            return winst.instantiate(self.store, compiled, imports)
+            inst = winst.instantiate(self.store, compiled, imports)
+            if self.user_fuel is not None:
+                self.store.set_fuel(self.user_fuel)
+            return inst
         except wstore.ResourceLimit as e:
             raise ResourceLimited(str(e)) from None
         except wstore.LinkError as e:
@@ -151,7 +174,8 @@ class WinchSession(Session):
         mem = instance.exports.get(export)
         if not isinstance(mem, wstore.Memory):
             raise NotRun(f"no exported memory {export!r}")
-        return bytes(self.store.mu.mem_read(mem.base, mem.pages * 0x10000)) if mem.pages else b""
+        n = mem.byte_size
+        return bytes(self.store.mu.mem_read(mem.base, n)) if n else b""
 
     def state(self, instance, exports) -> dict:
         """`Session.state` in few reads: the exported globals' cells in one Unicorn read per
@@ -175,7 +199,8 @@ class WinchSession(Session):
                     v = int.from_bytes(raw[off:off + (4 if t in (I32, F32) else 8)], bo)
                     out[cname] = _global_value(store, t, v)
             elif kind == "memory":
-                out[name] = bytes(mu.mem_read(x.base, x.pages * 0x10000)) if x.pages else b""
+                n = x.byte_size
+                out[name] = bytes(mu.mem_read(x.base, n)) if n else b""
             else:  # not a global or memory of ours: what get / memory_bytes say
                 out.update(super().state(instance, ((name, x),)))
         if list(out) != [n for n, _ in exports if n in out]:  # export order, as the default
@@ -237,6 +262,10 @@ class WinchSession(Session):
             results = ref.instance.compiled.module.func_type(ref.index).results
         bits = [self._to_bits(a) for a in args]
         return map_result(self.store, results, winst.call(self.store, ref, bits))
+
+    def fuel_left(self) -> int | None:
+        """The store's fuel left after the last call (None: not compared)."""
+        return self.store.get_fuel() if self.user_fuel is not None else None
 
     def get(self, instance, export):
         g = instance.exports.get(export)

@@ -6,6 +6,7 @@
 `oracle.gen.source` (where choices come from: the bytes of an input, or hypothesis),
 `oracle.gen.config` (swarm configurations), `oracle.gen.body` (one function body, with the
 boundary-value tables), `oracle.gen.refs` (reference, table and bulk-data actions),
+`oracle.gen.mems` (several and 64-bit memories: the memory64 / multi_memory families),
 `oracle.gen.module` (the module around the bodies, and `generate`).
 
 Speed: about 0.3 ms per module (median, byte source; `scripts/bench_generator.py`): per

@@ -788,7 +788,13 @@ class Body:
         slot = target
         if src.chance(8):
             slot = src.pick(reachable + [n, n + 1])
-        self.out += I32_CONST + sleb(slot) + CALL_INDIRECT + uleb(ti) + b"\x00"
+        if mod.table_at[0] == I32:
+            self.out += I32_CONST + sleb(slot)
+        else:  # a 64-bit table (table64): now and then a slot 2^32 (or more) too far
+            if src.chance(10):
+                slot = src.pick((slot | 1 << 32, slot | 1 << 32, (1 << 64) - 1, slot | 1 << 63))
+            self.out += const_bytes(I64, slot)
+        self.out += CALL_INDIRECT + uleb(ti) + b"\x00"
         if params:
             del self.stack[-len(params):]
         self.stack.extend(results)

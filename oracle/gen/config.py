@@ -29,7 +29,9 @@ from oracle.gen.source import NUM
 FAMILIES = ("int", "float", "compare", "convert", "locals", "globals", "select", "memory",
             "bulk_memory", "blocks", "branches", "br_table", "calls", "call_indirect",
             "host_calls", "unreachable_code", "sign_extension", "saturating",
-            "reference_types", "bulk_tables")
+            "reference_types", "bulk_tables", "memory64", "table64", "multi_memory")
+# the issue-20 families change what the memory and table families make (64-bit indices,
+# several memories); alone they add nothing (see oracle.gen.mems)
 
 
 def _family(o) -> str | None:

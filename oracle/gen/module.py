@@ -10,10 +10,13 @@ Order of the choices (what a byte-driven input's bytes mean, in order): the swar
 configuration (`oracle.gen.config.draw_config`, unless one is given); the host imports'
 count and signatures; the number of defined functions and their signatures; the mutable
 and the immutable user globals (types, then initial values); the memory's active data
-segment (and a passive one with bulk memory); the tables and element segments (with
-reference types or bulk tables: whether there is an externref table, the tables' sizes, the
-segments' functions); the function bodies, in order.  Every section is written directly
-(sizes as LEB128).
+segment (and a passive one with bulk memory); with `memory64` / `multi_memory` the memories'
+index types and sizes and the other memories' data (`oracle.gen.mems.draw_memories`); the
+tables and element segments (with reference types or bulk tables: whether there is an
+externref table, the tables' sizes and, with `table64`, index types, the segments'
+functions); the function bodies, in order.  A family that is off reads no byte, so a
+configuration without the issue-20 families gives the module it gave before they existed.
+Every section is written directly (sizes as LEB128).
 
 Per-configuration tables (numeric operators, unary operators by operand type, operators by
 the two types on top of the stack) are built once per configuration and cached; the lists of
@@ -29,6 +32,7 @@ from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
 
 from oracle.gen import body as B
 from oracle.gen.config import Config, draw_config, numeric_ops
+from oracle.gen.mems import MemActions, draw_memories, extra_data
 from oracle.gen.refs import RefActions
 from oracle.gen.source import EDGE_BITS, NUM, ByteSource
 
@@ -85,8 +89,8 @@ def _const_expr(t: int, bits: int) -> bytes:
     return B.const_bytes(t, bits) + B.END
 
 
-class Body(RefActions, B.Body):
-    """A body builder with every action, references and tables included."""
+class Body(MemActions, RefActions, B.Body):
+    """A body builder with every action, references, tables and memories included."""
 
 
 class ModuleBuilder:
@@ -105,6 +109,8 @@ class ModuleBuilder:
         self.has_table = cfg.has("call_indirect")
         self.has_refs = cfg.has("reference_types") or cfg.has("bulk_tables")
         self.bulk_data = self.has_memory and cfg.has("bulk_memory")
+        self.mems: list = []  # oracle.gen.mems.Mem per memory
+        self.plain_mem = True  # one memory of type i32 (the body builder's own actions)
         self.i32_and = opb("i32.and")
         self.memory_size, self.memory_grow = opb("memory.size") + b"\x00", \
             opb("memory.grow") + b"\x00"
@@ -150,11 +156,16 @@ class ModuleBuilder:
                 acts.append(bd.a_global_set)
         if cfg.has("select"):
             acts.append(bd.a_select)
-        if self.has_memory:
+        if self.has_memory and self.plain_mem:
             acts += [bd.a_load, bd.a_store] if top else [bd.a_load]
             acts += [bd.a_memory_size, bd.a_memory_grow]
             if cfg.has("bulk_memory"):
                 acts += [bd.a_memory_fill, bd.a_memory_copy]
+        elif self.has_memory:  # several or 64-bit memories (oracle.gen.mems)
+            acts += [bd.m_load, bd.m_store] if top else [bd.m_load]
+            acts += [bd.m_memory_size, bd.m_memory_grow, bd.m_grow_access]
+            if cfg.has("bulk_memory"):
+                acts += [bd.m_memory_fill, bd.m_memory_copy]
         if cfg.has("blocks") and can_open:
             acts += [bd.a_block, bd.a_loop, bd.a_if]
         if inside:
@@ -179,7 +190,7 @@ class ModuleBuilder:
         if cfg.has("bulk_tables"):
             acts += [bd.a_table_copy, bd.a_table_init, bd.a_elem_drop]
         if self.bulk_data:
-            acts += [bd.a_memory_init, bd.a_data_drop]
+            acts += [bd.a_memory_init if self.plain_mem else bd.m_memory_init, bd.a_data_drop]
         return tuple(acts)
 
     def build(self) -> bytes:
@@ -232,12 +243,22 @@ class ModuleBuilder:
             init = bytes(a ^ b for a, b in zip(src.data(8, 64), DATA_PATTERN))
             off = src.pick((0, 8, PAGE - len(init)))
             self.data_window = (off, len(init))
-            datas.append(b"\x00" + _const_expr(I32, off) + uleb(len(init)) + init)
+            seg0 = uleb(len(init)) + init
             self.data_segs = [(0, 0)]  # (index, length as memory.init sees it: dropped)
             if self.bulk_data:
                 init = bytes(a ^ b for a, b in zip(src.data(4, 32), DATA_PATTERN[3:]))
                 datas.append(b"\x01" + uleb(len(init)) + init)
                 self.data_segs.append((1, len(init)))
+            # with memory64 / multi_memory: the memories' index types and sizes, data of
+            # their own in the memories after 0 (dropped once instantiated, like segment 0)
+            self.mems = mems = draw_memories(src, cfg)
+            self.plain_mem = len(mems) == 1 and mems[0].plain
+            mems[0].window = self.data_window
+            datas.insert(0, b"\x00" + _const_expr(mems[0].at, off) + seg0)
+            for mem in mems[1:]:
+                d = extra_data(src, mem)
+                if d is not None:
+                    datas.append(d)
         tables, elems = self.tables_and_elems()
         codes = []
         for k in range(n_funcs):
@@ -253,12 +274,17 @@ class ModuleBuilder:
         [(index, size)]}, `all_tables`, `elems_of` {elem type: [(segment, length)]}."""
         src, n_all = self.src, len(self.func_types)
         tables, elems = [], []
+        # with table64: each table's index type drawn (I64: 64-bit), from the bytes only then
+        t64 = self.cfg.has("table64")
+        self.table_at = []
         self.tables_of = {FUNCREF: [], EXTERNREF: []}
         self.elems_of = {FUNCREF: [], EXTERNREF: []}
         self.mutable_tables = []
         if self.has_table:  # call_indirect's: every function at its own index, never written
-            tables.append(b"\x70\x01" + uleb(n_all) + uleb(n_all))
-            elems.append(b"\x00" + _const_expr(I32, 0) + _vec([uleb(i) for i in range(n_all)]))
+            at = I64 if t64 and src.bool() else I32
+            self.table_at.append(at)
+            tables.append(b"\x70" + _TABLE_FLAGS[at] + uleb(n_all) + uleb(n_all))
+            elems.append(b"\x00" + _const_expr(at, 0) + _vec([uleb(i) for i in range(n_all)]))
             self.tables_of[FUNCREF].append((0, n_all))
             self.elems_of[FUNCREF].append((0, 0))  # dropped once instantiated: length 0
         # externref in half the modules: wasmtime-winch rejects it (a GC type there), and it
@@ -269,7 +295,9 @@ class ModuleBuilder:
             for elem, lo, hi in ((FUNCREF, 1, 6), (EXTERNREF, 1, 4))[:len(self.ref_types)]:
                 size = src.int(lo, hi)
                 idx = len(tables)
-                tables.append(bytes((elem,)) + b"\x01" + uleb(size) + uleb(size + 4))
+                at = I64 if t64 and src.bool() else I32
+                self.table_at.append(at)
+                tables.append(bytes((elem,)) + _TABLE_FLAGS[at] + uleb(size) + uleb(size + 4))
                 self.mutable_tables.append((idx, elem, size))
                 self.tables_of[elem].append((idx, size))
             ft, fsize = self.tables_of[FUNCREF][-1]
@@ -282,7 +310,7 @@ class ModuleBuilder:
                 elems.append(b"\x05\x6f" + _vec([REF_NULL_EXTERN] * k))  # passive, exprs
             funcs = [src.int(0, n_all - 1) for _ in range(src.int(0, fsize))]
             self.elems_of[FUNCREF].append((len(elems), 0))  # active: dropped, length 0
-            elems.append(b"\x02" + uleb(ft) + _const_expr(I32, 0) + b"\x00"
+            elems.append(b"\x02" + uleb(ft) + _const_expr(self.table_at[ft], 0) + b"\x00"
                          + _vec([uleb(f) for f in funcs]))
             # declarative: every function may be named by ref.func
             elems.append(b"\x03\x00" + _vec([uleb(i) for i in range(n_all)]))
@@ -300,14 +328,13 @@ class ModuleBuilder:
         if tables:
             out.append(_section(4, _vec(tables)))
         if self.has_memory:
-            out.append(_section(5, b"\x01\x01\x01\x02"))
+            out.append(_section(5, _vec([mem.limits() for mem in self.mems])))
         out.append(_section(6, _vec([bytes((t, int(m))) + _const_expr(t, bits)
                                      for (t, m), bits in zip(self.globals, inits)])))
         exports = [_name(f"f{k}") + b"\x00" + uleb(self.n_imports + k) for k in range(n_funcs)]
         exports += [_name("fuel" if i == self.fuel else f"g{i}") + b"\x03" + uleb(i)
                     for i in range(len(self.globals))]
-        if self.has_memory:
-            exports.append(_name("mem") + b"\x02\x00")
+        exports += [_name(mem.export_name) + b"\x02" + mem.imm for mem in self.mems]
         out.append(_section(7, _vec(exports)))
         if elems:
             out.append(_section(9, _vec(elems)))
@@ -317,6 +344,9 @@ class ModuleBuilder:
         if datas:
             out.append(_section(11, _vec(datas)))
         return b"".join(out)
+
+
+_TABLE_FLAGS = {I32: b"\x01", I64: b"\x05"}  # limits flags: a maximum; and 64-bit
 
 
 def _locals_decl(types) -> bytes:

@@ -22,9 +22,9 @@ function is valid.  With bulk memory, a passive data segment for `memory.init`.
 
 from __future__ import annotations
 
-from winch.wasm.types import EXTERNREF, FUNCREF, I32
+from winch.wasm.types import EXTERNREF, FUNCREF, I32, I64
 
-from oracle.gen.body import I32_CONST, PAGE, opb, sleb, uleb
+from oracle.gen.body import I32_CONST, PAGE, const_bytes, opb, sleb, uleb
 
 REF_IS_NULL = opb("ref.is_null")
 REF_NULL = {FUNCREF: opb("ref.null") + b"\x70", EXTERNREF: opb("ref.null") + b"\x6f"}
@@ -34,6 +34,7 @@ TABLE_GET, TABLE_SET, TABLE_SIZE, TABLE_GROW, TABLE_FILL = (opb(n) for n in (
 TABLE_COPY, TABLE_INIT, ELEM_DROP = opb("table.copy"), opb("table.init"), opb("elem.drop")
 MEMORY_INIT, DATA_DROP = opb("memory.init"), opb("data.drop")
 SELECT_T = opb("select_t")
+EXTEND_U = opb("i64.extend_i32_u")
 
 
 class RefActions:
@@ -43,19 +44,30 @@ class RefActions:
     def _i32(self, v: int) -> None:
         self.out += I32_CONST + sleb(v)
 
-    def _index(self, size: int) -> None:
-        """An index into something of `size` entries: in bounds near its ends, out of bounds
-        (just past the end, or negative) one time in 128 (a trap ends the call, and a call
-        runs many of these), or a local now and then."""
+    def _num(self, at: int, v: int) -> None:
+        """An index or length of type `at` (I32, or I64 for a 64-bit table): `v`, wrapped."""
+        if at == I32:
+            self.out += I32_CONST + sleb(v)
+        else:
+            self.out += const_bytes(I64, v & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def _index(self, size: int, at: int = I32) -> None:
+        """An index into something of `size` entries, of type `at`: in bounds near its ends,
+        out of bounds (just past the end, or negative; for a 64-bit table also 2^32 more
+        than an index in bounds) one time in 128 (a trap ends the call, and a call runs
+        many of these), or a local now and then."""
         src = self.src
         if src.chance(32) and self.locs[I32]:
             self.int_operand()
             self.stack.pop()
+            if at == I64:
+                self.out += EXTEND_U
             return
         if src.chance(128) or not size:
-            self._i32(src.pick((size, size + 1, -1)))
+            self._num(at, src.pick((size, size + 1, -1, 1 << 32)) if at == I64 else
+                      src.pick((size, size + 1, -1)))
         else:
-            self._i32(src.pick((0, size - 1, 1 % size, max(0, size - 2))))
+            self._num(at, src.pick((0, size - 1, 1 % size, max(0, size - 2))))
 
     def _ref(self, elem: int) -> None:
         """Push (on the wasm stack only) a reference of type `elem`."""
@@ -66,7 +78,7 @@ class RefActions:
         elif k == 1:
             tables = mod.tables_of[elem]
             t, size = src.pick(tables)
-            self._index(size)
+            self._index(size, self.mod.table_at[t])
             self.out += TABLE_GET + uleb(t)
         else:
             self.out += REF_NULL[elem]
@@ -100,43 +112,59 @@ class RefActions:
 
     def a_table_set(self):
         t, elem, size = self._mutable_table()
-        self._index(size)
+        self._index(size, self.mod.table_at[t])
         self._ref(elem)
         self.out += TABLE_SET + uleb(t)
 
     def a_table_size(self):
-        self.out += TABLE_SIZE + uleb(self.src.pick(self.mod.all_tables)[0])
-        self.stack.append(I32)
+        t = self.src.pick(self.mod.all_tables)[0]
+        self.out += TABLE_SIZE + uleb(t)
+        self.stack.append(self.mod.table_at[t])
 
     def a_table_grow(self):
         t, elem, _ = self._mutable_table()
+        at = self.mod.table_at[t]
         self._ref(elem)
-        self._i32(self.src.pick((0, 1, 2, 3, 5, -1)))
+        self._num(at, self.src.pick((0, 1, 2, 3, 5, -1)))
         self.out += TABLE_GROW + uleb(t)
-        self.stack.append(I32)
+        self.stack.append(at)
+
+    def _wide_index(self, at: int, v: int) -> int:
+        """A bulk start of a 64-bit table, now and then 2^32 past `v` (out of bounds, its low
+        half in bounds)."""
+        return v | 1 << 32 if at == I64 and self.src.chance(48) else v
 
     def a_table_fill(self):
         t, elem, size = self._mutable_table()
+        at = self.mod.table_at[t]
         d, _, n = self.bulk_args(size, size)
-        self._i32(d)
+        self._num(at, self._wide_index(at, d))
         self._ref(elem)
-        self._i32(n)
+        self._num(at, n)
         self.out += TABLE_FILL + uleb(t)
 
     def a_table_copy(self):
+        # the index types: the destination's, the source's, and for the length i64 only if
+        # both tables are 64-bit
         src, mod = self.src, self.mod
         dst, elem, dsize = self._mutable_table()
         s, ssize = src.pick(mod.tables_of[elem])
-        for v in self.bulk_args(dsize, ssize):
-            self._i32(v)
+        da, sa = mod.table_at[dst], mod.table_at[s]
+        d, sv, n = self.bulk_args(dsize, ssize)
+        self._num(da, self._wide_index(da, d))
+        self._num(sa, self._wide_index(sa, sv))
+        self._num(I64 if da == sa == I64 else I32, n)
         self.out += TABLE_COPY + uleb(dst) + uleb(s)
 
     def a_table_init(self):
         src, mod = self.src, self.mod
         t, elem, size = self._mutable_table()
         e, n = src.pick(mod.elems_of[elem])  # (segment index, its length)
-        for v in self.bulk_args(size, n):
-            self._i32(v)
+        d, s, k = self.bulk_args(size, n)
+        at = mod.table_at[t]
+        self._num(at, self._wide_index(at, d))
+        self._i32(s)
+        self._i32(k)
         self.out += TABLE_INIT + uleb(e) + uleb(t)
 
     def a_elem_drop(self):

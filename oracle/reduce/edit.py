@@ -1,12 +1,17 @@
 """Structural edits of a `Module` that keep every index consistent: remove an item of an
 index space (function, global, type, data or element segment, export, table, memory) and
 renumber every reference to the ones after it.  An edit that would leave a dangling
-reference returns None instead."""
+reference returns None instead.
+
+Memories (multi-memory): every memory operator names its memory (a load's or store's memarg
+too, memory 0 included), as do active data segments and memory exports, so removing a memory
+nothing refers to renumbers the memories after it; an imported memory is never removed."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from winch.wasm import opcodes as K
 from winch.wasm.encoder import func_instrs
 from winch.wasm.module import (EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE, ConstExpr, Instr,
                                Module)
@@ -39,7 +44,13 @@ _REFS = {
               "table.get": _idx, "table.set": _idx, "table.grow": _idx, "table.size": _idx,
               "table.fill": _idx, "table.init": lambda imm, f: (imm[0], f(imm[1])),
               "table.copy": lambda imm, f: (f(imm[0]), f(imm[1]))},
+    "memory": {"memory.size": _idx, "memory.grow": _idx, "memory.fill": _idx,
+               "memory.copy": lambda imm, f: (f(imm[0]), f(imm[1])),
+               "memory.init": lambda imm, f: (imm[0], f(imm[1]))},
 }
+# loads and stores: (align, offset, memory index, [lane])
+_REFS["memory"].update({o.name: (lambda imm, f: (imm[0], imm[1], f(imm[2])) + tuple(imm[3:]))
+                        for o in K.OPS if o.imm in (K.MEMARG, K.MEMARG_LANE)})
 
 
 class _Dangling(Exception):
@@ -82,8 +93,11 @@ def _remap(m: Module, space: str, f) -> Module:
         if space == "table" and e.mode == "active":
             e2 = dataclasses.replace(e2, table=f(e.table))
         elems.append(e2)
-    datas = tuple(dataclasses.replace(d, offset=_map_expr(d.offset, space, f)) for d in m.datas)
-    kind = {"func": EXT_FUNC, "global": EXT_GLOBAL, "table": EXT_TABLE}.get(space)
+    datas = tuple(dataclasses.replace(d, offset=_map_expr(d.offset, space, f),
+                                      memory=f(d.memory) if space == "memory" and
+                                      d.mode == "active" else d.memory) for d in m.datas)
+    kind = {"func": EXT_FUNC, "global": EXT_GLOBAL, "table": EXT_TABLE,
+            "memory": EXT_MEMORY}.get(space)
     exports = tuple(dataclasses.replace(e, index=f(e.index)) if e.kind == kind else e
                     for e in m.exports)
     start = m.start
@@ -106,7 +120,8 @@ def _n_imported(m: Module, kind: int) -> int:
 
 # index spaces whose defined items are a tuple of the module: (import kind or None, field)
 _DEFINED = {"func": (EXT_FUNC, "funcs"), "global": (EXT_GLOBAL, "globals"),
-            "table": (EXT_TABLE, "tables"), "type": (None, "types"), "data": (None, "datas"),
+            "table": (EXT_TABLE, "tables"), "memory": (EXT_MEMORY, "mems"),
+            "type": (None, "types"), "data": (None, "datas"),
             "elem": (None, "elems")}
 
 
@@ -116,14 +131,6 @@ def remove(m: Module, space: str, index: int) -> Module | None:
     try:
         if space == "export":
             return dataclasses.replace(m, exports=m.exports[:index] + m.exports[index + 1:])
-        if space == "memory":
-            if index != 0 or len(m.mems) != 1 or _n_imported(m, EXT_MEMORY):
-                return None
-            if m.datas or any(e.kind == EXT_MEMORY for e in m.exports) or any(
-                    i.op.name.startswith(("memory.", "data.")) or i.op.family in ("load", "store")
-                    for b in bodies(m) for i in b):
-                return None
-            return dataclasses.replace(m, mems=())
         mapped = _remap(m, space, _mapper(index))
         if space == "func" and index < _n_imported(m, EXT_FUNC):
             target = [i for i in m.imports if i.kind == EXT_FUNC][index]

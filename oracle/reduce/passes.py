@@ -657,18 +657,22 @@ class SimplifyConstants(Reducer):
 
 
 class ShrinkLimits(Reducer):
-    """Memory and table sizes toward their smallest."""
+    """Memory and table sizes toward their smallest (index type and page size kept: a
+    64-bit memory's operators take i64 operands)."""
 
     name = "shrink limits"
 
     def run(self, state, test):
-        from winch.wasm.types import Limits, MemoryType, TableType
+        from winch.wasm.types import MemoryType, TableType
+
+        def sized(lim, lo, hi):
+            return dataclasses.replace(lim, min=lo, max=hi)
 
         kinds = (("mems", lambda mt, lim: MemoryType(lim),
-                  lambda lim: (Limits(0, 0), Limits(1, 1), Limits(lim.min, None),
-                               Limits(lim.min, lim.min))),
+                  lambda lim: (sized(lim, 0, 0), sized(lim, 1, 1), sized(lim, lim.min, None),
+                               sized(lim, lim.min, lim.min))),
                  ("tables", lambda tt, lim: TableType(tt.elem, lim),
-                  lambda lim: (Limits(0, 0), Limits(lim.min, None))))
+                  lambda lim: (sized(lim, 0, 0), sized(lim, lim.min, None))))
         for field_name, build, options in kinds:
             for i, item in enumerate(getattr(state.module, field_name)):
                 for lim in options(item.limits):

@@ -108,11 +108,11 @@ class _BoundedSession:
         return self._inner.invoke(instance, export, args)
 
 
-def _engines(names, clock) -> list:
+def _engines(names, clock, canonicalize_nans: bool = False) -> list:
     """`oracle diff`'s engines (built once per process), bounded by `clock.deadline`."""
     from oracle.diff import _engine
 
-    return [_Bounded(_engine(n), clock) for n in names]
+    return [_Bounded(_engine(n, canonicalize_nans), clock) for n in names]
 
 
 def out_of_budget_calls(wasm: bytes, plan: Plan, deadline: float | None = None) -> tuple:
@@ -136,13 +136,16 @@ class SignaturePredicate:
     _NEEDS_VALID = ("wrong value", "wrong trap", "missing trap", "spurious trap",
                     "sandbox violation", "host crash", "nondeterministic compile")
 
-    def __init__(self, signature: str, engines=None, identity=None):
+    def __init__(self, signature: str, engines=None, identity=None,
+                 canonicalize_nans: bool = False):
         """`identity`: the finding's `oracle.compare.Identity` (or its string); derived from
         the exact `signature` if not given.  `engines`: those to run (default: the finding's
-        two)."""
+        two).  `canonicalize_nans`: the finding was made with NaN canonicalization (its crash
+        file says so): the engines compile with it and NaN bits compare exactly."""
         from oracle.compare import Identity
 
         self.signature = signature
+        self.canonicalize_nans = canonicalize_nans
         if identity is None:
             identity = Identity.from_signature(signature)
         elif isinstance(identity, str):
@@ -187,7 +190,8 @@ class SignaturePredicate:
             except Exception:  # noqa: BLE001 - a validator crash: let the oracle judge
                 pass
         determinism = "all" if self.kind == "nondeterministic compile" else "none"
-        r = run_diff(wasm, _engines(self.engines, self), plan, determinism=determinism)
+        r = run_diff(wasm, _engines(self.engines, self, self.canonicalize_nans), plan,
+                     determinism=determinism, canonicalize_nans=self.canonicalize_nans)
         self.last = run_info(r, self.matches)
         return any(self.matches(f) for f in r.findings)
 
@@ -215,10 +219,13 @@ class IsolatedPredicate:
     uninteresting; the next one gets a new worker.  `mutant`: a deliberate bug of
     `oracle.mutants` to plant in the worker.  Call `close()` when done."""
 
-    def __init__(self, signature: str, engines=None, identity=None, mutant=None):
-        self.inner = SignaturePredicate(signature, engines, identity)  # for its helpers
+    def __init__(self, signature: str, engines=None, identity=None, mutant=None,
+                 canonicalize_nans: bool = False):
+        self.inner = SignaturePredicate(signature, engines, identity,
+                                        canonicalize_nans)  # for its helpers
         self.config = {"signature": signature, "engines": self.inner.engines,
-                       "identity": str(self.inner.identity), "mutant": mutant}
+                       "identity": str(self.inner.identity), "mutant": mutant,
+                       "canonicalize_nans": canonicalize_nans}
         self.signature = signature
         self.deadline = None
         self.last = RunInfo()

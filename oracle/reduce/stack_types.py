@@ -5,6 +5,10 @@ types)`: the control depth and the operand types above the enclosing block's bas
 where the stack is not known exactly (after an unconditional branch until the block ends,
 or after an operator this simple simulation does not model).  The reducer uses it to find
 spans it can cut or replace without breaking validity; the validator has the last word.
+
+Index types (memory64, table64): `memory.size`/`memory.grow` push the memory's index type
+(i64 for a 64-bit memory), `table.size`/`table.grow` the table's, so a replaced tree that
+made an address or index of a 64-bit memory or table becomes an `i64.const`.
 """
 
 from __future__ import annotations
@@ -114,9 +118,9 @@ def _effect(m, ins, stack, locs, globs, ftypes):
     if name == "global.set":
         return 1, (), False
     if name == "memory.size":
-        return 0, (I32,), False
+        return 0, (_mem_at(m, imm),), False
     if name == "memory.grow":
-        return 1, (I32,), False
+        return 1, (_mem_at(m, imm),), False
     if name in ("memory.fill", "memory.copy", "memory.init"):
         return 3, (), False
     if name == "data.drop":
@@ -136,8 +140,15 @@ def _effect(m, ins, stack, locs, globs, ftypes):
         return 0, (FUNCREF,), False
     if name in _TABLE_EFFECT:
         pops, pushes = _TABLE_EFFECT[name]
+        if name in ("table.size", "table.grow"):
+            pushes = (I64 if m.table_types[imm].limits.is64 else I32,)
         return pops, (m.table_types[imm].elem,) if pushes is None else pushes, False
     return None
+
+
+def _mem_at(m: Module, mem: int) -> int:
+    """The index type of memory `mem` (I64 for a 64-bit memory)."""
+    return I64 if m.mem_types[mem].limits.is64 else I32
 
 
 # table operators: (pops, pushes); None: the table's element type (table.get)

@@ -29,7 +29,8 @@ def main() -> int:
         from oracle.mutants import apply
 
         apply(config["mutant"])
-    pred = SignaturePredicate(config["signature"], config["engines"], config["identity"])
+    pred = SignaturePredicate(config["signature"], config["engines"], config["identity"],
+                              bool(config.get("canonicalize_nans")))
     while True:
         msg = _recv(inp)
         if msg is None:

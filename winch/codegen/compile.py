@@ -6,6 +6,8 @@ import bisect
 import gc
 from dataclasses import dataclass, field
 
+from winch.codegen import func, parallel
+from winch.codegen import nan_canon
 from winch.codegen.func import FuncCodegen, _check_type
 from winch.errors import Unsupported, ValidationError
 from winch.vmctx import VMOffsets
@@ -33,6 +35,9 @@ class CompiledModule:
     func_ranges: tuple = ()  # (start, end) code range of each defined function
     vm: VMOffsets = None
     _trap_map: dict = field(default_factory=dict, repr=False)
+    canonicalize_nans: bool = False  # compiled with NaN canonicalization (compile_module)
+    fuel: bool = False  # compiled with fuel accounting (winch/codegen/fuel.py)
+    epoch: bool = False  # compiled with epoch-interruption checks (winch/codegen/fuel.py)
     _srclocs: tuple = field(default=None, repr=False)
 
     @property
@@ -59,7 +64,9 @@ class CompiledModule:
 class Env:
     """Module-level facts the function compiler consults."""
 
-    def __init__(self, module, vm: VMOffsets):
+    codegen = FuncCodegen  # the function compiler (fuel.configure may change it)
+
+    def __init__(self, module, vm: VMOffsets, canonicalize_nans: bool = False):
         self.types = module.types
         self.func_types = module.func_types
         self.num_imported_funcs = module.num_imported_funcs
@@ -71,6 +78,22 @@ class Env:
         # per global, once per module: its value type and the VM-context field of its cell
         self.global_valtypes = tuple(gt.valtype for gt in self.global_types)
         self.global_ptrs = tuple(vm.global_ptr(i) for i in range(len(self.global_types)))
+        # per memory: (VM-context field of its base, of its size in bytes, 64-bit?, page log2)
+        self.mems = tuple((vm.mem_base(i), vm.mem_size(i), int(mt.limits.is64), mt.limits.page_log2)
+                          for i, mt in enumerate(self.mem_types))
+        # NaN canonicalization (winch/codegen/nan_canon.py): a handler table of its own
+        self.canonicalize_nans = canonicalize_nans
+        self.by_byte = nan_canon.handlers(_handlers_for(self.mems), canonicalize_nans)
+
+
+def _handlers_for(mems) -> list:
+    """The function compiler's opcode-byte -> handler list for a module with these memories:
+    the stock one, unless memory 0 is 64-bit (then every load and store takes the general
+    path, `func._load_at` / `_store_at`; a handler replaced by name stays replaced)."""
+    if not mems or not mems[0][2]:
+        return func.BY_BYTE
+    swap = {func._load: func._load_at, func._store: func._store_at}
+    return [swap.get(h, h) for h in func.BY_BYTE]
 
 
 def make_masm(isa: str, buf, env):
@@ -90,20 +113,14 @@ def make_masm(isa: str, buf, env):
 
 
 def check_module_scope(m, env: Env) -> None:
-    """Reject, by feature name, module-level constructs outside core-2.0 scalar.  The value
-    types of every function type and global are checked here, once: the function compiler
-    relies on it (calls, block types, globals)."""
-    mems = env.mem_types
-    if len(mems) > 1:
-        raise Unsupported("multi-memory", f"{len(mems)} memories")
-    for mt in mems:
-        if mt.limits.is64:
-            raise Unsupported("memory64", "64-bit memory")
+    """Reject, by feature name, module-level constructs outside what we compile (core 2.0
+    scalar, memory64, table64, multi-memory).  The value types of every function type and
+    global are checked here, once: the function compiler relies on it (calls, block types,
+    globals)."""
+    for mt in env.mem_types:
         if mt.limits.shared:
             raise Unsupported("threads", "shared memory")
     for tt in env.table_types:
-        if tt.limits.is64:
-            raise Unsupported("memory64", "64-bit table")
         if tt.elem not in (FUNCREF, EXTERNREF):
             raise Unsupported("function-references", "table element type")
     for t in dict.fromkeys(env.global_valtypes):  # each type once, in order of first use
@@ -115,62 +132,65 @@ def check_module_scope(m, env: Env) -> None:
             raise Unsupported("exceptions", "tag import")
 
 
-def compile_module(wasm: bytes, isa: str = "x64",
-                   decoded: Module | None = None) -> CompiledModule:
+def compile_module(wasm: bytes, isa: str = "x64", decoded: Module | None = None,
+                   jobs: int | None = None, *,
+                   canonicalize_nans: bool = False, fuel: bool = False,
+                   epoch: bool = False) -> CompiledModule:
     """Decode, validate and compile in one pass per function (one loop per body: the
     validator's, lowering each instruction as it is validated).
 
     Raises DecodeError, ValidationError or Unsupported; invalidity anywhere wins over an
     unsupported feature (the module is validated to the end before Unsupported is raised).
     `decoded`: `decode_module(wasm)` when the caller has it already (a module compiled for
-    several ISAs is decoded once).
+    several ISAs is decoded once).  `jobs`: how many processes compile function bodies (the
+    code is byte for byte the same for any value, see `winch.codegen.parallel`); None: the
+    machine's cores for a module with more than `parallel.AUTO_MIN_BYTES` of code, else one.
+    `canonicalize_nans`: every float operator that can make a NaN makes the canonical one, as
+    wasmtime's `cranelift_nan_canonicalization` (winch/codegen/nan_canon.py).
+    `fuel`, `epoch`: wasmtime's fuel accounting and epoch-interruption checks, as its
+    `consume_fuel` and `epoch_interruption` (winch/codegen/fuel.py; one process).
     """
     # The compiler makes many small tuples and no reference cycles worth collecting while it
     # runs: the cyclic GC's passes over them cost about a sixth of the time (sql.js, x64).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_module(wasm, isa, decoded)
+        if fuel or epoch:
+            return _compile_module(wasm, isa, decoded, 1, canonicalize_nans, fuel, epoch)
+        return _compile_module(wasm, isa, decoded, jobs, canonicalize_nans)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledModule:
+def _compile_module(wasm: bytes, isa: str, decoded: Module | None, jobs,
+                    canonicalize_nans: bool = False, fuel: bool = False,
+                    epoch: bool = False) -> CompiledModule:
     from winch.masm.buffer import CodeBuffer
 
     m = decoded if decoded is not None else decode_module(wasm)
+    jobs = parallel.jobs_for(m, jobs)
     vm = VMOffsets.for_module(m)
-    env = Env(m, vm)
+    env = Env(m, vm, canonicalize_nans)
     buf = CodeBuffer()
     masm = make_masm(isa, buf, env)
+    if fuel or epoch:
+        from winch.codegen import fuel as fuel_mod
+
+        fuel_mod.configure(env, masm, fuel, epoch, m)
     env.func_labels = buf.new_labels(len(env.func_types))
-    first = env.num_imported_funcs
     starts: list = []
     srclocs: list = []  # shared by the functions: code offset << 32 | wasm offset, ...
 
     try:
         check_module_scope(m, env)
         ctx = module_context(m)
-        data = m.raw
-        for i, f in enumerate(m.funcs):
-            func_index = first + i
-            masm.align_function()
-            starts.append(buf.offset())
-            buf.bind_label(env.func_labels[func_index])
-            local_types = []
-            for count, t in f.locals:
-                local_types.extend([t] * count)
-            g = FuncCodegen(env, masm, func_index, m.types[f.type_index], local_types,
-                            srclocs)
-            try:
-                validate_body(ctx, func_index, f, data, lower=g)
-            except ValidationError:
-                # a malformation anywhere in the code section wins over this invalidity
-                for later in m.funcs[i:]:
-                    decode_instrs(data, later.body[0], later.body[1])
-                raise
-            g.finish()
+        if jobs > 1:
+            if not parallel.compile_parallel(m, env, masm, ctx, jobs, starts, srclocs):
+                # some part failed: the one-process compile reports exactly its error
+                return _compile_module(wasm, isa, m, 1, canonicalize_nans)
+        else:
+            compile_functions(m, env, masm, ctx, 0, len(m.funcs), starts, srclocs)
     except Unsupported as unsupported:
         # the module may still be malformed or invalid further on: that verdict wins
         validate_module(m)
@@ -178,4 +198,32 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None) -> CompiledMo
     starts_end = starts[1:] + [buf.offset()]
     fin = buf.finish()
     return CompiledModule(isa, m, fin.code, tuple(starts), tuple(sorted(fin.traps)),
-                          srclocs, tuple(zip(starts, starts_end)), vm)
+                          srclocs, tuple(zip(starts, starts_end)), vm,
+                          canonicalize_nans=canonicalize_nans, fuel=fuel, epoch=epoch)
+
+
+def compile_functions(m, env: Env, masm, ctx, lo: int, hi: int, starts: list,
+                      srclocs: list) -> None:
+    """Compile defined functions lo..hi-1 into `masm`'s buffer, appending each one's start
+    to `starts` and its source locations to `srclocs`."""
+    buf = masm.buf
+    first = env.num_imported_funcs
+    data = m.raw
+    for i in range(lo, hi):
+        f = m.funcs[i]
+        func_index = first + i
+        masm.align_function()
+        starts.append(buf.offset())
+        buf.bind_label(env.func_labels[func_index])
+        local_types = []
+        for count, t in f.locals:
+            local_types.extend([t] * count)
+        g = env.codegen(env, masm, func_index, m.types[f.type_index], local_types, srclocs)
+        try:
+            validate_body(ctx, func_index, f, data, lower=g)
+        except ValidationError:
+            # a malformation anywhere in the code section wins over this invalidity
+            for later in m.funcs[i:]:
+                decode_instrs(data, later.body[0], later.body[1])
+            raise
+        g.finish()

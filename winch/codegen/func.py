@@ -59,6 +59,8 @@ class FuncCodegen:
     """Lowers one function body; construct, pass it to the validator's loop
     (`validate_body(..., lower=g)`, or `visit` as a callback), then `finish()`."""
 
+    handlers: dict  # name -> handler for `visit`: HANDLERS (winch/codegen/fuel.py wraps them)
+
     def __init__(self, env, masm, func_index: int, ftype, local_types, srclocs=None):
         self.env = env  # module-level facts: types, func types, vm offsets, ...
         self.masm = masm
@@ -77,7 +79,7 @@ class FuncCodegen:
         self.ret_label = masm.new_label()
         self.ctl = [Ctl(K_FUNC, self.ret_label, 0, (), tuple(ftype.results))]
         self.local_types = self.frame.local_types
-        self.by_byte = BY_BYTE
+        self.by_byte = env.by_byte
         # the validator's loop pushes these itself while the stock handlers are in place
         # (a deliberate bug replaces one by name: then its handler is called)
         self.local_entry_kind = LOCAL if BY_BYTE[0x20] is _local_get else None
@@ -100,7 +102,7 @@ class FuncCodegen:
             else:
                 return
         self.srclocs.append(len(self.masm.buf.data) << 32 | offset)
-        handler = HANDLERS.get(op.name)
+        handler = self.handlers.get(op.name)
         if handler is None:
             feature = op.feature if op.feature not in SCALAR_FEATURES else op.name
             raise Unsupported(feature, op.name, offset)
@@ -453,6 +455,7 @@ class _Handlers(dict):
 
 BY_BYTE: list = [None] * 256
 HANDLERS: dict = _Handlers()
+FuncCodegen.handlers = HANDLERS
 
 
 def handles(*names):
@@ -758,23 +761,47 @@ def _call_indirect(g, op, imm):
     st.spill_regs()
     g.max_out = max(g.max_out, nargs + max(len(ft.results) - 1, 0))
     vm = env.vm
-    g.masm.call_indirect(index, vm.table_base(table), vm.table_len(table), vm.sig(typeidx),
-                         VMCTX_SLOT)
+    call = g.masm.call_indirect64 if env.table_types[table].limits.is64 else g.masm.call_indirect
+    call(index, vm.table_base(table), vm.table_len(table), vm.sig(typeidx), VMCTX_SLOT)
     st.free(index)
     g.push_call_results(nargs, ft.results)
 
 
 # -- memory ---------------------------------------------------------------------------------------
-def _check_mem(g, memidx):
-    if memidx != 0:
-        raise Unsupported("multi-memory", "memory index > 0")
-    if g.env.mem_types[0].limits.is64:
-        raise Unsupported("memory64", "64-bit memory")
+def _load_at(g, op, imm):
+    """A load from memory imm[2] >= 1, or from a 64-bit memory: the memory's base and size
+    through its VM-context fields, the bounds check in 64 bits (no template fast path)."""
+    _, offset, mem = imm
+    base_off, size_off, is64, _ = g.env.mems[mem]
+    st = g.stack
+    _, addr = st.pop_reg()
+    t = op.results[0]
+    if t in FLOAT_TYPES:
+        dst = st.alloc(True)
+        g.masm.wasm_load_at(op.name, dst, addr, offset, base_off, size_off, is64)
+        st.free(addr)
+    else:
+        dst = addr
+        g.masm.wasm_load_at(op.name, dst, addr, offset, base_off, size_off, is64)
+    st.push((REG, t, dst))
+
+
+def _store_at(g, op, imm):
+    _, offset, mem = imm
+    base_off, size_off, is64, _ = g.env.mems[mem]
+    st = g.stack
+    _, val = st.pop_reg()
+    _, addr = st.pop_reg()
+    g.masm.wasm_store_at(op.name, addr, offset, val, base_off, size_off, is64)
+    st.free(val)
+    st.free(addr)
 
 
 def _load(g, op, imm):
-    if imm[2]:  # memory 0 (memory64 is rejected once per module, check_module_scope)
-        _check_mem(g, imm[2])
+    """A load from memory 0 of 32-bit addresses (a module whose memory 0 is 64-bit lowers
+    every load with `_load_at`: `Env.by_byte`)."""
+    if imm[2]:
+        return _load_at(g, op, imm)
     st = g.stack
     items = st.items
     m = g.masm
@@ -799,7 +826,7 @@ def _load(g, op, imm):
 
 def _store(g, op, imm):
     if imm[2]:
-        _check_mem(g, imm[2])
+        return _store_at(g, op, imm)
     st = g.stack
     items = st.items
     m = g.masm
@@ -819,36 +846,37 @@ def _store(g, op, imm):
 
 @handles("memory.size")
 def _memory_size(g, op, imm):
-    _check_mem(g, imm)
+    _, size_off, is64, page_log2 = g.env.mems[imm]
     r = g.stack.alloc(False)
-    g.masm.memory_size(r)
-    g.stack.push((REG, I32, r))
+    if imm or is64 or page_log2 != 16:
+        g.masm.memory_size_at(r, size_off, page_log2)
+    else:
+        g.masm.memory_size(r)
+    g.stack.push((REG, I64 if is64 else I32, r))
 
 
+# The builtins take the memory index (two for memory.copy) before the operands; the host
+# reads each operand as an i32 or an i64 by the memory's address type.
 @handles("memory.grow")
 def _memory_grow(g, op, imm):
-    _check_mem(g, imm)
-    g.builtin("memory.grow", 1, result=I32)
+    g.builtin("memory.grow", 1, consts=((I32, imm),), result=I64 if g.env.mems[imm][2] else I32)
 
 
 @handles("memory.fill")
 def _memory_fill(g, op, imm):
-    _check_mem(g, imm)
-    g.builtin("memory.fill", 3)
+    g.builtin("memory.fill", 3, consts=((I32, imm),))
 
 
 @handles("memory.copy")
 def _memory_copy(g, op, imm):
-    _check_mem(g, imm[0])
-    _check_mem(g, imm[1])
-    g.builtin("memory.copy", 3)
+    dst, src = imm
+    g.builtin("memory.copy", 3, consts=((I32, dst), (I32, src)))
 
 
 @handles("memory.init")
 def _memory_init(g, op, imm):
     data, mem = imm
-    _check_mem(g, mem)
-    g.builtin("memory.init", 3, consts=((I32, data),))
+    g.builtin("memory.init", 3, consts=((I32, mem), (I32, data)))
 
 
 @handles("data.drop")
@@ -871,12 +899,13 @@ def _table_set(g, op, imm):
 def _table_size(g, op, imm):
     r = g.stack.alloc(False)
     g.masm.load_vmctx(8, r, g.env.vm.table_len(imm))  # a u64 field (big-endian on s390x)
-    g.stack.push((REG, I32, r))
+    g.stack.push((REG, I64 if g.env.table_types[imm].limits.is64 else I32, r))
 
 
 @handles("table.grow")
 def _table_grow(g, op, imm):
-    g.builtin("table.grow", 2, consts=((I32, imm),), result=I32)
+    g.builtin("table.grow", 2, consts=((I32, imm),),
+              result=I64 if g.env.table_types[imm].limits.is64 else I32)
 
 
 @handles("table.fill")

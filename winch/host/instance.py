@@ -8,7 +8,7 @@ from winch.codegen.compile import CompiledModule
 from winch.host.store import (STACK_BASE, STACK_RED_ZONE, FuncRef, Global, HostFunc, HostTrap,
                               Instance, LinkError, Memory, Returned, Store, Table)
 from winch.traps import TrapKind
-from winch.vmctx import BUILTIN_NAMES, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT
+from winch.vmctx import BUILTIN_NAMES, FUNCREF_SIZE, STACK_LIMIT, VMCTX_PREFIX
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_NAMES, EXT_TABLE
 from winch.wasm.types import EXTERNREF, FUNCREF, I32, I64
 
@@ -27,6 +27,23 @@ def _limits_ok(have_min, have_max, want) -> bool:
     if want.max is not None and (have_max is None or have_max > want.max):
         return False
     return True
+
+
+def page_log2(limits) -> int:
+    """A memory's page size as a power of two (16 unless custom-page-sizes says 0)."""
+    return getattr(limits, "page_log2", 16)
+
+
+def memory_matches(mem: Memory, want) -> bool:
+    """Does `mem` satisfy an import of memory type limits `want` (index type, page size,
+    current size and maximum)?"""
+    return (mem.is64 == bool(want.is64) and mem.page_log2 == page_log2(want)
+            and _limits_ok(mem.pages, mem.max, want))
+
+
+def table_matches(t: Table, want) -> bool:
+    return (t.elem == want.elem and t.is64 == bool(want.limits.is64)
+            and _limits_ok(t.size, t.max, want.limits))
 
 
 def func_type_of(store: Store, ext):
@@ -60,12 +77,11 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
                 raise LinkError(f"incompatible import type for {where}")
             funcs.append(ext)
         elif imp.kind == EXT_TABLE:
-            if not isinstance(ext, Table) or ext.elem != imp.desc.elem or \
-                    not _limits_ok(ext.size, ext.max, imp.desc.limits):
+            if not isinstance(ext, Table) or not table_matches(ext, imp.desc):
                 raise LinkError(f"incompatible import type for {where}")
             tables.append(ext)
         elif imp.kind == EXT_MEMORY:
-            if not isinstance(ext, Memory) or not _limits_ok(ext.pages, ext.max, imp.desc.limits):
+            if not isinstance(ext, Memory) or not memory_matches(ext, imp.desc.limits):
                 raise LinkError(f"incompatible import type for {where}")
             mems.append(ext)
         elif imp.kind == EXT_GLOBAL:
@@ -77,7 +93,9 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
             raise LinkError(f"cannot import a {EXT_NAMES.get(imp.kind, imp.kind)}")
 
     mu = store.mu
-    vmctx = store._alloc(vm.size)
+    limited = compiled.fuel or compiled.epoch  # fields below the vmctx (winch/vmctx.py)
+    vmctx = store._alloc(vm.size + VMCTX_PREFIX) + VMCTX_PREFIX if limited else \
+        store._alloc(vm.size)
     # the code is mapped last (below): its size varies most between modules, and a store
     # reset for the next module reuses every region that lands where an equal one was
     inst = Instance(compiled, vmctx, 0, [], [], mems, tables, globals_, {})
@@ -97,13 +115,15 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
 
     # memories and tables (defined ones are created here)
     for mt in m.mems:
-        mems.append(store.new_memory(mt.limits.min, mt.limits.max))
-    if mems:
-        mems[0].views.append(vmctx)
-        w(MEM0_BASE, mems[0].base)
-        w(MEM0_SIZE, mems[0].pages * 0x10000)
+        lim = mt.limits
+        mems.append(store.new_memory(lim.min, lim.max, bool(lim.is64), page_log2(lim)))
+    for i, mem in enumerate(mems):  # Wasm index order: imported memories first
+        mem.views.append(vmctx + vm.mem_size(i))
+        w(vm.mem_base(i), mem.base)
+        w(vm.mem_size(i), mem.byte_size)
     for tt in m.tables:
-        tables.append(store.new_table(tt.elem, tt.limits.min, tt.limits.max))
+        tables.append(store.new_table(tt.elem, tt.limits.min, tt.limits.max,
+                                      is64=bool(tt.limits.is64)))
     for i, t in enumerate(tables):
         t.views.append((vmctx, vm.table_base(i)))
         w(vm.table_base(i), t.base)
@@ -137,6 +157,8 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
     for i, g in enumerate(globals_):
         w(vm.global_ptr(i), g.cell)
     mu.mem_write(vmctx, bytes(image))
+    if limited:
+        store.vmctx_prefix(vmctx, compiled.epoch)
 
     # the code, then the records of its functions (each written in one piece)
     code_base = inst.code_base = store._alloc(len(compiled.code) or 1,
@@ -167,7 +189,7 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
     for si, seg in enumerate(m.elems):
         if seg.mode == "active":
             t = tables[seg.table]
-            off = eval_const(store, inst, seg.offset) & M32
+            off = eval_const(store, inst, seg.offset) & (M64 if t.is64 else M32)
             vals = inst.elem_values[si]
             if off + len(vals) > t.size:
                 raise InstantiationTrap(_trap(TrapKind.table_out_of_bounds))
@@ -178,14 +200,16 @@ def instantiate(store: Store, compiled: CompiledModule, imports: dict) -> Instan
     for di, seg in enumerate(m.datas):
         if seg.mode == "active":
             mem = mems[seg.memory]
-            off = eval_const(store, inst, seg.offset) & M32
-            if off + len(seg.init) > mem.pages * 0x10000:
+            off = eval_const(store, inst, seg.offset) & (M64 if mem.is64 else M32)
+            if off + len(seg.init) > mem.byte_size:
                 raise InstantiationTrap(_trap(TrapKind.memory_out_of_bounds))
             if seg.init:
                 mu.mem_write(mem.base + off, seg.init)
             inst.dropped_data.add(di)
 
     if m.start is not None:
+        if compiled.fuel:
+            store.consume_fuel(2)  # what wasmtime 50 charges to enter a start function
         out = call(store, inst.funcs[m.start], [])
         if not isinstance(out, Returned):
             raise InstantiationTrap(out)

@@ -8,6 +8,14 @@ Address space (the same on every ISA; unmapped gaps between all regions):
     HEAP        vmctx blocks, global cells, funcref records, table arrays and code, each
                 in its own mapping followed by an unmapped page
     MEMORY k    linear memory k at MEM_BASE + k * MEM_SPACING, mapped up to its current size
+                (rounded up to a host page: a memory of page size 1 may end inside one)
+
+Memories: an instance may have several (imported ones first, as Wasm numbers them), of
+either index type (memory64: i64 addresses) and page size (65536 bytes or 1, `page_log2`).
+The VM context of every instance that has a memory holds its base and byte size (the field
+addresses are in `Memory.views`); growing a memory rewrites each of them.  A memory the
+host cannot map (more than `MAX_MEMORY_BYTES`) is a `ResourceLimit` at instantiation, and
+growing past it answers -1, as the spec allows.
 
 Any access outside mapped memory is a sandbox violation (`SandboxViolation`), never a
 wrong value: compiled code checks every memory and table bound itself first.
@@ -24,8 +32,7 @@ import unicorn as uc
 from winch.codegen.compile import CompiledModule
 from winch.host.isa import host_isa
 from winch.traps import TrapKind
-from winch.vmctx import (BUILTIN_NAMES, FUEL, FUNCREF_SIZE, MEM0_BASE, MEM0_SIZE, STACK_LIMIT,
-                         VMOffsets)
+from winch.vmctx import BUILTIN_NAMES, FUEL, FUNCREF_SIZE, STACK_LIMIT, VMOffsets
 from winch.wasm.module import EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE
 from winch.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64
 
@@ -36,9 +43,12 @@ STACK_BASE = 0x2000_0000
 STACK_SIZE = 0x10_0000  # 1 MiB
 STACK_RED_ZONE = 0x4000  # prologues trap this far above the bottom
 HEAP_BASE = 0x4000_0000
+LIMITS_ADDR = 0x3000_0000  # the store's limits block (fuel consumed), see set_fuel
 MEM_BASE = 0x1_0000_0000
 MEM_SPACING = 0x2_0000_0000  # 8 GiB of address space per memory
-MAX_MEMORY_PAGES = 0x4000  # grow beyond 1 GiB fails (returns -1), as the spec allows
+MAX_MEMORIES = ((1 << 48) - MEM_BASE) // MEM_SPACING  # per store: their slots stay below 2^48
+MAX_MEMORY_BYTES = 0x4000_0000  # grow beyond 1 GiB fails (returns -1), as the spec allows
+MAX_MEMORY_PAGES = MAX_MEMORY_BYTES // WASM_PAGE
 MAX_TABLE = 10_000_000
 DEFAULT_TIMEOUT = 10.0  # seconds of work per top-level invocation, as fuel (see below)
 FUEL_PER_SECOND = 20_000_000  # fuel checks (loop iterations, calls) per emulated second
@@ -98,9 +108,24 @@ class SandboxViolation:
 class Memory:
     index: int  # which MEM_BASE slot
     base: int
-    pages: int
+    pages: int  # current size in pages of 1 << page_log2 bytes
     max: int | None
-    views: list = field(default_factory=list)  # vmctx addresses whose MEM0 fields mirror us
+    views: list = field(default_factory=list)  # addresses of vmctx size fields mirroring us
+    is64: bool = False  # memory64: i64 addresses, sizes and memory.grow results
+    page_log2: int = 16  # 16: pages of 64 KiB; 0: pages of one byte (custom-page-sizes)
+    mapped: int = 0  # bytes mapped at base (byte_size rounded up to a host page)
+
+    @property
+    def byte_size(self) -> int:
+        return self.pages << self.page_log2
+
+    @property
+    def spec_max(self) -> int:
+        """The most pages the spec lets this memory have: its maximum, else the index
+        type's address space (2^16 pages of 64 KiB for memory32, 2^48 for memory64)."""
+        if self.max is not None:
+            return self.max
+        return (1 << (64 if self.is64 else 32)) >> self.page_log2
 
 
 @dataclass(eq=False)
@@ -111,6 +136,7 @@ class Table:
     base: int = 0  # address of the element array
     capacity: int = 0
     views: list = field(default_factory=list)  # (vmctx address, base field offset)
+    is64: bool = False  # table64: i64 indices, sizes and table.grow results
 
 
 @dataclass(eq=False)
@@ -157,7 +183,7 @@ class Instance:
 class Store:
     """A set of instances sharing one Unicorn engine (one ISA)."""
 
-    def __init__(self, isa: str = "x64", timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, isa: str = "x64", timeout: float = DEFAULT_TIMEOUT, epoch=None):
         self.isa_name = isa
         self.isa = host_isa(isa)
         self.mu = self.isa.make_engine()
@@ -193,6 +219,7 @@ class Store:
                               for n in BUILTIN_NAMES]
         self._first_free_stub = self._next_stub
         self.depth = 0
+        self._init_limits(epoch)
 
     def reset(self) -> None:
         """Make this store as `__init__` left it, keeping its Unicorn engine: every instance,
@@ -224,6 +251,7 @@ class Store:
         self.pending_error = None
         self.intr = None
         self.depth = 0
+        self._reset_limits()
 
     # -- allocation ----------------------------------------------------------------------------
     def _alloc(self, size: int, prot=uc.UC_PROT_READ | uc.UC_PROT_WRITE) -> int:
@@ -306,35 +334,45 @@ class Store:
             self.write_u64(addr, v)
 
     # -- memories, tables, globals -----------------------------------------------------------------
-    def new_memory(self, pages: int, maximum: int | None) -> Memory:
+    def new_memory(self, pages: int, maximum: int | None, is64: bool = False,
+                   page_log2: int = 16) -> Memory:
+        if pages << page_log2 > MAX_MEMORY_BYTES:
+            unit = "pages" if page_log2 == 16 else f"pages of {1 << page_log2} bytes"
+            raise ResourceLimit(f"memory of {pages} {unit} is more than this host provides "
+                                f"({MAX_MEMORY_BYTES} bytes)")
         idx = self._mem_slots
+        if idx >= MAX_MEMORIES:
+            raise ResourceLimit(f"more than {MAX_MEMORIES} memories in one store")
         self._mem_slots += 1
-        mem = Memory(idx, MEM_BASE + idx * MEM_SPACING, 0, maximum)
-        if pages > MAX_MEMORY_PAGES:
-            raise ResourceLimit(f"memory of {pages} pages is more than this host provides "
-                                f"({MAX_MEMORY_PAGES})")
+        mem = Memory(idx, MEM_BASE + idx * MEM_SPACING, 0, maximum, is64=is64,
+                     page_log2=page_log2)
         self._grow_memory(mem, pages)
         return mem
 
     def _grow_memory(self, mem: Memory, delta: int) -> int:
+        """Grow by `delta` pages: the old size in pages, or -1 (past the memory's maximum,
+        the index type's range or what this host maps)."""
         old = mem.pages
         new = old + delta
-        limit = mem.max if mem.max is not None else 0x10000
-        if new > limit or new > MAX_MEMORY_PAGES:
+        if new > mem.spec_max or new << mem.page_log2 > MAX_MEMORY_BYTES:
             return -1
-        if delta:
-            self._map(mem.base + old * WASM_PAGE, delta * WASM_PAGE,
+        want = (new << mem.page_log2) + PAGE - 1 & ~(PAGE - 1)
+        if want > mem.mapped:
+            self._map(mem.base + mem.mapped, want - mem.mapped,
                       uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+            mem.mapped = want
         mem.pages = new
-        for vm in mem.views:
-            self.write_u64(vm + MEM0_SIZE, new * WASM_PAGE)
+        if delta:
+            for field_addr in mem.views:
+                self.write_u64(field_addr, new << mem.page_log2)
         return old
 
-    def new_table(self, elem: int, size: int, maximum: int | None, init: int = 0) -> Table:
+    def new_table(self, elem: int, size: int, maximum: int | None, init: int = 0,
+                  is64: bool = False) -> Table:
         if size > MAX_TABLE:
             raise ResourceLimit(f"table of {size} elements is more than this host provides "
                                 f"({MAX_TABLE})")
-        t = Table(elem, 0, maximum)
+        t = Table(elem, 0, maximum, is64=is64)
         self._table_reserve(t, size)
         t.size = size
         if init:
@@ -457,45 +495,56 @@ class Store:
         """A builtin's arguments in one read: one letter per slot, "i" an i32 (as `_u32`),
         "l" a u64.  (Generated modules call table and bulk-memory builtins dozens of times
         per module: a Unicorn read per argument was most of their cost.)"""
-        raw, bo = self.mu.mem_read(base, 8 * len(kinds)), self.bo
+        return self._decode(self.mu.mem_read(base, 8 * len(kinds)), kinds)
+
+    def _decode(self, raw, kinds: str) -> list:
+        bo = self.bo
         return [int.from_bytes(raw[8 * k:8 * k + (4 if c == "i" else 8)], bo)
                 for k, c in enumerate(kinds)]
 
     def _ret(self, v: int) -> None:
         self.mu.reg_write(self.isa.RET_GPR, v & 0xFFFF_FFFF_FFFF_FFFF)
 
-    def _mem(self, inst) -> Memory:
-        return inst.memories[0]
+    # Memory and table operands: slots of the index type of the memory or table they
+    # address ("l" for memory64 and table64), read once the leading index slots say which.
+    def _mems(self, base, count: int, nslots: int):
+        """(instance, the `count` memories named by the leading index slots, the raw bytes
+        of all `nslots` slots for `_decode`): one Unicorn read."""
+        inst = self._vm_instance()
+        raw = self.mu.mem_read(base, 8 * nslots)
+        return inst, [inst.memories[i] for i in self._decode(raw, "i" * count)], raw
 
     def _b_memory_grow(self, base):
-        inst = self._vm_instance()
-        r = self._grow_memory(self._mem(inst), self._u32(base, 0))
-        self._ret(r & 0xFFFF_FFFF)
+        _inst, (mem,), raw = self._mems(base, 1, 2)
+        _m, delta = self._decode(raw, "il" if mem.is64 else "ii")
+        r = self._grow_memory(mem, delta)
+        self._ret(r & (0xFFFF_FFFF_FFFF_FFFF if mem.is64 else 0xFFFF_FFFF))
 
     def _check_mem(self, mem, addr, n):
-        if addr + n > mem.pages * WASM_PAGE:
+        if addr + n > mem.pages << mem.page_log2:
             raise HostTrap(TrapKind.memory_out_of_bounds)
 
     def _b_memory_fill(self, base):
-        mem = self._mem(self._vm_instance())
-        d, val, n = self._argv(base, "iii")
+        _inst, (mem,), raw = self._mems(base, 1, 4)
+        k = _kind(mem.is64)
+        _m, d, val, n = self._decode(raw, "i" + k + "i" + k)
         self._check_mem(mem, d, n)
         if n:
             self.mu.mem_write(mem.base + d, bytes([val & 0xFF]) * n)
 
     def _b_memory_copy(self, base):
-        mem = self._mem(self._vm_instance())
-        d, s, n = self._argv(base, "iii")
-        self._check_mem(mem, d, n)
-        self._check_mem(mem, s, n)
+        _inst, (dm, sm), raw = self._mems(base, 2, 5)
+        _d, _s, d, s, n = self._decode(raw, "ii" + _kind(dm.is64) + _kind(sm.is64) +
+                                     _kind(dm.is64 and sm.is64))
+        self._check_mem(dm, d, n)
+        self._check_mem(sm, s, n)
         if n:
-            self.mu.mem_write(mem.base + d, bytes(self.mu.mem_read(mem.base + s, n)))
+            self.mu.mem_write(dm.base + d, bytes(self.mu.mem_read(sm.base + s, n)))
 
     def _b_memory_init(self, base):
-        inst = self._vm_instance()
-        seg, d, s, n = self._argv(base, "iiii")
+        inst, (mem,), raw = self._mems(base, 1, 5)
+        _m, seg, d, s, n = self._decode(raw, "ii" + _kind(mem.is64) + "ii")
         data = b"" if seg in inst.dropped_data else inst.compiled.module.datas[seg].init
-        mem = self._mem(inst)
         if s + n > len(data):
             raise HostTrap(TrapKind.memory_out_of_bounds)
         self._check_mem(mem, d, n)
@@ -505,39 +554,41 @@ class Store:
     def _b_data_drop(self, base):
         self._vm_instance().dropped_data.add(self._u32(base, 0))
 
-    def _table(self, inst, i) -> Table:
-        return inst.tables[i]
+    def _tabs(self, base, count: int, nslots: int):
+        """As `_mems`, for tables."""
+        inst = self._vm_instance()
+        raw = self.mu.mem_read(base, 8 * nslots)
+        return inst, [inst.tables[i] for i in self._decode(raw, "i" * count)], raw
 
     def _b_table_get(self, base):
-        inst = self._vm_instance()
-        ti, i = self._argv(base, "ii")
-        t = self._table(inst, ti)
+        _inst, (t,), raw = self._tabs(base, 1, 2)
+        _t, i = self._decode(raw, "i" + _kind(t.is64))
         if i >= t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._ret(self.table_read(t, i))
 
     def _b_table_set(self, base):
-        inst = self._vm_instance()
-        ti, i, v = self._argv(base, "iil")
-        t = self._table(inst, ti)
+        _inst, (t,), raw = self._tabs(base, 1, 3)
+        _t, i, v = self._decode(raw, "i" + _kind(t.is64) + "l")
         if i >= t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._table_write(t, i, [v])
 
     def _b_table_size(self, base):
-        inst = self._vm_instance()
-        self._ret(self._table(inst, self._u32(base, 0)).size)
+        _inst, (t,), _raw = self._tabs(base, 1, 1)
+        self._ret(t.size)
 
     def _b_table_grow(self, base):
-        inst = self._vm_instance()
-        ti, init, delta = self._argv(base, "ili")
-        t = self._table(inst, ti)
-        self._ret(self.table_grow(t, delta, init) & 0xFFFF_FFFF)
+        _inst, (t,), raw = self._tabs(base, 1, 3)
+        _t, init, delta = self._decode(raw, "il" + _kind(t.is64))
+        self._ret(self.table_grow(t, delta, init) & (0xFFFF_FFFF_FFFF_FFFF if t.is64
+                                                     else 0xFFFF_FFFF))
 
     def table_grow(self, t: Table, delta: int, init: int) -> int:
         old = t.size
         new = old + delta
-        limit = t.max if t.max is not None else 0xFFFF_FFFF
+        limit = t.max if t.max is not None else (0xFFFF_FFFF_FFFF_FFFF if t.is64
+                                                 else 0xFFFF_FFFF)
         if new > limit or new > MAX_TABLE:
             return -1
         self._table_reserve(t, new)
@@ -547,26 +598,25 @@ class Store:
         return old
 
     def _b_table_fill(self, base):
-        inst = self._vm_instance()
-        ti, i, v, n = self._argv(base, "iili")
-        t = self._table(inst, ti)
+        _inst, (t,), raw = self._tabs(base, 1, 4)
+        k = _kind(t.is64)
+        _t, i, v, n = self._decode(raw, "i" + k + "l" + k)
         if i + n > t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         self._table_write(t, i, [v] * n)
 
     def _b_table_copy(self, base):
-        inst = self._vm_instance()
-        ti, si, d, s, n = self._argv(base, "iiiii")
-        dt, stt = self._table(inst, ti), self._table(inst, si)
+        _inst, (dt, stt), raw = self._tabs(base, 2, 5)
+        _d, _s, d, s, n = self._decode(raw, "ii" + _kind(dt.is64) + _kind(stt.is64) +
+                                     _kind(dt.is64 and stt.is64))
         if s + n > stt.size or d + n > dt.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
         if n:  # read whole before written: overlapping ranges copy as memmove does
             self.mu.mem_write(dt.base + 8 * d, bytes(self.mu.mem_read(stt.base + 8 * s, 8 * n)))
 
     def _b_table_init(self, base):
-        inst = self._vm_instance()
-        ti, seg, d, s, n = self._argv(base, "iiiii")
-        t = self._table(inst, ti)
+        inst, (t,), raw = self._tabs(base, 1, 5)
+        _t, seg, d, s, n = self._decode(raw, "ii" + _kind(t.is64) + "ii")
         vals = [] if seg in inst.dropped_elems else inst.elem_values[seg]
         if s + n > len(vals) or d + n > t.size:
             raise HostTrap(TrapKind.table_out_of_bounds)
@@ -574,6 +624,75 @@ class Store:
 
     def _b_elem_drop(self, base):
         self._vm_instance().dropped_elems.add(self._u32(base, 0))
+
+    # -- fuel and epoch interruption (code compiled with fuel=True / epoch=True) -------------------
+    # Wasmtime's model (winch/codegen/fuel.py): the store's fuel, kept as "consumed" (negative:
+    # fuel left) in its limits block, which compiled code saves to and loads from; the engine's
+    # epoch (winch/host/epoch.py, mapped at EPOCH_ADDR) and the store's deadline, which the
+    # host writes into the VM context of every instance compiled with epoch checks.
+    def _init_limits(self, epoch) -> None:
+        from winch.host.epoch import DEFAULT, EPOCH_ADDR, PAGE as EPAGE
+
+        self.epoch = epoch if epoch is not None else DEFAULT
+        self.mu.mem_map(LIMITS_ADDR, PAGE, uc.UC_PROT_READ | uc.UC_PROT_WRITE)
+        self.mu.mem_map_ptr(EPOCH_ADDR, EPAGE, uc.UC_PROT_READ, self.epoch.host_address)
+        self._reset_limits()
+
+    def _reset_limits(self) -> None:
+        self.fuel_reserve = 0  # fuel beyond what an i64 counter holds (wasmtime's reserve)
+        self.epoch_deadline = 0
+        self._epoch_vmctxs: list = []  # VM contexts holding a copy of the deadline
+        self.write_u64(LIMITS_ADDR, 0)
+
+    def vmctx_prefix(self, vmctx: int, epoch: bool) -> None:
+        """Fill the fields below a new instance's VM context (winch/vmctx.py)."""
+        from winch.vmctx import EPOCH_DEADLINE, EPOCH_PTR, FUEL_VAR, LIMITS_PTR
+
+        self.write_u64(vmctx + FUEL_VAR, 0)
+        self.write_u64(vmctx + LIMITS_PTR, LIMITS_ADDR)
+        self.write_u64(vmctx + EPOCH_PTR, self.epoch.cell(self.bo))
+        self.write_u64(vmctx + EPOCH_DEADLINE, self.epoch_deadline)
+        if epoch:
+            self._epoch_vmctxs.append(vmctx)
+
+    def set_fuel(self, fuel: int) -> None:
+        """The store's fuel left (wasmtime's `Store::set_fuel`)."""
+        if not 0 <= fuel < 1 << 64:
+            raise ValueError("fuel must be in 0 .. 2**64-1")
+        injected = min(fuel, (1 << 63) - 1)
+        self.fuel_reserve = fuel - injected
+        self.write_u64(LIMITS_ADDR, -injected & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def get_fuel(self) -> int:
+        """The store's fuel left (wasmtime's `Store::get_fuel`): 0 once overspent."""
+        consumed = self.read_u64(LIMITS_ADDR)
+        if consumed >> 63:
+            consumed -= 1 << 64
+        return max(0, self.fuel_reserve - consumed)
+
+    def consume_fuel(self, n: int) -> None:
+        """Spend n of the store's fuel (no check: the next one in compiled code sees it)."""
+        consumed = self.read_u64(LIMITS_ADDR) + n
+        self.write_u64(LIMITS_ADDR, consumed & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def set_epoch_deadline(self, ticks: int) -> None:
+        """Interrupt once the engine's epoch reaches its current value + `ticks` (wasmtime's
+        `Store::set_epoch_deadline`)."""
+        self.epoch_deadline = min(self.epoch.value + ticks, 0xFFFF_FFFF_FFFF_FFFF)
+        from winch.vmctx import EPOCH_DEADLINE
+
+        for vmctx in self._epoch_vmctxs:
+            self.write_u64(vmctx + EPOCH_DEADLINE, self.epoch_deadline)
+
+    def _trap_result(self, t: Trapped):
+        """A trap of compiled code as the caller sees it: the work bound's `out_of_fuel` is
+        exhaustion; the store's fuel running out is `out_of_fuel`, after which the store has
+        no fuel left (as wasmtime's)."""
+        if t.kind == TrapKind.fuel:
+            self.fuel_reserve = 0
+            self.write_u64(LIMITS_ADDR, 0)
+            return Trapped(TrapKind.out_of_fuel, t.func, t.wasm_offset, "all fuel consumed")
+        return _fuel_to_exhausted(t)
 
     # -- running --------------------------------------------------------------------------------------
     def call_address(self, func_addr: int, vmctx: int, params, results, args):
@@ -619,7 +738,7 @@ class Store:
             intno, pc = self.intr
             found = self._trap_for_pc(pc)
             if found is not None:
-                return _fuel_to_exhausted(found)
+                return self._trap_result(found)
             return SandboxViolation(f"unexpected interrupt {intno} at {pc:#x}", pc)
         pc = mu.reg_read(isa.PC)
         if pc != self.done_addr:
@@ -641,7 +760,7 @@ class Store:
         if e.errno == uc.UC_ERR_INSN_INVALID:
             found = self._trap_for_pc(pc)
             if found is not None:
-                return _fuel_to_exhausted(found)
+                return self._trap_result(found)
             return SandboxViolation(f"invalid instruction at {pc:#x} outside any trap site", pc)
         names = {uc.UC_ERR_READ_UNMAPPED: "read of unmapped memory",
                  uc.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
@@ -663,6 +782,11 @@ class Store:
                 f, wasm_off = c.wasm_location(off)
                 return Trapped(kind, f + c.module.num_imported_funcs, wasm_off)
         return None
+
+
+def _kind(is64: bool) -> str:
+    """The builtin slot kind of an address, index or length of that index type."""
+    return "l" if is64 else "i"
 
 
 def _fuel_to_exhausted(t: Trapped):

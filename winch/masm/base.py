@@ -39,6 +39,10 @@ REQUIRED = (
     "global_get", "global_set", "memory_size", "wasm_load", "wasm_store",
     "call_func", "call_import", "call_indirect", "call_builtin",
     "_typed_ld", "_typed_st", "_store_imm", "_copy",
+    "canonicalize_nan",  # (t, reg): a NaN in reg becomes the canonical one (codegen/nan_canon)
+    # fuel and epoch interruption (codegen/fuel.py): the fields below the VM context
+    "fuel_add", "fuel_add_reg", "fuel_add_if_grown", "fuel_check_store", "fuel_save",
+    "fuel_load", "epoch_check",
 )
 
 

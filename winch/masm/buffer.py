@@ -52,6 +52,13 @@ class TableEntry32:
     def patch(self, code: bytearray, at: int, target: int) -> None:
         struct.pack_into(self.fmt, code, at, target - self.base)
 
+    def moved(self, delta: int) -> "TableEntry32":
+        """The same entry kind for a table that now starts `delta` bytes further on (the
+        one label use that knows an absolute offset: `CodeBuffer.splice` asks for it)."""
+        new = TableEntry32.__new__(TableEntry32)
+        new.base, new.fmt = self.base + delta, self.fmt
+        return new
+
 
 def emit_jump_table(buf, labels, byteorder: str = "little") -> None:
     """Append a table of `TableEntry32`s, one per label, based at the current offset."""
@@ -242,6 +249,55 @@ class CodeBuffer:
             self._const_key[label] = key
             self._constants.append((label, bytes(raw), align))
         return label
+
+    # -- splicing (parallel compilation) --------------------------------------------------
+    def resolve_local(self, shared: int) -> None:
+        """Patch now every fixup to one of our own bound labels from `shared` on (not a
+        constant-pool entry): what is left refers to the shared labels or to the pool.  A
+        patch depends only on the distance between the use and its label (jump-table
+        entries on the distance from their table), so it holds wherever the code moves."""
+        labels = self._labels
+        const_key = self._const_key
+        data = self.data
+        left = []
+        for fix in self._fixups:
+            offset, label, use = fix
+            if label < shared or label in const_key or labels[label] < 0:
+                left.append(fix)
+            else:
+                use.patch(data, offset, labels[label])
+        self._fixups = left
+
+    def splice(self, part: "CodeBuffer", shared: int) -> int:
+        """Append `part`, a buffer filled separately whose first `shared` labels name what
+        this buffer's first `shared` labels name (the module's function labels); returns the
+        offset where it starts.  Its other labels are renumbered after ours, its fixups, trap
+        records and relocations moved, and its constant-pool entries asked of our pool in
+        the order it made them: splicing the parts of a module in order gives the buffer,
+        byte for byte, that emitting them all here would have given."""
+        at = len(self.data)
+        self.data += part.data
+        labels = self._labels
+        plabels = part._labels
+        for lab in range(shared):
+            if plabels[lab] >= 0:
+                if labels[lab] != -1:
+                    raise EncodingError(f"label {lab} bound twice")
+                labels[lab] = at + plabels[lab]
+        base = len(labels) - shared  # part's label L >= shared is our label base + L
+        labels.extend([-1 if x < 0 else at + x for x in plabels[shared:]])
+        remap = {lab: self.constant(raw, align) for lab, raw, align in part._constants}
+        moved: dict = {}  # id of a use that knows its absolute offset -> the moved use
+        add = self._fixups.append
+        for off, lab, use in part._fixups:
+            if lab >= shared:
+                lab = remap.get(lab, base + lab)
+            if type(use) is TableEntry32:
+                use = moved.get(id(use)) or moved.setdefault(id(use), use.moved(at))
+            add((at + off, lab, use))
+        self._traps.extend([(at + off, kind) for off, kind in part._traps])
+        self._relocs.extend([Reloc(at + r.offset, r.kind, r.target) for r in part._relocs])
+        return at
 
     # -- finishing -----------------------------------------------------------------------
     def align_to(self, align: int, fill: bytes = b"\x00") -> None:

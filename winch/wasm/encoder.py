@@ -31,8 +31,11 @@ def _name(s: str) -> bytes:
 
 
 def _limits(lim) -> bytes:
-    flags = (1 if lim.max is not None else 0) | (2 if lim.shared else 0) | (4 if lim.is64 else 0)
-    return bytes((flags,)) + u(lim.min) + (u(lim.max) if lim.max is not None else b"")
+    custom = lim.page_log2 != 16
+    flags = ((1 if lim.max is not None else 0) | (2 if lim.shared else 0) | (4 if lim.is64 else 0)
+             | (8 if custom else 0))
+    return (bytes((flags,)) + u(lim.min) + (u(lim.max) if lim.max is not None else b"")
+            + (u(lim.page_log2) if custom else b""))
 
 
 def _table_type(tt) -> bytes:

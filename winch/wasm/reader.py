@@ -93,9 +93,7 @@ class _Cursor:
 def _limits(c: _Cursor, what: str) -> Limits:
     at = c.pos
     flags = c.byte()
-    if flags & ~0x07:
-        if flags == 0x08 or flags & 0x08 and flags < 0x10:
-            raise Unsupported("custom-page-sizes", "memory page size flag", at)
+    if flags & ~0x0F:
         raise DecodeError("malformed limits flags", at)
     shared = bool(flags & 0x02)
     is64 = bool(flags & 0x04)
@@ -104,7 +102,15 @@ def _limits(c: _Cursor, what: str) -> Limits:
     # Wasm 3.0 decodes every limit as u64; the validator checks it against the address type.
     lo = _u64(c)
     hi = _u64(c) if flags & 0x01 else None
-    return Limits(lo, hi, is64, shared)
+    page_log2 = 16
+    if flags & 0x08:  # custom-page-sizes: the page size's log2 follows the limits
+        if what != "memory":
+            raise DecodeError("malformed limits flags", at)
+        p_at = c.pos
+        page_log2 = c.u32()
+        if page_log2 > 64:
+            raise DecodeError("malformed custom page size", p_at)
+    return Limits(lo, hi, is64, shared, page_log2)
 
 
 def _u64(c: _Cursor) -> int:

@@ -64,6 +64,7 @@ class Limits:
     max: int | None
     is64: bool = False
     shared: bool = False
+    page_log2: int = 16  # a memory's page size, log2 (custom-page-sizes: 0 or 16)
 
 
 @dataclass(frozen=True, slots=True)

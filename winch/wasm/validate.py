@@ -16,8 +16,6 @@ from winch.wasm.reader import decode_module
 from winch.wasm.types import FUNCREF, I32, I64, type_name
 from winch.wasm.validate_body import BodyContext, validate_body
 
-MAX_PAGES_32 = 1 << 16
-MAX_PAGES_64 = 1 << 48
 CONST_OPS = frozenset((
     "i32.const", "i64.const", "f32.const", "f64.const", "v128.const", "ref.null", "ref.func",
     "global.get",
@@ -69,7 +67,13 @@ def _limits(limits, bound: int, what: str, at: int) -> None:
 
 
 def _memory_limits(mt, at):
-    _limits(mt.limits, MAX_PAGES_64 if mt.limits.is64 else MAX_PAGES_32, "memory", at)
+    log2 = mt.limits.page_log2
+    if log2 not in (0, 16):  # custom-page-sizes allows 1 and 65536 bytes
+        raise ValidationError("invalid custom page size", at)
+    # at most 2^32 (memory32) or 2^64 (memory64) bytes in pages of this size (a u64 limit
+    # can say at most 2^64 - 1)
+    bound = min(1 << ((64 if mt.limits.is64 else 32) - log2), (1 << 64) - 1)
+    _limits(mt.limits, bound, "memory", at)
 
 
 def _table_limits(tt, at):

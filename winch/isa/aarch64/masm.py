@@ -623,8 +623,12 @@ class A64Masm(MacroAssembler):
     @_memo(template=_t.template((2, _t.reg), (3, _t.access({k: v[1] for k, v in LOADS.items()})),
                                 (1, _t.reg)))
     def wasm_load(self, name, dst, addr, offset) -> None:
+        self._bounds(addr, offset, LOADS[name][1])
+        self._load_at_val(name, dst, addr)
+
+    def _load_at_val(self, name, dst, addr) -> None:
+        """The load `name` from [VAL + addr] (VAL: base + offset, left by a bounds check)."""
         kind, width, size = LOADS[name]
-        self._bounds(addr, offset, width)
         a = self.a
         if kind == "f":
             a.ldr_fp_reg(width, dst - V0, VAL, addr)
@@ -636,12 +640,64 @@ class A64Masm(MacroAssembler):
     @_memo(template=_t.template((1, _t.reg), (2, _t.access({k: v[1] for k, v in STORES.items()})),
                                 (3, _t.reg)))
     def wasm_store(self, name, addr, offset, val) -> None:
+        self._bounds(addr, offset, STORES[name][1])
+        self._store_at_val(name, addr, val)
+
+    def _store_at_val(self, name, addr, val) -> None:
+        """The store `name` of val to [VAL + addr] (VAL as for `_load_at_val`)."""
         kind, width = STORES[name]
-        self._bounds(addr, offset, width)
         if kind == "f":
             self.a.str_fp_reg(width, val - V0, VAL, addr)
         else:
             self.a.str_reg(width, val, VAL, addr)
+
+    # -- any memory: an index > 0 or a 64-bit index (issue 20) ------------------------------------
+    # Rarer than memory 0 of 32-bit type, so recorded (`_memo`) but not templated.  The
+    # memory's base is the u64 at [vmctx + base_off], its size in bytes the u64 at
+    # [vmctx + size_off] (winch/vmctx.py `mem_base`/`mem_size`; far offsets go through ADDR).
+    @_memo
+    def memory_size_at(self, dst, size_off, page_log2) -> None:
+        self._ld(8, dst, VM, size_off)
+        if page_log2:
+            self.a.lsr_imm(8, dst, dst, page_log2)
+
+    def _bounds_at(self, addr, offset, width, base_off, size_off, is64) -> bool:
+        """`_bounds` for any memory: trap unless addr + offset + width <= [vmctx + size_off]
+        and leave base + offset in VAL; False (after an unconditional trap) if no access can
+        be in bounds.  A 32-bit address and offset sum to less than 2^34: a plain add.  A
+        64-bit one is added with ADDS and a carry out of 64 bits traps (never wraps); an
+        offset + width of 2^64 or more is out of bounds whatever the address."""
+        a = self.a
+        end = offset + width
+        if is64:
+            if end >> 64:
+                self._brk(TrapKind.memory_out_of_bounds)
+                return False
+            if end <= 0xFFF:
+                a.adds_imm(8, VAL, addr, end)
+            else:
+                self._mov_imm(8, VAL, end)
+                a.adds_rr(8, VAL, addr, VAL)
+            self._trap_unless(Cond.LO, TrapKind.memory_out_of_bounds)  # carry clear
+        else:
+            self._add_const(VAL, addr, end)
+        self._ld(8, ADDR, VM, size_off)  # read by the next instruction
+        a.cmp_rr(8, VAL, ADDR)
+        self._trap_unless(Cond.LS, TrapKind.memory_out_of_bounds)
+        self._ld(8, VAL, VM, base_off)
+        if offset:
+            self._add_const(VAL, VAL, offset)  # any u64: through ADDR when far
+        return True
+
+    @_memo
+    def wasm_load_at(self, name, dst, addr, offset, base_off, size_off, is64) -> None:
+        if self._bounds_at(addr, offset, LOADS[name][1], base_off, size_off, is64):
+            self._load_at_val(name, dst, addr)
+
+    @_memo
+    def wasm_store_at(self, name, addr, offset, val, base_off, size_off, is64) -> None:
+        if self._bounds_at(addr, offset, STORES[name][1], base_off, size_off, is64):
+            self._store_at_val(name, addr, val)
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
@@ -664,13 +720,31 @@ class A64Masm(MacroAssembler):
         self._trap_unless(Cond.LO, TrapKind.table_out_of_bounds)
         self._ld(8, VAL, VM, base_off)
         a.ldr_reg(8, VAL, VAL, index, Extend.UXTW, True)  # the funcref record, in VAL from here
+        self._call_record(index, sig_off, vmctx_slot)
+
+    @_memo
+    def call_indirect64(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        """`call_indirect` through a table64: `index` is a full i64, compared unsigned with
+        the u64 length (an index of 2^32 or more traps, it does not wrap)."""
+        a = self.a
+        self._ld(8, VAL, VM, len_off)
+        a.cmp_rr(8, index, VAL)
+        self._trap_unless(Cond.LO, TrapKind.table_out_of_bounds)
+        self._ld(8, VAL, VM, base_off)
+        a.ldr_reg(8, VAL, VAL, index, Extend.LSL, True)  # the funcref record, in VAL from here
+        self._call_record(index, sig_off, vmctx_slot)
+
+    def _call_record(self, tmp, sig_off, vmctx_slot) -> None:
+        """The rest of `call_indirect`: null and signature checks of the funcref record in
+        VAL (`tmp` is a register free to clobber), then the call."""
+        a = self.a
         ok = self.new_label()
         a.cbnz(8, VAL, ok)
         self._brk(TrapKind.indirect_call_null)
         self.bind(ok)
-        self._ld(8, index, VAL, 8)
+        self._ld(8, tmp, VAL, 8)
         self._ld(8, ADDR, VM, sig_off)  # read by the next instruction
-        a.cmp_rr(8, index, ADDR)
+        a.cmp_rr(8, tmp, ADDR)
         self._trap_unless(Cond.EQ, TrapKind.indirect_call_type_mismatch)
         self._ld(8, VM, VAL, 16)
         self._ld(8, VAL, VAL, 0)
@@ -681,6 +755,95 @@ class A64Masm(MacroAssembler):
     def call_builtin(self, off) -> None:
         self._ld(8, VAL, VM, off)
         self.a.blr(VAL)
+
+    # -- NaN canonicalization (compile option, winch/codegen/nan_canon.py) ------------------------
+    @_memo
+    def canonicalize_nan(self, t, reg) -> None:
+        """If `reg` (holding a `t`) is a NaN, make it the canonical NaN (0x7FC00000 /
+        0x7FF8000000000000), else leave it: the constant into the FP scratch (through ADDR),
+        `fcmp x, x` (V set only when unordered), `fcsel x, scratch, x, vs`."""
+        a = self.a
+        size = _fsize(t)
+        x = reg - V0
+        a.fmov_from_gpr(size, VS, self._imm(size, 0x7FC0_0000 if size == 4 else 0x7FF8 << 48))
+        a.fcmp(size, x, x)
+        a.fcsel(size, x, VS, x, Cond.VS)
+
+    # -- fuel and epoch interruption (compile options, winch/codegen/fuel.py) ---------------------
+    # The fields are below the VM context (winch/vmctx.py: FUEL_VAR, LIMITS_PTR, EPOCH_PTR,
+    # EPOCH_DEADLINE), reached with ldur/stur.  Only VAL and ADDR are written; not memoized.
+    def fuel_add(self, k: int) -> None:
+        """The instance's fuel variable += k (k >= 0)."""
+        from winch.vmctx import FUEL_VAR
+
+        a = self.a
+        a.ldur(8, VAL, VM, FUEL_VAR)
+        if k < 4096:
+            a.add_imm(8, VAL, VAL, k)
+        else:
+            a.mov_imm(8, ADDR, k)
+            a.add_rr(8, VAL, VAL, ADDR)
+        a.stur(8, VAL, VM, FUEL_VAR)
+
+    def fuel_add_reg(self, reg: int, size: int) -> None:
+        """The fuel variable += `reg` zero-extended from `size` (4 or 8) bytes."""
+        from winch.vmctx import FUEL_VAR
+
+        a = self.a
+        a.ldur(8, VAL, VM, FUEL_VAR)
+        a.add_ext(8, VAL, VAL, reg, Extend.UXTW if size == 4 else Extend.UXTX)
+        a.stur(8, VAL, VM, FUEL_VAR)
+
+    def fuel_add_if_grown(self, result: int, delta: int, size: int, check: bool) -> None:
+        """Unless `result` (a grow's answer, `size` bytes) is -1: fuel variable += delta,
+        then (`check`) `fuel_check_store`."""
+        a = self.a
+        a.cmn_imm(size, result, 1)
+        # over fuel_add_reg (3 instructions) and fuel_check_store (4)
+        a.b_cond_rel(Cond.EQ, 4 + 12 + (16 if check else 0))
+        start = self.buf.offset()
+        self.fuel_add_reg(delta, size)
+        if check:
+            self.fuel_check_store()
+        assert self.buf.offset() - start == 12 + (16 if check else 0)
+
+    def fuel_check_store(self) -> None:
+        """Trap `fuel` unless the fuel variable is negative (fuel left)."""
+        from winch.vmctx import FUEL_VAR
+
+        a = self.a
+        a.ldur(8, VAL, VM, FUEL_VAR)
+        a.cmp_imm(8, VAL, 0)
+        self._trap_unless(Cond.LT, TrapKind.fuel)
+
+    def fuel_save(self) -> None:
+        """The store's fuel consumed := the fuel variable."""
+        from winch.vmctx import FUEL_VAR, LIMITS_FUEL, LIMITS_PTR
+
+        a = self.a
+        a.ldur(8, ADDR, VM, LIMITS_PTR)
+        a.ldur(8, VAL, VM, FUEL_VAR)
+        a.str_imm(8, VAL, ADDR, LIMITS_FUEL)
+
+    def fuel_load(self) -> None:
+        """The fuel variable := the store's fuel consumed."""
+        from winch.vmctx import FUEL_VAR, LIMITS_FUEL, LIMITS_PTR
+
+        a = self.a
+        a.ldur(8, ADDR, VM, LIMITS_PTR)
+        a.ldr_imm(8, VAL, ADDR, LIMITS_FUEL)
+        a.stur(8, VAL, VM, FUEL_VAR)
+
+    def epoch_check(self) -> None:
+        """Trap `interrupt` unless the engine's epoch is below the store's deadline."""
+        from winch.vmctx import EPOCH_DEADLINE, EPOCH_PTR
+
+        a = self.a
+        a.ldur(8, VAL, VM, EPOCH_PTR)
+        a.ldr_imm(8, VAL, VAL, 0)
+        a.ldur(8, ADDR, VM, EPOCH_DEADLINE)
+        a.cmp_rr(8, VAL, ADDR)
+        self._trap_unless(Cond.LO, TrapKind.interrupt)
 
 
 def _pre():

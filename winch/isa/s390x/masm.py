@@ -26,7 +26,9 @@ holding the value to store stored the address):
     ADDR = r12   the helpers' own register: `_far` (under `_rx`) builds a far address in it
                  and `_access` its end-of-access address, for the instruction emitted next.
 
-    Invariant: `_far`/`_rx` write only ADDR; `_access` writes only VAL2 (its result) and ADDR.
+    Invariant: `_far`/`_rx` write only ADDR; `_access` and `_access_at` (any memory: its
+    base and size read from the VM context, memory64's carry-checked bound) write only VAL2
+    (their result) and ADDR.
     So a value in VAL survives any helper call, and a value in VAL2 survives `_rx`.  A masm
     operation may use ADDR as a plain temporary (divisor, jump-table base) only where no
     helper is called between writing it and its last read.
@@ -57,6 +59,7 @@ INT_COND = {"eq": ("E", False), "ne": ("NE", False), "lt_s": ("L", True), "lt_u"
             "gt_s": ("H", True), "gt_u": ("H", False), "le_s": ("LE", True),
             "le_u": ("LE", False), "ge_s": ("HE", True), "ge_u": ("HE", False)}
 MASK = {"E": 8, "NE": 7, "L": 4, "H": 2, "LE": 12, "HE": 10}
+NO_CARRY = 0b1100  # after a logical add (ALGR, ALGFI): CC 0 or 1, no carry out of bit 63
 F_MASK = {"eq": 8, "ne": 7, "lt": 4, "gt": 2, "le": 12, "ge": 10}
 ROUND = {"floor": 7, "ceil": 6, "trunc": 5, "nearest": 4}
 
@@ -109,6 +112,15 @@ def _test_branch(mask):
 
 _BRANCH_ZERO = _test_branch(MASK["E"])
 _BRANCH_NONZERO = _test_branch(MASK["NE"])
+
+
+def _width(name: str) -> int:
+    """The bytes a Wasm load or store `name` ("i64.load16_s", "f32.store") accesses."""
+    ty, _, kind = name.partition(".")
+    for n in ("8", "16", "32"):
+        if kind.endswith(n) or kind.startswith(f"load{n}_"):
+            return int(n) // 8
+    return 4 if ty in ("i32", "f32") else 8
 
 
 def _fsize(t) -> int:
@@ -698,53 +710,120 @@ class S390xMasm(MacroAssembler):
 
     @_memo(template=_t.template((2, _t.reg), (3, _t.access(_t.LOAD_WIDTHS)), (1, _t.reg)))
     def wasm_load(self, name, dst, addr, offset) -> None:
-        e = self.a.ins
-        ty, _, kind = name.partition(".")
-        if kind.startswith("load8"):
-            d = self._access(addr, offset, 1)
-            e("LGB" if kind.endswith("_s") else "LLGC", dst, d, 0, VAL2)
-        elif kind.startswith("load16"):
-            d = self._access(addr, offset, 2)
-            e("LRVH", dst, d, 0, VAL2)
-            e("LGHR" if kind.endswith("_s") else "LLGHR", dst, dst)
-        elif kind == "load32_s" or kind == "load32_u":
-            d = self._access(addr, offset, 4)
-            e("LRV", dst, d, 0, VAL2)
-            e("LGFR" if kind.endswith("_s") else "LLGFR", dst, dst)
-        elif ty == "i32":
-            e("LRV", dst, self._access(addr, offset, 4), 0, VAL2)
-        elif ty == "i64":
-            e("LRVG", dst, self._access(addr, offset, 8), 0, VAL2)
-        elif ty == "f32":
-            e("LRV", R0, self._access(addr, offset, 4), 0, VAL2)
-            e("SLLG", R0, R0, 32, 0)
-            e("LDGR", dst - F0, R0)
-        else:
-            e("LRVG", R0, self._access(addr, offset, 8), 0, VAL2)
-            e("LDGR", dst - F0, R0)
+        self._load(name, dst, lambda width: self._access(addr, offset, width))
 
     @_memo(template=_t.template((1, _t.reg), (2, _t.access(_t.STORE_WIDTHS)), (3, _t.reg)))
     def wasm_store(self, name, addr, offset, val) -> None:
+        self._store(name, val, lambda width: self._access(addr, offset, width))
+
+    def _load(self, name, dst, access) -> None:
+        """The load `name` into dst from d(VAL2), d = access(width) (`_access`, `_access_at`)."""
+        e = self.a.ins
+        ty, _, kind = name.partition(".")
+        if kind.startswith("load8"):
+            d = access(1)
+            e("LGB" if kind.endswith("_s") else "LLGC", dst, d, 0, VAL2)
+        elif kind.startswith("load16"):
+            d = access(2)
+            e("LRVH", dst, d, 0, VAL2)
+            e("LGHR" if kind.endswith("_s") else "LLGHR", dst, dst)
+        elif kind == "load32_s" or kind == "load32_u":
+            d = access(4)
+            e("LRV", dst, d, 0, VAL2)
+            e("LGFR" if kind.endswith("_s") else "LLGFR", dst, dst)
+        elif ty == "i32":
+            e("LRV", dst, access(4), 0, VAL2)
+        elif ty == "i64":
+            e("LRVG", dst, access(8), 0, VAL2)
+        elif ty == "f32":
+            e("LRV", R0, access(4), 0, VAL2)
+            e("SLLG", R0, R0, 32, 0)
+            e("LDGR", dst - F0, R0)
+        else:
+            e("LRVG", R0, access(8), 0, VAL2)
+            e("LDGR", dst - F0, R0)
+
+    def _store(self, name, val, access) -> None:
+        """The store `name` of val to d(VAL2), d = access(width) (`_access`, `_access_at`)."""
         e = self.a.ins
         ty, _, kind = name.partition(".")
         if kind == "store8":
-            d = self._access(addr, offset, 1)
-            e("STC" if d < 4096 else "STCY", val, d, 0, VAL2)
+            d = access(1)
+            e("STC" if 0 <= d < 4096 else "STCY", val, d, 0, VAL2)
         elif kind == "store16":
-            e("STRVH", val, self._access(addr, offset, 2), 0, VAL2)
+            e("STRVH", val, access(2), 0, VAL2)
         elif kind == "store32" or ty == "i32":
-            e("STRV", val, self._access(addr, offset, 4), 0, VAL2)
+            e("STRV", val, access(4), 0, VAL2)
         elif ty == "i64":
-            e("STRVG", val, self._access(addr, offset, 8), 0, VAL2)
+            e("STRVG", val, access(8), 0, VAL2)
         elif ty == "f32":
-            d = self._access(addr, offset, 4)
+            d = access(4)
             e("LGDR", R0, val - F0)
             e("SRLG", R0, R0, 32, 0)
             e("STRV", R0, d, 0, VAL2)
         else:
-            d = self._access(addr, offset, 8)
+            d = access(8)
             e("LGDR", R0, val - F0)
             e("STRVG", R0, d, 0, VAL2)
+
+    # -- any memory: an index above 0 or a 64-bit index type (issue 20) --------------------------
+    def _vm_field(self, op, r, off) -> None:
+        """`op` (an RXY row: CLG, LG, AG) of r and the u64 at [vmctx + off].  Writes no
+        scratch register but r itself, except that a far field's address is built in VAL2
+        (so r must not be VAL2 then, and `_access_at` calls this only where VAL2 is free)."""
+        if -(1 << 19) <= off < (1 << 19):
+            self.a.ins(op, r, off, 0, VM)
+        else:
+            self.a.ins("LGR", VAL2, VM)
+            self._add_imm(VAL2, off)
+            self.a.ins(op, r, 0, 0, VAL2)
+
+    def _access_at(self, addr, offset, width, base_off, size_off, is64) -> int:
+        """`_access` for the memory whose base and byte size are the u64s at [vmctx +
+        base_off] and [vmctx + size_off]; returns d of the operand d(VAL2).  The end of the
+        access, addr + offset + width, is built in ADDR with a logical add: for a 64-bit
+        index its carry out of bit 63 traps (never a wrap), for a 32-bit one (addr < 2**32,
+        offset < 2**32) there is none.  Then end <= size, and VAL2 = base + end, d = -width.
+        Writes VAL2 and ADDR only (the scratch-register invariant)."""
+        e = self.a.ins
+        end = offset + width  # < 2**64: the caller traps unconditionally otherwise
+        if end < (1 << 32):
+            e("LGR" if is64 else "LLGFR", ADDR, addr)
+            self.a.ins_imm("ALGFI", ADDR, end)
+        else:
+            self.a.load_const(ADDR, end, 64)
+            e("ALGR" if is64 else "ALGFR", ADDR, addr)
+        if is64:
+            self._trap_unless(NO_CARRY, TrapKind.memory_out_of_bounds)
+        self._vm_field("CLG", ADDR, size_off)
+        self._trap_unless(MASK["LE"], TrapKind.memory_out_of_bounds)
+        self._vm_field("LG", VAL2, base_off)  # (a far field: VAL2 is its address, then loaded)
+        e("AGR", VAL2, ADDR)
+        return -width
+
+    @_memo
+    def wasm_load_at(self, name, dst, addr, offset, base_off, size_off, is64) -> None:
+        width = _width(name)
+        if offset + width >= (1 << 64):
+            self.a.trap(TrapKind.memory_out_of_bounds)  # out of bounds whatever addr is
+            return
+        self._load(name, dst, lambda w: self._access_at(addr, offset, w, base_off, size_off,
+                                                        is64))
+
+    @_memo
+    def wasm_store_at(self, name, addr, offset, val, base_off, size_off, is64) -> None:
+        width = _width(name)
+        if offset + width >= (1 << 64):
+            self.a.trap(TrapKind.memory_out_of_bounds)
+            return
+        self._store(name, val, lambda w: self._access_at(addr, offset, w, base_off, size_off,
+                                                         is64))
+
+    @_memo
+    def memory_size_at(self, dst, size_off, page_log2) -> None:
+        self._ld(8, dst, VM, size_off)
+        if page_log2:
+            self.a.ins("SRLG", dst, dst, page_log2, 0)
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
@@ -761,8 +840,18 @@ class S390xMasm(MacroAssembler):
 
     @_memo
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        self._call_indirect("LLGFR", index, base_off, len_off, sig_off, vmctx_slot)
+
+    @_memo
+    def call_indirect64(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        """`call_indirect` on a table64: the whole i64 index, compared unsigned."""
+        self._call_indirect("LGR", index, base_off, len_off, sig_off, vmctx_slot)
+
+    def _call_indirect(self, extend, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        """R1 = the index (`extend`: LLGFR for an i32, LGR for an i64), bounds-checked against
+        the table's u64 length, then the funcref's null and signature checks and the call."""
         e = self.a.ins
-        e("LLGFR", R1, index)
+        e(extend, R1, index)
         self._rx("CLG", "CLG", R1, VM, len_off)
         self._trap_unless(MASK["L"], TrapKind.table_out_of_bounds)
         e("SLLG", R1, R1, 3, 0)
@@ -782,3 +871,92 @@ class S390xMasm(MacroAssembler):
     def call_builtin(self, off) -> None:
         self._ld(8, R1, VM, off)
         self.a.ins("BASR", LR, R1)
+
+    # -- NaN canonicalization (compile option, winch/codegen/nan_canon.py) ------------------------
+    @_memo
+    def canonicalize_nan(self, t, reg) -> None:
+        """If `reg` (holding a `t`) is a NaN, make it the canonical NaN (0x7FC00000 /
+        0x7FF8000000000000), else leave it: `cebr/cdbr x, x` (CC3 only when unordered), a
+        branch over `llihh r0, top; ldgr x, r0` when ordered (an f32 is the FPR's left half,
+        so both constants are one 16-bit field at the top of the register)."""
+        e = self.a.ins
+        x = reg - F0
+        skip = self.new_label()
+        e("CEBR" if t == F32 else "CDBR", x, x)
+        self.a.brc(Cond.ORDERED, skip)
+        e("LLIHH", VAL, 0x7FC0 if t == F32 else 0x7FF8)
+        e("LDGR", x, VAL)
+        self.bind(skip)
+
+    # -- fuel and epoch interruption (compile options, winch/codegen/fuel.py) ---------------------
+    # The fields are below the VM context (winch/vmctx.py: FUEL_VAR, LIMITS_PTR, EPOCH_PTR,
+    # EPOCH_DEADLINE), in reach of the 20-bit signed displacements.  Only VAL2 (r1) and ADDR
+    # (r12) are written; not memoized.
+    def fuel_add(self, k: int) -> None:
+        """The instance's fuel variable += k (k >= 0)."""
+        from winch.vmctx import FUEL_VAR
+
+        e = self.a.ins
+        e("LG", R1, FUEL_VAR, 0, VM)
+        while k > 0:
+            step = min(k, 0x7FFF_FFFF)
+            e("AGFI", R1, step)
+            k -= step
+        e("STG", R1, FUEL_VAR, 0, VM)
+
+    def fuel_add_reg(self, reg: int, size: int) -> None:
+        """The fuel variable += `reg` zero-extended from `size` (4 or 8) bytes."""
+        from winch.vmctx import FUEL_VAR
+
+        e = self.a.ins
+        e("LLGFR" if size == 4 else "LGR", R1, reg)
+        e("AG", R1, FUEL_VAR, 0, VM)
+        e("STG", R1, FUEL_VAR, 0, VM)
+
+    def fuel_add_if_grown(self, result: int, delta: int, size: int, check: bool) -> None:
+        """Unless `result` (a grow's answer, `size` bytes) is -1: fuel variable += delta,
+        then (`check`) `fuel_check_store`."""
+        skip = self.new_label()
+        self.a.ins("CHI" if size == 4 else "CGHI", result, -1)
+        self._brc(MASK["E"], skip)
+        self.fuel_add_reg(delta, size)
+        if check:
+            self.fuel_check_store()
+        self.bind(skip)
+
+    def fuel_check_store(self) -> None:
+        """Trap `fuel` unless the fuel variable is negative (fuel left)."""
+        from winch.vmctx import FUEL_VAR
+
+        e = self.a.ins
+        e("LG", R1, FUEL_VAR, 0, VM)
+        e("LTGR", R1, R1)
+        self._trap_unless(MASK["L"], TrapKind.fuel)
+
+    def fuel_save(self) -> None:
+        """The store's fuel consumed := the fuel variable."""
+        from winch.vmctx import FUEL_VAR, LIMITS_FUEL, LIMITS_PTR
+
+        e = self.a.ins
+        e("LG", R12, LIMITS_PTR, 0, VM)
+        e("LG", R1, FUEL_VAR, 0, VM)
+        e("STG", R1, LIMITS_FUEL, 0, R12)
+
+    def fuel_load(self) -> None:
+        """The fuel variable := the store's fuel consumed."""
+        from winch.vmctx import FUEL_VAR, LIMITS_FUEL, LIMITS_PTR
+
+        e = self.a.ins
+        e("LG", R12, LIMITS_PTR, 0, VM)
+        e("LG", R1, LIMITS_FUEL, 0, R12)
+        e("STG", R1, FUEL_VAR, 0, VM)
+
+    def epoch_check(self) -> None:
+        """Trap `interrupt` unless the engine's epoch is below the store's deadline."""
+        from winch.vmctx import EPOCH_DEADLINE, EPOCH_PTR
+
+        e = self.a.ins
+        e("LG", R12, EPOCH_PTR, 0, VM)
+        e("LG", R1, 0, 0, R12)
+        e("CLG", R1, EPOCH_DEADLINE, 0, VM)
+        self._trap_unless(MASK["L"], TrapKind.interrupt)  # CC 1: first operand low

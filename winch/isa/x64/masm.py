@@ -12,11 +12,15 @@ Scratch registers.  Unlike aarch64 and s390x (see their masm docstrings), x64 ne
 to build an address or an immediate operand: every frame slot, outgoing-argument slot and
 VM-context field is [base + disp32] (frames and the VM context stay far below 2 GiB), a wide
 constant is a `mov r64, imm64` into its destination or a RIP-relative pool entry, and a memory
-offset >= 2**31 is added into the caller-owned address register.  So one scratch per class:
+offset >= 2**31 is added into the caller-owned address register (32-bit memories) or folded
+into the end address the bounds check computes in r11 (64-bit memories: `mov r11, offset +
+width; add r11, addr` sets the carry a wrap past 2**64 needs, then r11 += base, and the access
+is [r11 - width], so addr is left unchanged).  So one scratch per class:
 
     SCRATCH   = r11    carries a value between the instructions of one masm operation (a
                        slot being copied, a constant too wide for a store-immediate, a global's
-                       cell, the memory base, a jump-table base).
+                       cell, the memory base or a 64-bit access's end address, a jump-table
+                       base).
     SCRATCH_X = xmm15  the same for float values (sign masks, an adjusted truncation input).
 
     Invariant: no helper of this file writes SCRATCH or SCRATCH_X; an operation that loads a
@@ -687,25 +691,52 @@ class X64Masm(MacroAssembler):
         self.a.load(8, dst, Amode(R14, disp=MEM0_SIZE))
         self.a.shift_ri("shr", 8, dst, 16)
 
-    def _bounds(self, addr, offset, size) -> int:
-        """Bounds-check [addr + offset, + size) and leave the memory base in r11; returns the
-        displacement to use with [r11 + addr]."""
+    def _bounds(self, addr, offset, size, base_off=MEM0_BASE, size_off=MEM0_SIZE) -> int:
+        """Bounds-check [addr + offset, + size) of a 32-bit memory (addr zero-extended,
+        offset < 2**32: the sum cannot carry) and leave the memory base in r11; returns the
+        displacement to use with [r11 + addr].  A large offset is added into addr."""
         a = self.a
         if offset + size >= (1 << 31):
             a.mov_ri(8, SCRATCH, offset)
             a.alu_rr("add", 8, addr, SCRATCH)
             offset = 0
         a.lea(SCRATCH, Amode(addr, disp=offset + size))
-        a.alu_rm("cmp", 8, SCRATCH, Amode(R14, disp=MEM0_SIZE))
+        a.alu_rm("cmp", 8, SCRATCH, Amode(R14, disp=size_off))
         self._trap_unless(Cond.BE, TrapKind.memory_out_of_bounds)
-        a.load(8, SCRATCH, Amode(R14, disp=MEM0_BASE))
+        a.load(8, SCRATCH, Amode(R14, disp=base_off))
         return offset
 
-    @memo(template=access_template(3, 2, 1, LOAD_KINDS))
-    def wasm_load(self, name, dst, addr, offset) -> None:
-        kind, size = LOAD_KINDS[name]
-        disp = self._bounds(addr, offset, size)
-        m = Amode(SCRATCH, addr, 1, disp)
+    def _bounds64(self, addr, offset, size, base_off, size_off):
+        """Bounds-check [addr + offset, + size) of a 64-bit memory: addr is any u64, offset
+        any u64, and the end addr + offset + size must neither carry out of 64 bits (a carry
+        is a trap, never a wrap) nor pass the memory's byte size.  Leaves the access's end
+        address, base + addr + offset + size, in r11 (addr is left unchanged) and returns
+        the displacement to use with [r11], -size; or None when the access always traps
+        (offset + size >= 2**64: the trap is emitted here, and no access follows)."""
+        end = offset + size
+        if end >> 64:
+            self._trap_here(TrapKind.memory_out_of_bounds)
+            return None
+        a = self.a
+        a.mov_ri(8, SCRATCH, end)
+        a.alu_rr("add", 8, SCRATCH, addr)
+        self._trap_unless(Cond.AE, TrapKind.memory_out_of_bounds)  # carry: past 2**64
+        a.alu_rm("cmp", 8, SCRATCH, Amode(R14, disp=size_off))
+        self._trap_unless(Cond.BE, TrapKind.memory_out_of_bounds)
+        a.alu_rm("add", 8, SCRATCH, Amode(R14, disp=base_off))
+        return -size
+
+    def _access_at(self, name, addr, offset, base_off, size_off, is64, kinds):
+        """The bounds check of wasm_load_at / wasm_store_at; the access's Amode, or None
+        when the access always traps."""
+        size = kinds[name][1]
+        if is64:
+            disp = self._bounds64(addr, offset, size, base_off, size_off)
+            return None if disp is None else Amode(SCRATCH, disp=disp)
+        disp = self._bounds(addr, offset, size, base_off, size_off)
+        return Amode(SCRATCH, addr, 1, disp)
+
+    def _load_kind(self, kind, size, dst, m) -> None:
         a = self.a
         if kind == "i":
             a.load(size, dst, m)
@@ -716,6 +747,12 @@ class X64Masm(MacroAssembler):
         else:
             a.movsx(size, 8 if kind == "sx8" else 4, dst, m)
 
+    @memo(template=access_template(3, 2, 1, LOAD_KINDS))
+    def wasm_load(self, name, dst, addr, offset) -> None:
+        kind, size = LOAD_KINDS[name]
+        disp = self._bounds(addr, offset, size)
+        self._load_kind(kind, size, dst, Amode(SCRATCH, addr, 1, disp))
+
     @memo(template=access_template(2, 1, 3, STORE_KINDS))
     def wasm_store(self, name, addr, offset, val) -> None:
         kind, size = STORE_KINDS[name]
@@ -725,6 +762,32 @@ class X64Masm(MacroAssembler):
             self.a.movs_store(size, m, val - XMM0)
         else:
             self.a.store(size, m, val)
+
+    @memo
+    def wasm_load_at(self, name, dst, addr, offset, base_off, size_off, is64) -> None:
+        """wasm_load from any memory: its base and byte size are the u64s at [vmctx +
+        base_off] and [vmctx + size_off]; is64: addr a full i64 and offset any u64."""
+        m = self._access_at(name, addr, offset, base_off, size_off, is64, LOAD_KINDS)
+        if m is not None:
+            self._load_kind(*LOAD_KINDS[name], dst, m)
+
+    @memo
+    def wasm_store_at(self, name, addr, offset, val, base_off, size_off, is64) -> None:
+        """wasm_store to any memory (see wasm_load_at)."""
+        m = self._access_at(name, addr, offset, base_off, size_off, is64, STORE_KINDS)
+        if m is None:
+            return
+        kind, size = STORE_KINDS[name]
+        if kind == "f":
+            self.a.movs_store(size, m, val - XMM0)
+        else:
+            self.a.store(size, m, val)
+
+    @memo
+    def memory_size_at(self, dst, size_off, page_log2) -> None:
+        self.a.load(8, dst, Amode(R14, disp=size_off))
+        if page_log2:
+            self.a.shift_ri("shr", 8, dst, page_log2)
 
     # -- calls -----------------------------------------------------------------------------------
     def call_func(self, func_index) -> None:
@@ -740,8 +803,11 @@ class X64Masm(MacroAssembler):
 
     @memo
     def call_indirect(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        self._call_indirect(4, index, base_off, len_off, sig_off, vmctx_slot)
+
+    def _call_indirect(self, isize, index, base_off, len_off, sig_off, vmctx_slot) -> None:
         a = self.a
-        a.alu_rm("cmp", 4, index, Amode(R14, disp=len_off))
+        a.alu_rm("cmp", isize, index, Amode(R14, disp=len_off))
         self._trap_unless(Cond.B, TrapKind.table_out_of_bounds)
         a.load(8, SCRATCH, Amode(R14, disp=base_off))
         a.load(8, SCRATCH, Amode(SCRATCH, index, 8))
@@ -755,5 +821,85 @@ class X64Masm(MacroAssembler):
         a.load(8, R14, Amode(RBP, disp=vmctx_slot))
 
     @memo
+    def call_indirect64(self, index, base_off, len_off, sig_off, vmctx_slot) -> None:
+        """call_indirect through a table64: `index` is a full i64, compared unsigned with
+        the table's u64 length (an index >= 2**32 traps, it does not wrap)."""
+        self._call_indirect(8, index, base_off, len_off, sig_off, vmctx_slot)
+
+    @memo
     def call_builtin(self, off) -> None:
         self.a.call_m(Amode(R14, disp=off))
+
+    # -- NaN canonicalization (compile option, winch/codegen/nan_canon.py) ------------------------
+    @memo
+    def canonicalize_nan(self, t, reg) -> None:
+        """If `reg` (an XMM register holding a `t`) is a NaN, make it the canonical NaN
+        (0x7FC00000 / 0x7FF8000000000000), else leave it: `ucomis x, x` sets PF only when
+        unordered; `jnp` skips the load of the constant."""
+        a = self.a
+        size = _fsize(t)
+        x = reg - XMM0
+        a.ucomis(size, x, x)
+        a.jcc_short(Cond.NP, 0)
+        at = self.buf.offset()
+        a.movs_load(size, x, self._const(size, 0x7FC0_0000 if size == 4 else 0x7FF8 << 48))
+        self.buf.data[at - 1] = self.buf.offset() - at
+
+    # -- fuel and epoch interruption (compile options, winch/codegen/fuel.py) ---------------------
+    # The fields are below the VM context (winch/vmctx.py: FUEL_VAR, LIMITS_PTR, EPOCH_PTR,
+    # EPOCH_DEADLINE).  Only SCRATCH and SCRATCH_X are written; never memoized (fuel-mode only).
+    def fuel_add(self, k: int) -> None:
+        """The instance's fuel variable += k (k >= 0)."""
+        while k > 0:
+            step = min(k, 0x7FFF_FFFF)
+            self.a.alu_ri("add", 8, Amode(R14, disp=_V.FUEL_VAR), step)
+            k -= step
+
+    def fuel_add_reg(self, reg: int, size: int) -> None:
+        """The fuel variable += `reg` zero-extended from `size` (4 or 8) bytes."""
+        a = self.a
+        a.mov_rr(size, SCRATCH, reg)  # a 4-byte mov zero-extends
+        a.alu_rm("add", 8, SCRATCH, Amode(R14, disp=_V.FUEL_VAR))
+        a.store(8, Amode(R14, disp=_V.FUEL_VAR), SCRATCH)
+
+    def fuel_add_if_grown(self, result: int, delta: int, size: int, check: bool) -> None:
+        """Unless `result` (a grow's answer, `size` bytes) is -1: fuel variable += delta,
+        then (`check`) `fuel_check_store`."""
+        a = self.a
+        a.alu_ri("cmp", size, result, -1)
+        a.jcc_short(Cond.E, 0)
+        at = self.buf.offset()
+        self.fuel_add_reg(delta, size)
+        if check:
+            self.fuel_check_store()
+        self.buf.data[at - 1] = self.buf.offset() - at
+
+    def fuel_check_store(self) -> None:
+        """Trap `fuel` unless the fuel variable is negative (fuel left)."""
+        self.a.alu_ri("cmp", 8, Amode(R14, disp=_V.FUEL_VAR), 0)
+        self._trap_unless(Cond.L, TrapKind.fuel)
+
+    def fuel_save(self) -> None:
+        """The store's fuel consumed := the fuel variable."""
+        a = self.a
+        a.load(8, SCRATCH, Amode(R14, disp=_V.LIMITS_PTR))
+        a.movs_load(8, SCRATCH_X, Amode(R14, disp=_V.FUEL_VAR))
+        a.movs_store(8, Amode(SCRATCH, disp=_V.LIMITS_FUEL), SCRATCH_X)
+
+    def fuel_load(self) -> None:
+        """The fuel variable := the store's fuel consumed."""
+        a = self.a
+        a.load(8, SCRATCH, Amode(R14, disp=_V.LIMITS_PTR))
+        a.movs_load(8, SCRATCH_X, Amode(SCRATCH, disp=_V.LIMITS_FUEL))
+        a.movs_store(8, Amode(R14, disp=_V.FUEL_VAR), SCRATCH_X)
+
+    def epoch_check(self) -> None:
+        """Trap `interrupt` unless the engine's epoch is below the store's deadline."""
+        a = self.a
+        a.load(8, SCRATCH, Amode(R14, disp=_V.EPOCH_PTR))
+        a.load(8, SCRATCH, Amode(SCRATCH))
+        a.alu_rm("cmp", 8, SCRATCH, Amode(R14, disp=_V.EPOCH_DEADLINE))
+        self._trap_unless(Cond.B, TrapKind.interrupt)
+
+
+import winch.vmctx as _V  # noqa: E402 - the fuel and epoch fields (methods above)
