@@ -197,7 +197,7 @@ def _compile_module(wasm: bytes, isa: str, decoded: Module | None, jobs,
         raise unsupported from None
     starts_end = starts[1:] + [buf.offset()]
     fin = buf.finish()
-    return CompiledModule(isa, m, fin.code, tuple(starts), tuple(sorted(fin.traps)),
+    return CompiledModule(isa, m, fin.code, tuple(starts), fin.traps,
                           srclocs, tuple(zip(starts, starts_end)), vm,
                           canonicalize_nans=canonicalize_nans, fuel=fuel, epoch=epoch)
 

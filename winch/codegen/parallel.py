@@ -29,8 +29,8 @@ Invariants
 ----------
 - `compile_module(..., jobs=N)` gives the same `CompiledModule` (code, starts, traps,
   source locations) for every N (tests/test_parallel_compile.py).
-- Errors: if any part fails (an invalid or unsupported body, or a worker that died),
-  `compile_parallel` returns False and the caller compiles in one process, which reports
+- Errors: if any part fails (an invalid or unsupported body, or a worker that died before
+  sending its part), `compile_parallel` returns False and the caller compiles in one process, which reports
   exactly the error a one-process compile reports (the first in function order, invalidity
   over Unsupported).  A worker never raises into the parent.
 """
@@ -38,6 +38,7 @@ Invariants
 from __future__ import annotations
 
 import array
+import atexit
 import os
 import pickle
 
@@ -70,7 +71,7 @@ def jobs_for(m, jobs) -> int:
 #: The parent's part is this much larger than a worker's: a worker also pays for the pages it
 #: copies on write and for pickling its part; the parent splices afterwards (measured on
 #: sql.js, two cores: the halves then end at about the same time).
-PARENT_WEIGHT = 1.2
+PARENT_WEIGHT = 1.1
 
 
 def split(m, parts: int, first: float = 1.0) -> list:
@@ -137,11 +138,29 @@ def compile_parallel(m, env, masm, ctx, jobs: int, starts: list, srclocs: list) 
             shift = at << 32
             srclocs.extend([x + shift for x in array.array("Q", packed)])
     finally:
-        # reaped last: a worker's exit (unmapping its copy of our memory) overlaps the splice
-        for pid, _ in children:
-            _, status = os.waitpid(pid, 0)
-            ok = ok and status == 0
+        # A worker that sent its part has done its work: its exit (unmapping its copy of
+        # our memory, several milliseconds) is not waited for here but reaped later.
+        _EXITING.extend(pid for pid, _ in children)
+        reap()
     return ok
+
+
+#: workers that may still be exiting (reaped by `reap`, at the next parallel compile or exit)
+_EXITING: list = []
+
+
+def reap(block: bool = False) -> None:
+    """Collect the exit of finished workers (all of them, waiting, if `block`)."""
+    for pid in list(_EXITING):
+        try:
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _EXITING.remove(pid)
+
+
+atexit.register(reap, True)
 
 
 def _child(m, env, masm, ctx, lo, hi, w, compile_functions) -> None:
