@@ -46,10 +46,13 @@ I32_AND = opb("i32.and")
 # a second data pattern for memories >= 1 (memory 0 has oracle.gen.module.DATA_PATTERN): an
 # access that reaches the wrong memory reads other bytes
 DATA_PATTERN_2 = bytes((0x7E, 0x81, 0xF0, 0x3C, 0x99, 0x01, 0xEF, 0x80)) * 4
-# sizes of the extra memories, in pages, and how many more pages their maximum allows
-# (None: no maximum)
+# sizes of the extra memories, in pages, and how many more pages their maximum allows.
+# Always a maximum, and at most 14 pages: the oracle reads and compares every memory after
+# every call, and a memory without one, grown a page at a time in a loop, reached tens of
+# MiB (a second per module, a libFuzzer timeout now and then).  Memories without a maximum
+# are the 1-byte-page ones (BYTE_ROOM), which grow by bytes.
 EXTRA_PAGES = (1, 1, 2, 1, 0, 1, 2, 1, 1, 1, 2, 1, 1, 1, 2, 1)
-EXTRA_ROOM = (1, 0, 2, 3, None, 1)
+EXTRA_ROOM = (1, 0, 2, 3, 12, 1)
 # ... and of one with a page size of 1 byte (one extra memory in `BYTE_PAGES_ONE_IN`)
 BYTE_PAGES = (100, 1000, 64, 65536, 70000, 0, 4096, 65537)
 BYTE_ROOM = (16, 0, 1000, None, 65536, 8)
