@@ -3,6 +3,7 @@
     winch compile --target ISA m.wasm -o m.bin
     winch explain --target ISA m.wasm [--func N]
     winch run --target ISA m.wasm --invoke NAME [ARGS...]
+    winch run --wasi [--target ISA] prog.wasm [--dir HOST[::GUEST]] [--env K=V] [-- ARGS...]
 
 Bad input exits with status 2 and one line naming the file, the byte offset and the problem
 (winch/cli_common.py); `winch --help` lists the commands with an example each.
@@ -60,7 +61,16 @@ def _parser() -> tuple[Parser, dict]:
             sp.add_argument("--func", type=int, default=None, metavar="N",
                             help="function index (default: every defined function)")
         else:
-            sp.add_argument("--invoke", required=True, metavar="NAME")
+            sp.add_argument("--invoke", metavar="NAME",
+                            help="the exported function to call (required without --wasi)")
+            sp.add_argument("--wasi", action="store_true",
+                            help="run a WASI command: its _start, with stdin/stdout/stderr "
+                                 "passed through; exits with the program's exit code (134 "
+                                 "after a trap, as wasmtime's CLI); program arguments after --")
+            sp.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                            help="with --wasi: preopen directory HOST (as GUEST, default HOST)")
+            sp.add_argument("--env", action="append", default=[], metavar="K=V",
+                            help="with --wasi: an environment variable of the program")
             sp.add_argument("--fuel", type=u64_arg, default=None, metavar="N",
                             help="compile with fuel accounting and give the store N units "
                                  "(as wasmtime's consume_fuel); prints the fuel left")
@@ -92,6 +102,11 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     p, subparsers = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog_args = None  # `run --wasi`: everything after the first `--` is the program's
+    if "--" in argv and "--wasi" in argv[:argv.index("--")]:
+        cut = argv.index("--")
+        argv, prog_args = argv[:cut], argv[cut + 1:]
     # `run` arguments may look like options (-1, -inf): argparse leaves them over, in order
     args, extra = p.parse_known_args(argv)
     if extra:
@@ -100,6 +115,12 @@ def _main(argv) -> int:
             bad = " ".join(unknown or extra)
             subparsers[args.command].error(f"unrecognized arguments: {bad}")
         args.args = list(args.args) + [x for x in extra if x != "--"]
+    if args.command == "run":
+        if args.wasi:
+            args.args = list(args.args) + (prog_args or [])
+        elif args.invoke is None:
+            subparsers["run"].error("the following arguments are required: --invoke "
+                                    "(or --wasi)")
     data = read_module(args.wasm)
     if args.command == "compile":
         check_output(args.output)
@@ -206,6 +227,8 @@ def format_value(t: int, v: int) -> str:
 
 
 def _run(c, args) -> int:
+    if args.wasi:
+        return _run_wasi(c, args)
     from winch.host import instance as winst
     from winch.host import store as wstore
     from winch.wasm.module import EXT_FUNC
@@ -261,6 +284,55 @@ def _run(c, args) -> int:
     finally:
         if args.fuel is not None:
             print(f"fuel remaining: {store.get_fuel()}")
+
+
+def _run_wasi(c, args) -> int:
+    """`winch run --wasi`: the program's own exit code; a trap or an unfinished run is one
+    line on stderr and 134 (wasmtime's CLI exits so after a trap)."""
+    import os
+
+    from winch.host import instance as winst
+    from winch.host import store as wstore
+    from winch.host.wasi import WasiConfig, run_wasi
+
+    preopens = []
+    for d in args.dir:
+        host, _, guest = d.partition("::")
+        if not os.path.isdir(host):
+            raise BadInput(f"--dir {d}: not a directory")
+        preopens.append((host, guest or host))
+    env = []
+    for kv in args.env:
+        k, eq, v = kv.partition("=")
+        if not eq or not k:
+            raise BadInput(f"--env {kv}: expected NAME=VALUE")
+        env.append((k, v))
+    config = WasiConfig(args=[os.path.basename(args.wasm)] + list(args.args), env=env,
+                        preopens=preopens)
+    store = wstore.Store(c.isa, timeout=3600.0)
+    if args.fuel is not None:
+        store.set_fuel(args.fuel)
+    if args.epoch_deadline is not None:
+        store.set_epoch_deadline(args.epoch_deadline)
+    try:
+        code, res = run_wasi(c, config, store)
+    except wstore.LinkError as e:
+        raise BadInput(f"{args.wasm}: {e}") from None
+    except ValueError as e:
+        raise BadInput(f"{args.wasm}: {e}") from None
+    except winst.InstantiationTrap as t:
+        print(f"trap during instantiation: {t.outcome}", file=sys.stderr)
+        return 134
+    if code is not None:
+        return code & 0xFF
+    if isinstance(res, wstore.Trapped):
+        loc = f" in func {res.func} at wasm offset {res.wasm_offset:#x}" if res.func >= 0 else ""
+        msg = f": {res.message}" if res.func < 0 and res.message else ""
+        print(f"trap: {res.kind.value}{loc}{msg}", file=sys.stderr)
+    else:
+        print(f"{type(res).__name__}: {getattr(res, 'reason', getattr(res, 'message', ''))}",
+              file=sys.stderr)
+    return 134
 
 
 if __name__ == "__main__":
