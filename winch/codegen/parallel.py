@@ -132,7 +132,8 @@ def compile_parallel(m, env, masm, ctx, jobs: int, starts: list, srclocs: list) 
             if not ok or not raw:  # a worker that failed sends nothing
                 ok = False
                 continue
-            part, part_starts, packed = pickle.loads(raw)
+            part, (offsets, numbers, kinds), part_starts, packed = pickle.loads(raw)
+            part._traps = list(zip(array.array("Q", offsets), [kinds[i] for i in numbers]))
             at = buf.splice(part, shared)
             starts.extend([at + s for s in part_starts])
             shift = at << 32
@@ -175,7 +176,14 @@ def _child(m, env, masm, ctx, lo, hi, w, compile_functions) -> None:
     srclocs: list = []
     compile_functions(m, env, part_masm, ctx, lo, hi, starts, srclocs)
     buf.resolve_local(len(labels))  # fewer fixups to send and to patch in the parent
-    raw = pickle.dumps((buf, starts, array.array("Q", srclocs).tobytes()),
+    # trap records as offsets and kind numbers (pickling an enum member per record costs
+    # more than the rest of the part)
+    kinds = list(dict.fromkeys(k for _, k in buf._traps))
+    number = {k: i for i, k in enumerate(kinds)}
+    traps = (array.array("Q", [at for at, _ in buf._traps]).tobytes(),
+             bytes([number[k] for _, k in buf._traps]), kinds)
+    buf._traps = []
+    raw = pickle.dumps((buf, traps, starts, array.array("Q", srclocs).tobytes()),
                        protocol=pickle.HIGHEST_PROTOCOL)
     with os.fdopen(w, "wb") as f:
         f.write(raw)
