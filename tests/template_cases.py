@@ -1,5 +1,6 @@
 """Template test cases shared by the aarch64 and s390x template tests: the operations whose
-values are registers only, over the given register lists."""
+values are registers only, over the given register lists; and the direct emission (no memo,
+no template) they are checked against."""
 
 from __future__ import annotations
 
@@ -41,3 +42,24 @@ def register_cases(gprs, fprs, with_convert):
         cases["convert"] = [(n, d, r) for n, (df, sf) in _CONVERSIONS.items()
                             for d in (fprs if df else gprs) for r in (fprs if sf else gprs)]
     return cases
+
+
+def direct_masm_class(cls):
+    """`cls` (a macro-assembler class) with every recorded operation replaced by its plain
+    function (no memo, no template): what the assembler alone emits."""
+    plain = {name: fn.__wrapped__ for name, fn in vars(cls).items()
+             if hasattr(fn, "__wrapped__")}
+    return type("Direct" + cls.__name__, (cls,), plain)
+
+
+def emit_each(cls, name, cases):
+    """The recording (`CodeBuffer.recorded`) of each `cls(...).<name>(*args)`, one fresh
+    buffer per case."""
+    from winch.masm.buffer import CodeBuffer
+
+    out = []
+    for args in cases:
+        buf = CodeBuffer()
+        getattr(cls(buf, None), name)(*args)
+        out.append(buf.recorded((0, 0, 0, 0, 0)))
+    return out

@@ -25,7 +25,7 @@ from winch.isa.aarch64.asm import (
 )
 
 from fuzz_targets.asm_ref.aarch64 import decode_mov_words
-from tests.template_cases import register_cases
+from tests.template_cases import direct_masm_class, emit_each, register_cases
 
 RNG_SEED = 16
 REGS = (0, 1, 5, 16, 17, 28, 29, 30, 31)
@@ -424,26 +424,9 @@ def test_memoized_code_equals_direct_emission(monkeypatch):
 
 
 def _direct_masm_class():
-    """A64Masm with every recorded operation replaced by its plain function (no memo, no
-    template): what the assembler alone emits."""
     from winch.isa.aarch64.masm import A64Masm
 
-    plain = {name: fn.__wrapped__ for name, fn in vars(A64Masm).items()
-             if hasattr(fn, "__wrapped__")}
-    return type("DirectA64Masm", (A64Masm,), plain)
-
-
-def _emit_each(cls, name, cases):
-    """The recording (`CodeBuffer.recorded`) of each `cls(...).<name>(*args)`, one fresh
-    buffer per case."""
-    from winch.masm.buffer import CodeBuffer
-
-    out = []
-    for args in cases:
-        buf = CodeBuffer()
-        getattr(cls(buf, None), name)(*args)
-        out.append(buf.recorded((0, 0, 0, 0, 0)))
-    return out
+    return direct_masm_class(A64Masm)
 
 
 def _around(points, lo=None, hi=None):
@@ -513,14 +496,14 @@ def test_field_templates_equal_direct_emission():
     cases = _template_cases(rng)
     used = {}
     for name, args_list in cases.items():
-        want = dict(zip(args_list, _emit_each(direct_cls, name, args_list)))
+        want = dict(zip(args_list, emit_each(direct_cls, name, args_list)))
         # templates built and filled as the cases come: in their order, then shuffled (each
         # order builds a key's template from other operands: equal registers, other values)
         for order in range(3):
             if order:
                 args_list = rng.sample(args_list, len(args_list))
             masm.clear_caches()
-            got = _emit_each(A64Masm, name, args_list)
+            got = emit_each(A64Masm, name, args_list)
             for args, g in zip(args_list, got):
                 assert g == want[args], f"{name}{args}: template gives {g}, assembler {want[args]}"
             templates = masm._RECORDINGS.caches[name + " templates"]
@@ -565,11 +548,11 @@ def test_no_field_template_while_a_method_is_patched(monkeypatch):
     masm.clear_caches()
     monkeypatch.setattr(A64Masm, "_ldst", ldst_15_bits)
     direct_cls = _direct_masm_class()
-    assert _emit_each(A64Masm, "_typed_ld", cases) == _emit_each(direct_cls, "_typed_ld", cases)
+    assert emit_each(A64Masm, "_typed_ld", cases) == emit_each(direct_cls, "_typed_ld", cases)
     assert not any(masm._RECORDINGS.caches["_typed_ld templates"].values())
     monkeypatch.undo()
     masm.clear_caches()
-    assert _emit_each(A64Masm, "_typed_ld", cases) == _emit_each(_direct_masm_class(),
+    assert emit_each(A64Masm, "_typed_ld", cases) == emit_each(_direct_masm_class(),
                                                                  "_typed_ld", cases)
     assert any(masm._RECORDINGS.caches["_typed_ld templates"].values())
 

@@ -33,7 +33,7 @@ from winch.isa.s390x import masm as masm_mod
 from winch.isa.s390x.asm import INSNS, Kind, Rel, S390xAssembler
 
 from fuzz_targets.asm_ref.s390x import edge_values
-from tests.template_cases import register_cases
+from tests.template_cases import direct_masm_class, emit_each, register_cases
 
 LABEL_FREE = sorted(m for m, row in asm_mod._BY_NAME.items() if row.label < 0)
 IMM_ROWS = sorted(m for m, row in INSNS.items() if row.fmt in asm_mod._IMM_FORMATS)
@@ -271,26 +271,9 @@ def test_memoized_masm_sequences_replay_what_they_recorded():
 
 
 def _direct_masm_class():
-    """S390xMasm with every recorded operation replaced by its plain function (no memo, no
-    template): what the assembler alone emits."""
     from winch.isa.s390x.masm import S390xMasm
 
-    plain = {name: fn.__wrapped__ for name, fn in vars(S390xMasm).items()
-             if hasattr(fn, "__wrapped__")}
-    return type("DirectS390xMasm", (S390xMasm,), plain)
-
-
-def _emit_each(cls, name, cases):
-    """The recording (`CodeBuffer.recorded`) of each `cls(...).<name>(*args)`, one fresh
-    buffer per case."""
-    from winch.masm.buffer import CodeBuffer
-
-    out = []
-    for args in cases:
-        buf = CodeBuffer()
-        getattr(cls(buf, None), name)(*args)
-        out.append(buf.recorded((0, 0, 0, 0, 0)))
-    return out
+    return direct_masm_class(S390xMasm)
 
 
 def _around(points):
@@ -356,14 +339,14 @@ def test_field_templates_equal_direct_emission():
     cases = _template_cases(rng)
     used = {}
     for name, args_list in cases.items():
-        want = dict(zip(args_list, _emit_each(direct_cls, name, args_list)))
+        want = dict(zip(args_list, emit_each(direct_cls, name, args_list)))
         # templates built and filled as the cases come: in their order, then shuffled (each
         # order builds a key's template from other operands: equal registers, other values)
         for order in range(3):
             if order:
                 args_list = rng.sample(args_list, len(args_list))
             masm_mod.clear_caches()
-            got = _emit_each(masm_mod.S390xMasm, name, args_list)
+            got = emit_each(masm_mod.S390xMasm, name, args_list)
             for args, g in zip(args_list, got):
                 assert g == want[args], f"{name}{args}: template gives {g}, assembler {want[args]}"
         used[name] = sum(1 for t in masm_mod._RECORDINGS.caches[name + " templates"].values()

@@ -20,6 +20,7 @@ recursion); every function entry and loop header runs the fuel check.
 
 from __future__ import annotations
 
+from winch.wasm.leb import encode_signed, encode_unsigned
 from winch.wasm.opcodes import BY_NAME
 from winch.wasm.types import F32, F64, I32, I64
 
@@ -31,30 +32,13 @@ _W = {I32: 32, I64: 64, F32: 32, F64: 64}
 
 
 def uleb(v: int) -> bytes:
-    if v < 0x80:
-        return _U1[v]
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+    """LEB128 of an unsigned value: one byte from a table, else winch's encoder."""
+    return _U1[v] if v < 0x80 else encode_unsigned(v)
 
 
 def sleb(v: int) -> bytes:
-    if -64 <= v < 64:
-        return _U1[v & 0x7F]
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if (v == 0 and not b & 0x40) or (v == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
+    """LEB128 of a signed value: one byte from a table, else winch's encoder."""
+    return _U1[v & 0x7F] if -64 <= v < 64 else encode_signed(v)
 
 
 _U1 = [bytes((i,)) for i in range(128)]
