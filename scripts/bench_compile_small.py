@@ -50,10 +50,11 @@ def modules(n: int, seed: int) -> list:
     path = CACHE / f"seed{seed}-n{n}.bin"
     if path.exists():
         return _unpack(path.read_bytes())
-    from generator_coverage import generate
+    from generator_coverage import generate, make_source
 
     print(f"generating {n} modules (seed {seed}), once ...", file=sys.stderr)
-    mods = generate(n, seed)
+    source = make_source("hypothesis")  # (generator, its input length)
+    mods, _seconds = generate(source, n, seed, source[1])
     CACHE.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     part.write_bytes(_pack(mods))

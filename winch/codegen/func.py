@@ -66,8 +66,9 @@ class FuncCodegen:
         self.masm = masm
         self.func_index = func_index
         self.ftype = ftype
-        for t in dict.fromkeys(local_types):  # each once; params, results: once per module
-            _check_type(t)
+        if not COMPILED_TYPES.issuperset(local_types):  # params, results: once per module
+            for t in dict.fromkeys(local_types):  # the first unsupported one, in order
+                _check_type(t)
         self.frame = Frame(ftype.params, local_types)
         self.stack = ValueStack(masm, self.frame)
         self.max_out = 0
@@ -390,9 +391,10 @@ class FuncCodegen:
         _, lhs = st.pop_reg()
         dst = st.alloc(False)
         self.masm.fcmp_set(cond, t, dst, lhs, rhs)
-        st.free(rhs)
-        st.free(lhs)
-        st.push((REG, I32, dst))
+        free = st.free_fpr  # ValueStack.free, inlined: both are float registers
+        free.append(rhs)
+        free.append(lhs)
+        st.items.append((REG, I32, dst))  # two popped, one pushed: max_depth holds
 
     def fbinop(self, op, imm) -> None:
         fop, t = NUMERIC[op.name]
@@ -400,7 +402,7 @@ class FuncCodegen:
         _, rhs = st.pop_reg()
         _, lhs = st.pop_reg()
         self.masm.fbin(fop, t, lhs, rhs)
-        st.free(rhs)
+        st.free_fpr.append(rhs)  # ValueStack.free, inlined: a float register
         st.items.append((REG, t, lhs))
 
     def unop(self, op, imm) -> None:
@@ -421,15 +423,19 @@ class FuncCodegen:
         same = (src_t in FLOAT_TYPES) == (dst_t in FLOAT_TYPES)
         dst = src if same else st.alloc(dst_t in FLOAT_TYPES)
         self.masm.convert(name, dst, src)
-        if not same:
-            st.free(src)
+        if not same:  # ValueStack.free, inlined: src is in a register of src_t's class
+            (st.free_fpr if src_t in FLOAT_TYPES else st.free_gpr).append(src)
         st.items.append((REG, dst_t, dst))
+
+
+#: the value types the function compiler handles (`_check_type` rejects the others by name)
+COMPILED_TYPES = frozenset((I32, I64, F32, F64, FUNCREF, EXTERNREF))
 
 
 def _check_type(t) -> None:
     if t == V128:
         raise Unsupported("simd", "v128 value")
-    if t not in (I32, I64, F32, F64, FUNCREF, EXTERNREF):
+    if t not in COMPILED_TYPES:
         raise Unsupported("function-references", f"value type 0x{t:02x}")
 
 
@@ -619,9 +625,10 @@ def _select(g, op, imm):
     _, b = st.pop_reg()
     t, a = st.pop_reg()
     g.masm.select(t, a, b, cond)
-    st.free(b)
-    st.free(cond)
-    st.push((REG, t, a))
+    # ValueStack.free and push inlined (b: t's class, cond: a GPR; 3 popped, 1 pushed)
+    (st.free_fpr if t in FLOAT_TYPES else st.free_gpr).append(b)
+    st.free_gpr.append(cond)
+    st.items.append((REG, t, a))
 
 
 @handles("local.get")
@@ -695,7 +702,7 @@ def _global_set(g, op, imm):
     st = g.stack
     _, r = st.pop_reg()
     g.masm.global_set(t, g.env.global_ptrs[imm], r)
-    st.free(r)
+    (st.free_fpr if t in FLOAT_TYPES else st.free_gpr).append(r)  # ValueStack.free, inlined
 
 
 @handles("i32.const")

@@ -19,7 +19,9 @@ from winch.wasm.module import (
     EXT_FUNC, EXT_GLOBAL, EXT_MEMORY, EXT_TABLE, EXT_TAG, ConstExpr, Custom, Data, Elem, Export,
     Func, Global, Import, Module,
 )
-from winch.wasm.types import FUNCREF, FuncType, GlobalType, Limits, MemoryType, TableType
+from winch.wasm.types import (
+    FUNCREF, VALUE_TYPES, FuncType, GlobalType, Limits, MemoryType, TableType,
+)
 
 MAGIC = b"\0asm"
 VERSION = b"\x01\0\0\0"
@@ -58,7 +60,11 @@ class _Cursor:
     def count(self) -> int:
         """A vector length: each element takes at least one byte, so bound it by what is left."""
         at = self.pos
-        n = self.u32()
+        if at < self.end and self.data[at] < 0x80:  # a one-byte count (u32's first case)
+            n = self.data[at]
+            self.pos = at + 1
+        else:
+            n = self.u32()
         if n > self.end - self.pos:
             raise DecodeError("length out of bounds", at)
         return n
@@ -72,7 +78,11 @@ class _Cursor:
 
     def name(self) -> str:
         at = self.pos
-        n = self.u32()
+        if at < self.end and self.data[at] < 0x80:  # a one-byte length, the usual case
+            n = self.data[at]
+            self.pos = at + 1
+        else:
+            n = self.u32()
         if n > self.end - self.pos:
             raise DecodeError("length out of bounds", at)
         raw = self.raw(n)
@@ -155,9 +165,17 @@ def _func_type(c: _Cursor) -> FuncType:
             feature, what = foreign
             raise Unsupported(feature, f"{what} (type form {form:#04x})", at)
         raise DecodeError(f"malformed function type form {form:#04x}", at)
-    params = tuple(c.valtype() for _ in range(c.count()))
-    results = tuple(c.valtype() for _ in range(c.count()))
-    return FuncType(params, results)
+    return FuncType(_valtypes(c), _valtypes(c))
+
+
+def _valtypes(c: _Cursor) -> tuple:
+    """A vector of value types (one byte each when they are all known ones)."""
+    n = c.count()  # at most what is left of the section
+    raw = c.data[c.pos:c.pos + n]
+    if VALUE_TYPES.issuperset(raw):
+        c.pos += n
+        return tuple(raw)
+    return tuple(c.valtype() for _ in range(n))  # the error, at its byte
 
 
 def _import(c: _Cursor) -> Import:
@@ -240,8 +258,34 @@ def _code(c: _Cursor, type_index: int) -> Func:
     if size > c.end - c.pos:
         raise DecodeError("length out of bounds", at)
     body_end = c.pos + size
-    inner = _Cursor(c.data, c.pos, body_end)
+    data = c.data
+    pos = c.pos
     groups = []
+    # The common form first: a count of groups in one or two bytes, each group a one-byte
+    # count and a value type, all inside the body, at most MAX_LOCALS locals.  Anything else
+    # is read again, in full, below (which reports what is wrong, where).
+    k = data[pos] if pos < body_end else 0x80
+    start = pos + 1
+    simple = k < 0x80
+    if not simple and start < body_end and data[start] < 0x80:  # a two-byte count
+        k = (k & 0x7F) | data[start] << 7
+        start += 1
+        simple = True
+    if simple and 2 * k < body_end - start:
+        end = start + 2 * k
+        total = 0
+        for i in range(start, end, 2):
+            n = data[i]
+            t = data[i + 1]
+            total += n
+            if n & 0x80 or t not in VALUE_TYPES or total > MAX_LOCALS:
+                break  # not that form after all
+            groups.append((n, t))
+        else:
+            c.pos = body_end
+            return Func(type_index, tuple(groups), (end, body_end), None, at)
+        groups = []
+    inner = _Cursor(data, c.pos, body_end)
     total = 0
     for _ in range(inner.count()):
         gat = inner.pos

@@ -486,7 +486,10 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
             else:
                 if not g.mutable:
                     raise ValidationError(f"global is immutable: global {imm}", at)
-                _pop(stack, height, unreach, g.valtype, at)
+                if len(stack) > height and stack[-1] == g.valtype:
+                    pop()
+                else:
+                    _pop(stack, height, unreach, g.valtype, at)
         elif kind == 11:  # X_DROP
             pos += 1
             imm = None
@@ -497,16 +500,11 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
         elif kind == 12:  # X_SELECT
             pos += 1
             imm = None
-            _pop(stack, height, unreach, I32, at)
-            t1 = _pop(stack, height, unreach, 0, at)
-            t2 = _pop(stack, height, unreach, 0, at)
-            for t in (t1, t2):
-                if t != BOT and t not in NUM_TYPES and t != V128:
-                    raise ValidationError("type mismatch: select without a type needs numeric "
-                                          "or vector operands", at)
-            if t1 != t2 and t1 != BOT and t2 != BOT:
-                raise _mismatch(t1, t2, at)
-            push(t1 if t1 != BOT else t2)
+            if (len(stack) - height >= 3 and stack[-1] == I32 and stack[-2] == stack[-3]
+                    and stack[-2] in NUM_TYPES):  # the common case: two equal numeric operands
+                del stack[-2:]
+            else:
+                _select_slow(stack, height, unreach, at)
         elif kind == 13:  # X_I64C
             imm = data[pos + 1]
             if imm < 0x80:  # one byte
@@ -607,6 +605,20 @@ def _validate(ctx, ft, locs, data, base, visit, lower=None):
                     raise lower.bug(single[b], base + at, e) from e
         elif visit is not None:
             visit(single[b], imm, base + at)
+
+
+def _select_slow(stack, height, unreach, at):
+    """`select` without a type, any stack (the loop inlines the common case)."""
+    _pop(stack, height, unreach, I32, at)
+    t1 = _pop(stack, height, unreach, 0, at)
+    t2 = _pop(stack, height, unreach, 0, at)
+    for t in (t1, t2):
+        if t != BOT and t not in NUM_TYPES and t != V128:
+            raise ValidationError("type mismatch: select without a type needs numeric "
+                                  "or vector operands", at)
+    if t1 != t2 and t1 != BOT and t2 != BOT:
+        raise _mismatch(t1, t2, at)
+    stack.append(t1 if t1 != BOT else t2)
 
 
 def _other(ctx, op, imm, stack, height, unreach, at):
