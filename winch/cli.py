@@ -60,6 +60,9 @@ def _parser() -> tuple[Parser, dict]:
         elif name == "explain":
             sp.add_argument("--func", type=int, default=None, metavar="N",
                             help="function index (default: every defined function)")
+            sp.add_argument("--debug", action="store_true",
+                            help="debug code: every value in its frame slot at every "
+                                 "instruction (winch/codegen/debug.py), slots shown")
         else:
             sp.add_argument("--invoke", metavar="NAME",
                             help="the exported function to call (required without --wasi)")
@@ -80,6 +83,9 @@ def _parser() -> tuple[Parser, dict]:
             sp.add_argument("--epoch-tick-ms", type=u64_arg, default=None, metavar="MS",
                             help="with --epoch-deadline: a thread advances the epoch every "
                                  "MS milliseconds (default: never)")
+            sp.add_argument("--trace", type=u64_arg, default=None, metavar="N",
+                            help="compile debug code and print each executed Wasm "
+                                 "instruction with its operands and results, at most N")
             sp.add_argument("args", nargs="*", metavar="ARG",
                             help="one per parameter: an integer (decimal or 0x..., signed "
                                  "or unsigned) or a float (1.5, -inf, nan, 0x1p-3)")
@@ -121,6 +127,8 @@ def _main(argv) -> int:
         elif args.invoke is None:
             subparsers["run"].error("the following arguments are required: --invoke "
                                     "(or --wasi)")
+        if args.wasi and args.trace is not None:
+            subparsers["run"].error("--trace needs --invoke (not --wasi)")
     data = read_module(args.wasm)
     if args.command == "compile":
         check_output(args.output)
@@ -128,7 +136,9 @@ def _main(argv) -> int:
         compiled = compile_module(data, args.target, jobs=getattr(args, "jobs", None),
                                   canonicalize_nans=args.canonicalize_nans,
                                   fuel=getattr(args, "fuel", None) is not None,
-                                  epoch=getattr(args, "epoch_deadline", None) is not None)
+                                  epoch=getattr(args, "epoch_deadline", None) is not None,
+                                  debug=bool(getattr(args, "debug", False)
+                                             or getattr(args, "trace", None) is not None))
     except WinchError as e:
         raise BadInput(error_line(args.wasm, e)) from None
     if args.command == "compile":
@@ -266,7 +276,17 @@ def _run(c, args) -> int:
 
         ticker = Ticker(store.epoch, args.epoch_tick_ms / 1000).start()
     try:
-        res = winst.call(store, inst.exports[args.invoke], bits)
+        if args.trace is not None:
+            from winch.host.trace import TracePrinter, run_traced
+
+            printer = TracePrinter(c.module, print)
+            try:
+                res = run_traced(store, inst, args.invoke, bits, printer.step, printer.write,
+                                 limit=args.trace)
+            finally:
+                printer.finish()
+        else:
+            res = winst.call(store, inst.exports[args.invoke], bits)
     finally:
         if ticker is not None:
             ticker.stop()

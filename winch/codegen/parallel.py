@@ -23,7 +23,9 @@ Algorithm
 - The parent splices the parts in order (`CodeBuffer.splice`): bytes appended, the part's
   own labels renumbered, fixups, trap records and source locations moved, constant-pool
   entries requested in the order the part made them (so the pool is deduplicated and laid
-  out as in one process).
+  out as in one process).  A worker's trap records and source locations stay packed as it
+  sent them until someone asks (`CompiledModule.traps`, `.srcloc_packed`): most compiles
+  never trap nor explain, and unpacking them was a tenth of the parent's wait.
 
 Invariants
 ----------
@@ -59,8 +61,11 @@ def jobs_for(m, jobs) -> int:
     process may use for a large module; never more than its functions, never more than one
     where `os.fork` does not exist."""
     if jobs is None:
-        code = sum(end - start for start, end in (f.body for f in m.funcs))
-        jobs = available_cores() if code > AUTO_MIN_BYTES else 1
+        if len(m.raw) <= AUTO_MIN_BYTES:  # the bodies lie inside it: no need to add them up
+            jobs = 1
+        else:
+            code = sum([end - start for start, end in [f.body for f in m.funcs]])
+            jobs = available_cores() if code > AUTO_MIN_BYTES else 1
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1 (got {jobs})")
     if not hasattr(os, "fork"):
@@ -97,9 +102,13 @@ def split(m, parts: int, first: float = 1.0) -> list:
     return ranges
 
 
-def compile_parallel(m, env, masm, ctx, jobs: int, starts: list, srclocs: list) -> bool:
+def compile_parallel(m, env, masm, ctx, jobs: int, starts: list, srclocs: list,
+                     srcloc_parts: list) -> bool:
     """Compile every defined function of `m` into `masm`'s buffer with `jobs` processes;
-    False if a part failed (the caller then compiles in one process)."""
+    False if a part failed (the caller then compiles in one process).  The parent's part
+    appends to `starts` and `srclocs`; each worker's part adds its starts to `starts` and
+    (code offset shift, packed source locations) to `srcloc_parts`, and its trap records to
+    the buffer packed (both merged when first asked: `CompiledModule.traps`, `.srcloc_packed`)."""
     from winch.codegen.compile import compile_functions
 
     ranges = split(m, jobs, PARENT_WEIGHT)
@@ -132,12 +141,10 @@ def compile_parallel(m, env, masm, ctx, jobs: int, starts: list, srclocs: list) 
             if not ok or not raw:  # a worker that failed sends nothing
                 ok = False
                 continue
-            part, (offsets, numbers, kinds), part_starts, packed = pickle.loads(raw)
-            part._traps = list(zip(array.array("Q", offsets), [kinds[i] for i in numbers]))
-            at = buf.splice(part, shared)
+            part, packed_traps, part_starts, packed = pickle.loads(raw)
+            at = buf.splice(part, shared, packed_traps)
             starts.extend([at + s for s in part_starts])
-            shift = at << 32
-            srclocs.extend([x + shift for x in array.array("Q", packed)])
+            srcloc_parts.append((at << 32, packed))
     finally:
         # A worker that sent its part has done its work: its exit (unmapping its copy of
         # our memory, several milliseconds) is not waited for here but reaped later.
@@ -165,7 +172,7 @@ atexit.register(reap, True)
 
 
 def _child(m, env, masm, ctx, lo, hi, w, compile_functions) -> None:
-    from winch.masm.buffer import CodeBuffer
+    from winch.masm.buffer import CodeBuffer, pack_traps
 
     buf = CodeBuffer()
     labels = buf.new_labels(len(env.func_labels))
@@ -178,10 +185,7 @@ def _child(m, env, masm, ctx, lo, hi, w, compile_functions) -> None:
     buf.resolve_local(len(labels))  # fewer fixups to send and to patch in the parent
     # trap records as offsets and kind numbers (pickling an enum member per record costs
     # more than the rest of the part)
-    kinds = list(dict.fromkeys(k for _, k in buf._traps))
-    number = {k: i for i, k in enumerate(kinds)}
-    traps = (array.array("Q", [at for at, _ in buf._traps]).tobytes(),
-             bytes([number[k] for _, k in buf._traps]), kinds)
+    traps = pack_traps(buf._traps)
     buf._traps = []
     raw = pickle.dumps((buf, traps, starts, array.array("Q", srclocs).tobytes()),
                        protocol=pickle.HIGHEST_PROTOCOL)

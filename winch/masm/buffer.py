@@ -20,6 +20,7 @@ Invariants
 
 from __future__ import annotations
 
+import array
 import struct
 from dataclasses import dataclass
 from operator import itemgetter
@@ -111,16 +112,38 @@ class Reloc:
 @dataclass(frozen=True, slots=True)
 class FinishedCode:
     code: bytes
-    traps: tuple  # ((offset, TrapKind), ...)
+    traps: tuple | None  # ((offset, TrapKind), ...), sorted; None: see trap_parts
     relocs: tuple  # (Reloc, ...)
     label_offsets: tuple  # label -> offset (or -1 if never bound)
+    #: with parts spliced in packed (`splice(..., packed_traps=...)`): the arguments of
+    #: `merge_traps`, which makes `traps` when someone asks (most compiles never trap)
+    trap_parts: tuple = ()
+
+
+def pack_traps(traps) -> tuple:
+    """Trap records as (offsets as a "Q" array's bytes, one kind number per record, the kinds):
+    cheap to pickle and to keep, unlike an enum member per record."""
+    kinds = list(dict.fromkeys(k for _, k in traps))
+    number = {k: i for i, k in enumerate(kinds)}
+    return (array.array("Q", [at for at, _ in traps]).tobytes(),
+            bytes([number[k] for _, k in traps]), kinds)
+
+
+def merge_traps(own, parts) -> tuple:
+    """The sorted trap records of a buffer's own records `own` and of its packed parts
+    `parts` ((start offset, offsets bytes, kind numbers, kinds), ...)."""
+    traps = list(own)
+    for at, offsets, numbers, kinds in parts:
+        traps.extend(zip([at + off for off in array.array("Q", offsets)],
+                         [kinds[i] for i in numbers]))
+    return tuple(sorted(traps, key=_first))
 
 
 class CodeBuffer:
     """Growing machine code with labels; see the module docstring for the invariants."""
 
     __slots__ = ("data", "_labels", "_fixups", "_traps", "_relocs", "_constants", "_const_index",
-                 "_const_key")
+                 "_const_key", "_trap_parts")
 
     def __init__(self) -> None:
         self.data = bytearray()
@@ -131,6 +154,7 @@ class CodeBuffer:
         self._constants: list[tuple[int, bytes, int]] = []  # (label, bytes, alignment)
         self._const_index: dict[tuple[bytes, int], int] = {}
         self._const_key: dict[int, tuple[bytes, int]] = {}  # the inverse of _const_index
+        self._trap_parts: list[tuple] = []  # spliced parts' packed trap records (merge_traps)
 
     # -- bytes ---------------------------------------------------------------------------
     def offset(self) -> int:
@@ -225,9 +249,18 @@ class CodeBuffer:
             base = len(labels)
             for rel in binds:
                 labels.append(at + rel)
+            const_index = self._const_index
+            add = self._fixups.append
             for rel, is_const, ref, use in uses:
-                lab = self.constant(*ref) if is_const else base + ref
-                self._fixups.append((at + rel, lab, use))
+                if is_const:
+                    # `ref` is a pool key as `constant` makes it: an entry already in the
+                    # pool is found without building the key again
+                    lab = const_index.get(ref)
+                    if lab is None:
+                        lab = self.constant(*ref)
+                else:
+                    lab = base + ref
+                add((at + rel, lab, use))
 
     # -- traps and relocations -----------------------------------------------------------
     def add_trap(self, kind: Any, at: int | None = None) -> None:
@@ -268,13 +301,15 @@ class CodeBuffer:
                 use.patch(data, offset, labels[label])
         self._fixups = left
 
-    def splice(self, part: "CodeBuffer", shared: int) -> int:
+    def splice(self, part: "CodeBuffer", shared: int, packed_traps: tuple | None = None) -> int:
         """Append `part`, a buffer filled separately whose first `shared` labels name what
         this buffer's first `shared` labels name (the module's function labels); returns the
         offset where it starts.  Its other labels are renumbered after ours, its fixups, trap
         records and relocations moved, and its constant-pool entries asked of our pool in
         the order it made them: splicing the parts of a module in order gives the buffer,
-        byte for byte, that emitting them all here would have given."""
+        byte for byte, that emitting them all here would have given.  `packed_traps`: the
+        part's trap records as `pack_traps` gives them (instead of `part._traps`), kept packed
+        until `merge_traps`."""
         at = len(self.data)
         self.data += part.data
         labels = self._labels
@@ -295,12 +330,18 @@ class CodeBuffer:
             if type(use) is TableEntry32:
                 use = moved.get(id(use)) or moved.setdefault(id(use), use.moved(at))
             add((at + off, lab, use))
-        self._traps.extend([(at + off, kind) for off, kind in part._traps])
+        if packed_traps is not None:
+            self._trap_parts.append((at, *packed_traps))
+        else:
+            self._traps.extend([(at + off, kind) for off, kind in part._traps])
         self._relocs.extend([Reloc(at + r.offset, r.kind, r.target) for r in part._relocs])
         return at
 
     # -- finishing -----------------------------------------------------------------------
     def align_to(self, align: int, fill: bytes = b"\x00") -> None:
+        if len(fill) == 1:  # the padding in one go
+            self.data += fill * (-len(self.data) % align)
+            return
         while len(self.data) % align:
             self.data += fill
 
@@ -317,5 +358,8 @@ class CodeBuffer:
             if target < 0:
                 raise EncodingError(f"label {label} used but never bound")
             use.patch(data, offset, target)
+        if self._trap_parts:
+            return FinishedCode(bytes(self.data), None, tuple(self._relocs), tuple(self._labels),
+                                (tuple(self._traps), tuple(self._trap_parts)))
         traps = tuple(sorted(self._traps, key=_first))
         return FinishedCode(bytes(self.data), traps, tuple(self._relocs), tuple(self._labels))
