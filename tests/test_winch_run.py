@@ -79,6 +79,26 @@ def test_runaway_code_is_exhausted_not_a_hang(isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_builtin_calls_spend_the_runaway_budget(isa, monkeypatch):
+    # a loop around a builtin (memory.grow failing at the maximum: Python each time) is
+    # bounded by the budget as time, not by its own few instructions per iteration
+    m = wat("""(module (memory 1 1)
+      (func (export "f") (loop (br_if 0 (i32.ne (memory.grow (i32.const 1)) (i32.const 7))))))""")
+    calls = []
+    charge = wstore.Store._charge
+    monkeypatch.setattr(wstore.Store, "_charge",
+                        lambda self, units: calls.append(units) or charge(self, units))
+    store = wstore.Store(isa, timeout=0.01)  # 200,000 units of the runaway-code fuel
+    inst = winst.instantiate(store, compile_module(m, isa), {})
+    r = winst.call(store, inst.exports["f"], [])
+    assert isinstance(r, wstore.Exhausted)
+    budget = 0.01 * wstore.FUEL_PER_SECOND
+    every = wstore.BUILTIN_CHARGE_EVERY
+    assert calls and set(calls) == {every * wstore.BUILTIN_CALL_FUEL}
+    assert len(calls) * every <= budget / wstore.BUILTIN_CALL_FUEL + every  # not 200,000
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_same_bytes_twice_give_identical_code(isa):
     a = compile_module(MOD, isa)
     b = compile_module(MOD, isa)

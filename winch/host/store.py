@@ -56,6 +56,11 @@ FUEL_PER_SECOND = 20_000_000  # fuel checks (loop iterations, calls) per emulate
 # see; each one takes this much, so a loop around an import stops within the budget's order
 # of time too.
 HOST_CALL_FUEL = 1_000
+# ... and a builtin (memory.grow, table.get, ...: about 10-25 us of Python each) this much: a
+# loop around one (a generated module growing a memory at its maximum 150,000 times) is
+# bounded by the budget's time too, not only by its own instructions
+BUILTIN_CALL_FUEL = 500
+BUILTIN_CHARGE_EVERY = 16
 # a region left by `Store.reset` is reused (zeroed) up to this size; a bigger one is unmapped
 # and mapped again (measured in Unicorn: zeroing about 17 us per MiB, unmap and map about 35)
 REUSE_MAX = 0x10_0000
@@ -215,7 +220,9 @@ class Store:
         mu.hook_add(uc.UC_HOOK_INTR, self._on_intr)
         self.intr = None  # (intno, pc) of the interrupt that stopped the code
         self.clean_ctx = mu.context_save()
-        self.builtin_stubs = [self._new_stub(getattr(self, "_b_" + n.replace(".", "_")))
+        self._builtin_calls = 0  # builtin calls not charged yet (see _charged)
+        self.builtin_stubs = [self._new_stub(self._charged(getattr(self, "_b_"
+                                                                   + n.replace(".", "_"))))
                               for n in BUILTIN_NAMES]
         self._first_free_stub = self._next_stub
         self.depth = 0
@@ -457,10 +464,27 @@ class Store:
             out.append(self.read_value(t, base + 8 * i))
         return out
 
-    def _call_host(self, hf: HostFunc, base: int) -> None:
-        for vmctx in self.instances_by_vmctx:  # see HOST_CALL_FUEL
+    def _charge(self, units: int) -> None:
+        """Take `units` of the runaway-code fuel of every instance (see HOST_CALL_FUEL)."""
+        for vmctx in self.instances_by_vmctx:
             left = self.read_u64(vmctx + FUEL)
-            self.write_u64(vmctx + FUEL, max(0, left - HOST_CALL_FUEL))
+            self.write_u64(vmctx + FUEL, max(0, left - units))
+
+    def _charged(self, builtin):
+        """`builtin`, taking BUILTIN_CALL_FUEL of the runaway-code fuel per call: every
+        BUILTIN_CHARGE_EVERY calls, all at once (two Unicorn accesses per instance cost
+        about a tenth of a builtin; a loop is stopped a few calls later at most)."""
+        def charged(base):
+            self._builtin_calls += 1
+            if self._builtin_calls >= BUILTIN_CHARGE_EVERY:
+                self._builtin_calls = 0
+                self._charge(BUILTIN_CHARGE_EVERY * BUILTIN_CALL_FUEL)
+            builtin(base)
+        charged.__name__ = builtin.__name__
+        return charged
+
+    def _call_host(self, hf: HostFunc, base: int) -> None:
+        self._charge(HOST_CALL_FUEL)
         args = self._args(base, hf.params)
         args = [self.extern_value(a) if t == EXTERNREF else a for a, t in zip(args, hf.params)]
         results = hf.fn(*args) or []
