@@ -52,6 +52,7 @@ case "${1:-}" in
         .venv/bin/oracle spectest --engine winch-x64 "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine winch-aarch64 "$SPEC_DIR"/*.wast
         .venv/bin/oracle spectest --engine winch-s390x "$SPEC_DIR"/*.wast
+        .venv/bin/oracle spectest --engine interp "$SPEC_DIR"/*.wast
         ;;
     test)
         setup

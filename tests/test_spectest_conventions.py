@@ -38,7 +38,7 @@ def run_text(text: bytes, engine: str):
 
 # -- named modules ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("engine", ["wasmtime", "winch-x64"])
+@pytest.mark.parametrize("engine", ["wasmtime", "winch-x64", "interp"])
 def test_named_module_is_registered_under_its_name(engine):
     r = run("named_register.wast", engine)
     assert counts(r) == (15, 0, 0), r.failures
@@ -73,15 +73,18 @@ def test_implied_options_follow_wasmtime():
 
 def test_engines_support_what_they_compile():
     fe, x64, wt = get_engine("frontend"), get_engine("winch-x64"), get_engine("wasmtime")
+    ip = get_engine("interp")  # the reference interpreter runs what the compiler compiles
     always = ("bulk_memory", "reference_types", "extended_const")
-    assert all(supports(e, o) for e in (fe, x64, wt) for o in always)
+    assert all(supports(e, o) for e in (fe, x64, wt, ip) for o in always)
     # the front end validates simd, our compiler does not compile it
     assert supports(fe, "simd") and not supports(x64, "simd") and supports(wt, "simd")
+    assert not supports(ip, "simd")
     for option in ("memory64", "multi_memory", "custom_page_sizes"):
-        assert all(supports(e, option) for e in (fe, x64, wt))
+        assert all(supports(e, option) for e in (fe, x64, wt, ip))
     for option in ("threads", "gc", "tail_call", "exceptions"):
         assert not supports(fe, option) and not supports(x64, option) and supports(wt, option)
-    assert not any(supports(e, "custom_descriptors") for e in (fe, x64, wt))
+        assert not supports(ip, option)
+    assert not any(supports(e, "custom_descriptors") for e in (fe, x64, wt, ip))
 
 
 class _PartialEngine(Engine):
@@ -174,7 +177,7 @@ def test_thread_without_shared_module_leaves_instances_checked():
     assert counts(r) == (2, 0, 2)
 
 
-@pytest.mark.parametrize("engine", ["winch-x64", "frontend"])
+@pytest.mark.parametrize("engine", ["winch-x64", "frontend", "interp"])
 def test_unsupported_commands_are_skipped_not_failed(engine):
     r = run("unsupported_commands.wast", engine)
     assert r.failed == 0 and r.skip_reasons["component model: not supported"] == 2
@@ -196,14 +199,15 @@ def test_wasmtime_gc_host_function_is_provided():
       (func (export "f") (result i32) (call $gc) (i32.const 1)))
     (assert_return (invoke "f") (i32.const 1))
     """
-    for engine in ("wasmtime", "winch-x64"):
+    for engine in ("wasmtime", "winch-x64", "interp"):
         assert counts(run_text(text, engine)) == (2, 0, 0)
 
 
 # -- resource limits ------------------------------------------------------------------------------
 
-def test_commands_depending_on_a_resource_limited_module_are_skipped():
-    r = run("resource_limit.wast", "winch-x64")
+@pytest.mark.parametrize("engine", ["winch-x64", "interp"])
+def test_commands_depending_on_a_resource_limited_module_are_skipped(engine):
+    r = run("resource_limit.wast", engine)
     assert counts(r) == (2, 0, 6), r.failures
     (reason,) = r.skip_reasons
     assert reason.startswith("resource limit: memory of 16385 pages")

@@ -25,7 +25,8 @@ def _run_suite(engine_name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine_name", ["wasmtime", "frontend", "winch-x64", "winch-aarch64", "winch-s390x"])
+@pytest.mark.parametrize("engine_name", ["wasmtime", "frontend", "winch-x64", "winch-aarch64",
+                                         "winch-s390x", "interp"])
 def test_spec_suite_has_no_failures(engine_name):
     results = _run_suite(engine_name)
     failures = [(r.path, f.line, f.message) for r in results for f in r.failures]
@@ -37,7 +38,7 @@ def test_spec_suite_has_no_failures(engine_name):
         # only "not run" and named out-of-scope features
         assert all(x == "not run: front end only" or x.startswith("unsupported: ")
                    for x in reasons), reasons
-    if engine_name.startswith("winch-"):
+    if engine_name.startswith("winch-") or engine_name == "interp":
         # only features outside core-2.0 scalar, by name (directly or through a dependency)
         in_scope = ("mvp", "sign-extension", "nontrapping-float-to-int", "bulk-memory",
                     "reference-types", "multi-value")

@@ -9,7 +9,10 @@ from __future__ import annotations
 from oracle.engines.base import Engine
 
 ENGINE_NAMES = ("wasmtime", "wasmtime-winch", "frontend", "winch-x64", "winch-aarch64",
-                "winch-s390x")
+                "winch-s390x", "interp")
+#: our compiler's debug code (`compile_module(..., debug=True)`), an opt-in variant: debug and
+#: normal code must agree (scripts/debug_agree.py)
+ENGINE_NAMES += ("winch-x64-debug", "winch-aarch64-debug", "winch-s390x-debug")
 
 
 def get_engine(name: str, budget: float | None = None, *,
@@ -36,9 +39,18 @@ def get_engine(name: str, budget: float | None = None, *,
         from oracle.engines.frontend import FrontendEngine
 
         return FrontendEngine()
+    if name == "interp":  # the reference interpreter (oracle/interp); opt-in everywhere
+        from oracle.engines.interp_engine import InterpEngine
+
+        return InterpEngine(budget, canonicalize_nans=canonicalize_nans, fuel=fuel,
+                            epoch_deadline=epoch_deadline)
     if name.startswith("winch-"):
         from oracle.engines.winch_engine import WinchEngine
 
-        return WinchEngine(name[len("winch-"):], budget, canonicalize_nans=canonicalize_nans,
+        isa = name[len("winch-"):]
+        if isa.endswith("-debug"):
+            return WinchEngine(isa[:-len("-debug")], budget, canonicalize_nans=canonicalize_nans,
+                               fuel=fuel, epoch_deadline=epoch_deadline, debug=True)
+        return WinchEngine(isa, budget, canonicalize_nans=canonicalize_nans,
                            fuel=fuel, epoch_deadline=epoch_deadline)
     raise KeyError(name)
