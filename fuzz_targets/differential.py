@@ -18,6 +18,12 @@ saved as a crash `.wasm` with its plan and signature (see `fuzz_targets.findings
 compiles on every engine with NaN canonicalization and compares NaN bits exactly (`oracle
 diff --canonicalize-nans`; a finding's crash file records it, so replay and reduction do the
 same); `oracle campaign` sets it unless `--no-canonicalize-nans`.  Off by default here.
+`ORACLE_FUEL=N` / `ORACLE_EPOCH_DEADLINE=N` run every engine with wasmtime's fuel (the store
+given N after instantiation, the fuel left compared after every call) / epoch interruption at
+that deadline (`oracle diff --fuel N --epoch-deadline N`; recorded in a finding's crash file
+too); with fuel, wasmtime-winch (whose fuel accounting is its own) is left out unless
+`ORACLE_ENGINES` names it.  Unset by default (`scripts/mutants.py hunt` sets them for the
+deliberate bugs that need them).
 
 Per module (by a hash of its bytes, so a replay does the same): the determinism re-compile
 runs on 1 in `$ORACLE_DETERMINISM_EVERY` (default 16), wasmtime-winch on 1 in
@@ -63,9 +69,47 @@ import oracle.diff  # noqa: E402
 from oracle.diff import DEFAULT_ENGINES, run_diff  # noqa: E402
 from oracle.gen import generate  # noqa: E402
 
-ENGINES = tuple(os.environ["ORACLE_ENGINES"].split(",")) if os.environ.get(
-    "ORACLE_ENGINES") else DEFAULT_ENGINES
 CANONICALIZE_NANS = os.environ.get("ORACLE_CANONICALIZE_NANS", "") not in ("", "0")
+
+
+def _limit(var: str) -> int | None:
+    """A fuel amount or epoch deadline from the environment (None: unset)."""
+    text = os.environ.get(var, "").strip()
+    if not text:
+        return None
+    try:
+        n = int(text, 0)
+    except ValueError:
+        n = -1
+    if not 0 <= n < 1 << 64:
+        raise SystemExit(f"fuzz_targets.differential: ${var}={text!r}: not an integer "
+                         "in 0 .. 2**64-1 (decimal or 0x...)")
+    return n
+
+
+FUEL = _limit("ORACLE_FUEL")
+EPOCH_DEADLINE = _limit("ORACLE_EPOCH_DEADLINE")
+
+
+def engines_from_env(fuel: int | None) -> tuple:
+    """`$ORACLE_ENGINES`, else the default engines (without wasmtime-winch when `fuel` is
+    set: wasmtime 50's Winch counts fuel its own way, see oracle/diff_cli.py)."""
+    if os.environ.get("ORACLE_ENGINES"):
+        return tuple(os.environ["ORACLE_ENGINES"].split(","))
+    return tuple(e for e in DEFAULT_ENGINES if fuel is None or e != "wasmtime-winch")
+
+
+ENGINES = engines_from_env(FUEL)
+
+
+def diff_options() -> dict:
+    """The `run_diff` keywords (and crash-file fields) of this process's settings."""
+    opts = {"canonicalize_nans": CANONICALIZE_NANS}
+    if FUEL is not None:
+        opts["fuel"] = FUEL
+    if EPOCH_DEADLINE is not None:
+        opts["epoch_deadline"] = EPOCH_DEADLINE
+    return opts
 
 
 def _every(var: str, default: int) -> int:
@@ -150,11 +194,12 @@ def check_module(wasm: bytes) -> list:
         if len(SEEN) > SEEN_MAX:
             del SEEN[next(iter(SEEN))]
     engines, determinism = plan_for(wasm)
+    opts = diff_options()
     if PHASES is None:
-        r = run_diff(wasm, engines, determinism=determinism, canonicalize_nans=CANONICALIZE_NANS)
+        r = run_diff(wasm, engines, determinism=determinism, **opts)
     else:
         t0 = time.perf_counter()
-        r = run_diff(wasm, engines, determinism=determinism, canonicalize_nans=CANONICALIZE_NANS)
+        r = run_diff(wasm, engines, determinism=determinism, **opts)
         PHASES["diff"] += time.perf_counter() - t0
     STATS["inconclusive"] += bool(r.inconclusive)
     reasons = STATS["inconclusive_reasons"]
@@ -163,8 +208,8 @@ def check_module(wasm: bytes) -> list:
         reasons[key] = reasons.get(key, 0) + 1
     for f in r.findings:
         STATS["findings"] += 1
-        extra = {"canonicalize_nans": True} if CANONICALIZE_NANS else {}
-        crash = write_crash(wasm, r.plan, f.signature, kind=f.kind,
+        extra = {k: v for k, v in opts.items() if v is not None and v is not False}
+        crash = write_crash(wasm, r.plan, f.signature, kind=f.kind, identity=str(f.identity),
                             engines=[e if isinstance(e, str) else e.name for e in engines],
                             **extra)
         findings.record("differential", f.kind, f.signature, crash, detail=f.detail)

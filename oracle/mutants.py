@@ -6,6 +6,11 @@ macro-assembler method of one ISA, or the register allocator), modelled on a cla
 baseline-compiler bugs.  `apply(name)` plants one for the rest of the process; `oracle diff`,
 `oracle replay` and `oracle campaign` take `--mutant NAME`, fuzz targets apply the one named by
 `$ORACLE_MUTANT`.  `python scripts/mutants.py` lists, finds, hunts and reduces them.
+
+A bug in what a compile option adds (NaN canonicalization, fuel, epoch interruption) is
+invisible without the option: its `options` name the `run_diff` keywords it needs (`env`: the
+differential target's variables for them), which the hunt, `find`, `table` and a campaign's
+workers use, and which its findings' crash files record.
 """
 
 from __future__ import annotations
@@ -21,10 +26,29 @@ class Mutant:
     description: str
     isa: str  # the ISA it breaks ("" = all)
     patch: object  # installs the bug; returns the function that undoes it
+    # what the oracle must run with to see the bug: `run_diff` keywords, as (name, value)
+    # pairs: canonicalize_nans=True, fuel=N, epoch_deadline=N (compile options that are off
+    # by default; a bug in what they add is invisible without them)
+    options: tuple = ()
 
     @property
     def engine(self) -> str:
         return f"winch-{self.isa or 'x64'}"
+
+    @property
+    def diff_options(self) -> dict:
+        """The `run_diff` keywords (and crash-file fields) this bug needs."""
+        return dict(self.options)
+
+    @property
+    def env(self) -> dict:
+        """The same for the differential fuzz target: its environment variables."""
+        return {ENV_OF[k]: str(int(v)) for k, v in self.options}
+
+
+#: the differential target's environment variable for each `run_diff` option
+ENV_OF = {"canonicalize_nans": "ORACLE_CANONICALIZE_NANS", "fuel": "ORACLE_FUEL",
+          "epoch_deadline": "ORACLE_EPOCH_DEADLINE"}
 
 
 # -- how a bug is planted ------------------------------------------------------------------------
@@ -74,6 +98,19 @@ def _intercept(module, cls, meth, attr, callee, rewrite):
                     setattr(C, callee, own)
         return method
     return _method(module, cls, meth, make)
+
+
+def _function(module, name, make):
+    """Replace a module-level function: make(original) -> the new function (callers that
+    look it up in the module at call time get the new one)."""
+    def patch():
+        import importlib
+
+        mod = importlib.import_module(module)
+        saved = getattr(mod, name)
+        setattr(mod, name, make(saved))
+        return lambda: setattr(mod, name, saved)
+    return patch
 
 
 def _item(module, table, key, value):
@@ -319,6 +356,113 @@ def _x64_call_indirect64_in_32_bits(orig):
         return self._call_indirect(4, index, base_off, len_off, sig_off, vmctx_slot)
     return call_indirect64
 
+# -- issue 21: NaN canonicalization, fuel, epoch interruption (compile options) --------------
+def _canon_skipped(op_name: str, masm_cls: str):
+    """NaN canonicalization (winch/codegen/nan_canon.py) leaves the result of `op_name`
+    alone when compiling for one ISA: its handler is not wrapped there."""
+    def make(orig):
+        def canonicalizing(handler):
+            canon = orig(handler)
+
+            def handler_or_canon(g, op, imm):
+                if op.name == op_name and type(g.masm).__name__ == masm_cls:
+                    return handler(g, op, imm)
+                return canon(g, op, imm)
+            return handler_or_canon
+        return canonicalizing
+    return make
+
+
+def _x64_negative_nan(args):
+    """x64's canonical NaN built with the sign bit set (x86's "default NaN", 0xFFC00000)."""
+    size, bits = args
+    return (size, bits | 1 << (8 * size - 1))
+
+
+def _fuel_loop_one_short(orig):
+    """winch/codegen/fuel.py: the pending cost flushed at a `loop` is one unit short (the
+    operator just before the loop is not charged)."""
+    def _wrap(name, h, fuel, epoch):
+        w = orig(name, h, fuel, epoch)
+        if name != "loop" or not fuel:
+            return w
+
+        def loop(g, op, imm):
+            if not g.unreachable and g.fuel_pending > 0:
+                g.fuel_pending -= 1
+            return w(g, op, imm)
+        return loop
+    return _wrap
+
+
+def _fuel_call_unsaved(masm_cls: str):
+    """On one ISA, `call` flushes the pending cost into the function's fuel variable but does
+    not store the variable to the store first: the callee loads a stale count, and so does
+    the caller after the call, so the caller's charges since its last save are lost."""
+    def make(orig):
+        def _wrap(name, h, fuel, epoch):
+            right = orig(name, h, fuel, epoch)
+            if name != "call" or not fuel:
+                return right
+            import winch.codegen.fuel as F
+
+            save, flush = F.SAVE, F.FLUSH
+            F.SAVE, F.FLUSH = save - {"call"}, flush | {"call"}  # read by _wrap
+            try:
+                wrong = orig(name, h, fuel, epoch)
+            finally:
+                F.SAVE, F.FLUSH = save, flush
+
+            def call(g, op, imm):
+                return (wrong if type(g.masm).__name__ == masm_cls else right)(g, op, imm)
+            return call
+        return _wrap
+    return make
+
+
+def _x64_entry_check_before_charge(orig):
+    """x64: a function's entry checks the fuel before adding the entry's cost (not after),
+    so a call entered with exactly one unit left runs on to the next check."""
+    def __init__(self, env, masm, *args, **kwargs):
+        if not getattr(env, "fuel", False) or type(masm).__name__ != "X64Masm":
+            return orig(self, env, masm, *args, **kwargs)
+        cls, held = type(masm), []
+        masm.fuel_add = held.append  # (instance attributes for the prologue only)
+
+        def check():
+            cls.fuel_check_store(masm)
+            for k in held:
+                cls.fuel_add(masm, k)
+        masm.fuel_check_store = check
+        try:
+            return orig(self, env, masm, *args, **kwargs)
+        finally:
+            del masm.fuel_add, masm.fuel_check_store
+    return __init__
+
+
+def _a64_epoch_strict(args):
+    """The epoch check continues while epoch <= deadline (b.ls), not epoch < deadline."""
+    cond, kind = args
+    if kind.name == "interrupt" and cond == type(cond).LO:
+        return (type(cond).LS, kind)
+    return args
+
+
+def _s390x_no_entry_epoch_check(orig):
+    """s390x: a function compiled with epoch checks omits the one at its entry (the loop
+    headers keep theirs)."""
+    def __init__(self, env, masm, *args, **kwargs):
+        if not getattr(env, "epoch", False) or type(masm).__name__ != "S390xMasm":
+            return orig(self, env, masm, *args, **kwargs)
+        masm.epoch_check = lambda: None  # (an instance attribute: the class keeps its own)
+        try:
+            return orig(self, env, masm, *args, **kwargs)
+        finally:
+            del masm.epoch_check
+    return __init__
+
+
 MUTANTS = [
     Mutant("sub-is-add", "wrong operator", "i32.sub lowered as i32.add", "",
            _handler("i32.sub", _as("i32.add"))),
@@ -422,6 +566,46 @@ MUTANTS = [
            "call_indirect through a 64-bit table compares the index with the table length in "
            "32 bits, so an index >= 2^32 whose low half is in bounds passes", "x64",
            _method(*X64, "call_indirect64", _x64_call_indirect64_in_32_bits)),
+    # issue 21: NaN canonicalization, fuel and epoch interruption (found with the option on)
+    Mutant("s390x-f64-min-nan-kept", "NaN canonicalization incomplete",
+           "s390x: NaN canonicalization leaves f64.min's result alone, so a NaN operand's "
+           "payload comes through (quieted) instead of the canonical NaN", "s390x",
+           _function("winch.codegen.nan_canon", "canonicalizing",
+                     _canon_skipped("f64.min", "S390xMasm")),
+           (("canonicalize_nans", True),)),
+    Mutant("x64-canonical-nan-negative", "wrong canonical NaN constant", "x64: NaN "
+           "canonicalization replaces a NaN by 0xFFC00000 / 0xFFF8000000000000 (x86's default "
+           "NaN, sign set) instead of the canonical 0x7FC00000 / 0x7FF8000000000000", "x64",
+           _intercept(*X64, "canonicalize_nan", "", "_const", _x64_negative_nan),
+           (("canonicalize_nans", True),)),
+    Mutant("fuel-loop-charge-one-short", "off-by-one fuel charge", "the cost pending when a "
+           "loop is entered is flushed one unit short (the operator before the loop is not "
+           "charged): the fuel left is one more than wasmtime's per loop entered", "",
+           _function("winch.codegen.fuel", "_wrap", _fuel_loop_one_short),
+           (("fuel", 5000),)),
+    Mutant("aarch64-fuel-unsaved-at-call", "fuel not saved before a call",
+           "aarch64: a call flushes the fuel variable but does not store it to the store, so "
+           "the callee (and the caller after it, reloading) counts from a stale value: the "
+           "caller's charges since its last save are lost", "aarch64",
+           _function("winch.codegen.fuel", "_wrap", _fuel_call_unsaved("A64Masm")),
+           (("fuel", 5000),)),
+    Mutant("x64-fuel-check-before-charge", "check before charge", "x64: a function's "
+           "entry checks for fuel left before charging the entry's unit, so a call entered "
+           "with one unit left runs on (to its next check, or to its end) instead of running "
+           "out", "x64", _method("winch.codegen.fuel", "FuelCodegen", "__init__",
+                                 _x64_entry_check_before_charge),
+           (("fuel", 60),)),
+    Mutant("aarch64-epoch-past-deadline", "off-by-one deadline compare", "aarch64: the "
+           "epoch check traps only when the epoch is past the deadline (b.ls instead of "
+           "b.lo), so a deadline equal to the epoch (0) interrupts nothing", "aarch64",
+           _intercept(*A64, "epoch_check", "", "_trap_unless", _a64_epoch_strict),
+           (("epoch_deadline", 0),)),
+    Mutant("s390x-epoch-entry-unchecked", "missing interruption check", "s390x: no epoch "
+           "check at function entry (only at loop headers), so a function without a loop "
+           "runs to the end past its deadline", "s390x",
+           _method("winch.codegen.fuel", "FuelCodegen", "__init__",
+                   _s390x_no_entry_epoch_check),
+           (("epoch_deadline", 0),)),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
 
@@ -449,3 +633,70 @@ def applied(name: str):
         yield BY_NAME[name]
     finally:
         undo()
+
+
+#: Where each deliberate bug is, for `scripts/mutants.py locate`: the operators (fnmatch
+#: patterns) an `oracle locate` answer may name for the bug to count as located.  "*": the
+#: bug is in frame or register handling rather than in one operator, and any instruction
+#: `oracle locate` names is where the wrong value first appears (which it checks: both
+#: traces agree up to that instruction).
+LOCATED_IN = {
+    "sub-is-add": ("i32.sub",),
+    "shr_u-is-shr_s": ("i64.shr_u",),
+    "lt_u-is-signed": ("i32.lt_u",),
+    "load8-zero-extends": ("i32.load8_s",),
+    "eqz-inverted": ("i32.eqz",),
+    "min-is-max": ("f64.min",),
+    "neg-is-abs": ("f32.neg",),
+    "rotl-is-rotr": ("i64.rotl",),
+    "aarch64-add-is-sub": ("i32.add",),
+    "s390x-xor-is-or": ("i32.xor",),
+    "x64-ge_u-is-gt_u": ("i32.ge_u", "i64.ge_u"),
+    "sub-operands-swapped": ("i64.sub",),
+    "s390x-extend_u-no-zext": ("i64.extend_i32_u",),
+    "x64-wrap-no-zext": ("i32.wrap_i64", "*.load*", "*.store*"),
+    "call-clobbers-regs": ("call", "call_indirect"),
+    "spill-wrong-slot": ("*",),
+    "br_if-no-moves": ("br_if",),
+    "x64-no-bounds-check": ("*.load*", "*.store*"),
+    "s390x-shift-unmasked": ("i32.shl", "i32.shr_s", "i32.shr_u"),
+    "x64-div_s-no-overflow-check": ("i32.div_s", "i64.div_s"),
+    "aarch64-div-by-zero-unchecked": ("i32.div_*", "i64.div_*", "i32.rem_*", "i64.rem_*"),
+    "x64-br_table-off-by-one": ("br_table",),
+    "aarch64-far-slot-scratch-clash": ("*",),
+    "aarch64-table-bound-off-by-one": ("call_indirect",),
+    "aarch64-far-load-15-bit-offset": ("*",),
+    "x64-shift64-count-5-bits": ("i64.shl", "i64.shr_s", "i64.shr_u"),
+    "aarch64-load16_s-to-32-bits": ("i64.load16_s",),
+    "x64-fne-ignores-parity": ("f32.ne", "f64.ne"),
+    "x64-u64-to-f32-double-round": ("f32.convert_i64_u",),
+    "memory-index-ignored": ("*.load*", "*.store*"),
+    "x64-mem64-bound-in-32-bits": ("*.load*", "*.store*"),
+    "x64-mem64-carry-unchecked": ("*.load*", "*.store*"),
+    # the grow returns the right old size: the first wrong value is a later memory.size
+    "grow-wrong-memory": ("memory.grow", "memory.size"),
+    "x64-table64-index-32-bits": ("call_indirect",),
+    "s390x-f64-min-nan-kept": ("f64.min",),
+    "x64-canonical-nan-negative": ("f32.*", "f64.*"),
+    # the check at function entry or at a loop header
+    "aarch64-epoch-past-deadline": ("<entry>", "loop"),
+    "s390x-epoch-entry-unchecked": ("<entry>",),
+}
+# Not listed: the fuel bugs.  The reference interpreter does not model wasmtime's fuel, so
+# `oracle locate` cannot compare fuel instruction by instruction (it says so).
+
+
+def located(name: str, op: str, what: str) -> bool:
+    """Whether an `oracle locate` answer (the instruction's operator name, and its `what`:
+    "entry" for a function's entry) names where mutant `name` is (`LOCATED_IN`)."""
+    import fnmatch
+
+    for pattern in LOCATED_IN.get(name, ()):
+        if pattern == "*":
+            return True
+        if pattern == "<entry>":
+            if what == "entry":
+                return True
+        elif fnmatch.fnmatchcase(op, pattern) and what != "entry":
+            return True
+    return False

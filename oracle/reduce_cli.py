@@ -1,5 +1,10 @@
 """`oracle reduce crash.wasm -o min.wasm [--json] [--command CMD] [--max-seconds S]
-[--mutant NAME] [--quiet] [--save-regression [DIR]]`.
+[--mutant NAME] [--quiet] [--save-regression [DIR]] [--fuel N] [--epoch-deadline N]`.
+
+A finding made with NaN canonicalization, fuel or epoch interruption (`oracle diff
+--canonicalize-nans --fuel N --epoch-deadline N`, or the differential target's
+environment) is reduced with the same settings: its crash file records them, and
+`--fuel` / `--epoch-deadline` give (or override) them.  The reduced file records them too.
 
 Exit status: 0 reduced (fewer instructions, bytes or plan calls), 1 the input is not
 interesting (or an empty module is), 2 bad input, 3 could not reduce (nothing smaller
@@ -47,21 +52,29 @@ REGRESSIONS_DIR = os.path.join("corpus", "regressions")
 
 
 def save_regression(wasm: bytes, plan, signature: str, directory: str = None,
-                    name: str = None, canonicalize_nans: bool = False) -> str:
+                    name: str = None, canonicalize_nans: bool = False,
+                    fuel: int | None = None, epoch_deadline: int | None = None) -> str:
     """Write a reduced case to corpus/regressions/<signature-hash>.wasm with the outcome of
     every call, and the exported state after it, as wasmtime computes them (the expected
     outcome on every ISA).  `canonicalize_nans`: a finding made with NaN canonicalization:
     wasmtime computes the outcomes with it, and the file says so (tests/test_regressions.py
-    then compiles with it and compares NaN bits exactly)."""
+    then compiles with it and compares NaN bits exactly).  `fuel`, `epoch_deadline`: the
+    same for wasmtime's fuel (the fuel left after every call is recorded too,
+    `expected_fuel`) and epoch interruption."""
     from oracle.findings_store import signature_hash
     from oracle.diff import run_diff
 
     if directory is None:
         directory = REGRESSIONS_DIR
+    limits = {k: v for k, v in (("fuel", fuel), ("epoch_deadline", epoch_deadline))
+              if v is not None}
     ref = run_diff(wasm, ["wasmtime"], plan, determinism="none",
-                   canonicalize_nans=canonicalize_nans).runs["wasmtime"]
+                   canonicalize_nans=canonicalize_nans, **limits).runs["wasmtime"]
     path = os.path.join(directory, (name or signature_hash(signature)) + ".wasm")
     extra = {"canonicalize_nans": True} if canonicalize_nans else {}
+    extra.update(limits)
+    if fuel is not None:
+        extra["expected_fuel"] = list(ref.fuel)
     atomic_write(path, write_crash(wasm, plan, signature,
                                    expected=[outcome_to_json(o) for o in ref.outcomes],
                                    expected_states=[state_to_json(s) for s in ref.states],
@@ -131,7 +144,20 @@ def reduce_command(args) -> int:
         return bad(error_line(args.wasm, e))
     except ValueError as e:
         return bad(f"{args.wasm}: {e}")
+    if meta.get("wasi") is not None and args.predicate_command is None:
+        return bad(f"{args.wasm}: a WASI finding (oracle diff --wasi): its own predicate is "
+                   "not implemented; reduce it with --command")
     signature = meta.get("signature", "")
+    limits = {}  # fuel and epoch deadline: the command line's, else the crash file's
+    for key in ("fuel", "epoch_deadline"):
+        value = getattr(args, key, None)
+        if value is None:
+            value = meta.get(key)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not 0 <= value < 1 << 64:
+                return bad(f"{args.wasm}: bad `oracle.plan` section: {key} {value!r}")
+            limits[key] = value
     if args.predicate_command is not None:
         try:
             predicate = CommandPredicate(args.predicate_command)
@@ -139,9 +165,11 @@ def reduce_command(args) -> int:
             return bad(f"--command: {e}")
     elif identity is not None:
         # the finding's two engines: the others cannot change it, and only cost time
-        # (a finding made with NaN canonicalization is reduced with it: the file says so)
+        # (a finding made with NaN canonicalization, fuel or an epoch deadline is reduced
+        # with them: the file says so, or the command line)
         predicate = IsolatedPredicate(signature, identity=identity, mutant=mutant,
-                                      canonicalize_nans=bool(meta.get("canonicalize_nans")))
+                                      canonicalize_nans=bool(meta.get("canonicalize_nans")),
+                                      **limits)
     else:
         return bad(f"{args.wasm} holds no finding signature (an `oracle.plan` section); "
                    "give --command")
@@ -171,6 +199,7 @@ def reduce_command(args) -> int:
         return 3
     out = args.output or os.path.splitext(args.wasm)[0] + ".min.wasm"
     extra = {k: meta[k] for k in ("engines", "identity", "canonicalize_nans") if meta.get(k)}
+    extra.update(limits)
     if identity is not None:
         extra["identity"] = str(identity)
     atomic_write(out, write_crash(res.wasm, res.plan, signature, **extra))
@@ -179,7 +208,8 @@ def reduce_command(args) -> int:
     regression = None
     if args.save_regression and signature:
         regression = save_regression(res.wasm, res.plan, signature, args.save_regression,
-                                     canonicalize_nans=bool(meta.get("canonicalize_nans")))
+                                     canonicalize_nans=bool(meta.get("canonicalize_nans")),
+                                     **limits)
     if args.json:
         print(json.dumps({"output": out, "wat": wat_path, "signature": signature,
                           "instructions_before": res.instrs_before,

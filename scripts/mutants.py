@@ -5,10 +5,14 @@
     python scripts/mutants.py hunt [--seconds 60]             # the differential target vs each
     python scripts/mutants.py table [--max-seconds 60]        # find + reduce every mutant
     python scripts/mutants.py predicate MUTANT SIGNATURE FILE # exit 0 if FILE still shows it
+    python scripts/mutants.py locate [--max-seconds 30]       # oracle locate on each reduced one
 
 The bugs themselves (and `apply`/`applied`) live in `oracle.mutants`; this script is their
 command line.  Fuzz targets apply the mutant named by `$ORACLE_MUTANT` (see
 `fuzz_targets.apply_mutant_from_env`); `oracle diff|replay|campaign` take `--mutant NAME`.
+A bug in what a compile option adds (NaN canonicalization, fuel, epoch interruption) is
+searched for with the option on (`Mutant.options`: `run_diff` keywords; in a hunt, the
+differential target's environment), and its findings record it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import warnings
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oracle.mutants import BY_NAME, MUTANTS, Mutant, applied, apply  # noqa: E402,F401
+from oracle.mutants import BY_NAME, ENV_OF, MUTANTS, Mutant, applied, apply  # noqa: E402,F401
 
 
 def _import_all() -> None:
@@ -56,6 +60,7 @@ def find(name: str, max_examples: int = 5000, seed: int = 1, min_instrs: int = 4
     _import_all()
     m = BY_NAME[name]
     engines = ["wasmtime", m.engine]
+    opts = m.diff_options
     found = []
 
     class _Found(Exception):
@@ -68,7 +73,7 @@ def find(name: str, max_examples: int = 5000, seed: int = 1, min_instrs: int = 4
     def search(wasm):
         if instruction_count(decode_module(wasm)) < min_instrs:
             return
-        r = run_diff(wasm, engines, determinism="none")
+        r = run_diff(wasm, engines, determinism="none", **opts)
         if r.findings:
             found.append((wasm, r))
             raise _Found
@@ -94,9 +99,76 @@ def reduce_one(name: str, max_seconds: float = 60.0, progress=None):
         return None
     wasm, finding, plan = hit
     with applied(name):
-        res = reduce_module(wasm, plan, SignaturePredicate(finding.signature),
+        res = reduce_module(wasm, plan, SignaturePredicate.for_finding(finding,
+                                                                   **BY_NAME[name].diff_options),
                             max_seconds=max_seconds, progress=progress)
     return finding, res, wasm, plan
+
+
+def _reduced_finding(name: str, max_seconds: float):
+    """(crash file bytes of the mutant's reduced finding, where it came from): a generated
+    module (`reduce_one`), or, when the generator does not find the bug, the mutant's own
+    module of tests/wat/mutants/ reduced the same way; None if neither shows it."""
+    from oracle.crashfile import write_crash
+    from oracle.diff import run_diff
+    from oracle.reduce import reduce_module
+    from oracle.reduce.predicate import SignaturePredicate
+
+    m = BY_NAME[name]
+    opts = m.diff_options
+    r = reduce_one(name, max_seconds)
+    if r is not None:
+        finding, res, _wasm, _plan = r
+        source = "generated"
+    else:
+        import wasmtime
+
+        wat = ROOT / "tests" / "wat" / "mutants" / f"{name}.wat"
+        wasm = wasmtime.wat2wasm(wat.read_text())
+        with applied(name):
+            d = run_diff(wasm, ["wasmtime", m.engine], determinism="none", **opts)
+            if not d.findings:
+                return None
+            finding = d.findings[0]
+            res = reduce_module(wasm, d.plan, SignaturePredicate.for_finding(finding, **opts),
+                                max_seconds=max_seconds)
+        source = "its .wat"
+    return write_crash(res.wasm, res.plan, finding.signature, **opts), source, res
+
+
+def locate_table(max_seconds: float, names=None) -> int:
+    """Issue 23's table: `oracle locate` on each bug's reduced finding, with the bug planted;
+    a bug counts as located when the instruction named is one of `LOCATED_IN`'s operators
+    for it.  Ends with `located N/M` (M: every bug asked for, the unlistable ones too)."""
+    from oracle.locate import locate
+    from oracle.mutants import LOCATED_IN, located
+
+    print(f"{'bug':<30} {'finding from':<10} {'instrs':>6}  {'located at':<44} ok", flush=True)
+    done = total = 0
+    for m in MUTANTS:
+        if names and m.name not in names:
+            continue
+        total += 1
+        if m.name not in LOCATED_IN:
+            print(f"{m.name:<30} {'-':<10} {'-':>6}  {'(fuel: the interpreter has none)':<44} "
+                  "NO", flush=True)
+            continue
+        got = _reduced_finding(m.name, max_seconds)
+        if got is None:
+            print(f"{m.name:<30} {'-':<10} {'-':>6}  {'(no finding)':<44} NO", flush=True)
+            continue
+        crash, source, res = got
+        with applied(m.name):
+            loc = locate(crash)
+        op = loc.instr.split()[0] if loc.instr else ""
+        ok = loc.status == "located" and located(m.name, op, loc.what)
+        done += ok
+        where = (f"f{loc.func} @{loc.offset:#x} {op} ({loc.what})" if loc.status == "located"
+                 else f"({loc.status}: {loc.summary})")
+        print(f"{m.name:<30} {source:<10} {res.instrs_after:>6}  {where[:44]:<44} "
+              f"{'yes' if ok else 'NO'}", flush=True)
+    print(f"located {done}/{total}")
+    return 0 if total and done >= 0.9 * total else 1
 
 
 def table(max_seconds: float, names=None, out_dir=None) -> int:
@@ -113,15 +185,18 @@ def table(max_seconds: float, names=None, out_dir=None) -> int:
             rows.append(None)
             continue
         finding, res, wasm, plan = r
+        # recorded: replay and reduce run with the options, and look for the same finding
+        extra = dict(m.diff_options, identity=str(finding.identity))
         rows.append(res)
         sig = finding.signature
         print(f"{m.name:<20} {sig[:44]:<44} {res.instrs_before:>5} -> {res.instrs_after:<4} "
               f"{res.bytes_before:>5} -> {res.bytes_after:<5} {res.seconds:6.1f}s", flush=True)
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
-            pathlib.Path(out_dir, f"{m.name}.orig.wasm").write_bytes(write_crash(wasm, plan, sig))
+            pathlib.Path(out_dir, f"{m.name}.orig.wasm").write_bytes(
+                write_crash(wasm, plan, sig, **extra))
             pathlib.Path(out_dir, f"{m.name}.min.wasm").write_bytes(
-                write_crash(res.wasm, res.plan, sig))
+                write_crash(res.wasm, res.plan, sig, **extra))
     done = [r for r in rows if r is not None]
     if done:
         after = [r.instrs_after for r in done]
@@ -144,16 +219,20 @@ def executed_units(stderr: str) -> int | None:
 
 def shows_without_bug(crash: bytes, signature: str) -> bool:
     """Whether a finding's crash file (module and plan) shows the same finding with no bug
-    planted in this process: then it is a bug of the tree or of an engine, not the mutant's."""
+    planted in this process: then it is a bug of the tree or of an engine, not the mutant's.
+    Run with the settings the file records (NaN canonicalization, fuel, epoch deadline)."""
     from oracle.crashfile import read_crash
     from oracle.plan import default_plan
     from oracle.reduce.predicate import SignaturePredicate
     from winch.wasm.reader import decode_module
 
-    module, plan, _ = read_crash(crash)
+    module, plan, meta = read_crash(crash)
     if plan is None:
         plan = default_plan(decode_module(module))
-    return bool(SignaturePredicate(signature)(module, plan))
+    return bool(SignaturePredicate(signature, identity=meta.get("identity"),
+                                   canonicalize_nans=bool(meta.get("canonicalize_nans")),
+                                   fuel=meta.get("fuel"),
+                                   epoch_deadline=meta.get("epoch_deadline"))(module, plan))
 
 
 class HuntError(Exception):
@@ -171,7 +250,9 @@ def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dic
     time was up without a finding: the bug was not searched for the whole time.  A finding
     counts only if its crash file no longer shows it without the bug (`shows_without_bug`,
     checked in this process, where nothing is planted); else `unplanted` holds its
-    signature and the bug is not found (the target stops at its first finding)."""
+    signature and the bug is not found (the target stops at its first finding).  The target
+    runs with the mutant's options (`Mutant.env`: NaN canonicalization, fuel, epoch deadline)
+    and none of them otherwise, whatever this process's environment says."""
     import json
     import re
     import subprocess
@@ -182,6 +263,9 @@ def hunt_one(name: str, seconds: float, seed: int = 1, engines: str = "") -> dic
         corpus.mkdir()
         env = dict(os.environ, ORACLE_MUTANT=name, ORACLE_FINDINGS_DIR=str(found_dir))
         env.pop("ORACLE_FUZZ_KEEP_GOING", None)
+        for var in ENV_OF.values():
+            env.pop(var, None)
+        env.update(BY_NAME[name].env)
         if engines:
             env["ORACLE_ENGINES"] = engines
         t0 = time.monotonic()
@@ -268,13 +352,15 @@ def predicate_main(name: str, signature: str, path: str) -> int:
     from winch.wasm.reader import decode_module
 
     try:
-        module, plan, _ = read_crash(pathlib.Path(path).read_bytes())
+        module, plan, meta = read_crash(pathlib.Path(path).read_bytes())
         if plan is None:
             plan = default_plan(decode_module(module))
     except (OSError, WinchError, ValueError):
         return 1
     apply(name)
-    return 0 if SignaturePredicate(signature)(module, plan) else 1
+    pred = SignaturePredicate(signature, identity=meta.get("identity"),
+                              **BY_NAME[name].diff_options)
+    return 0 if pred(module, plan) else 1
 
 
 def main(argv=None) -> int:
@@ -293,6 +379,10 @@ def main(argv=None) -> int:
     h.add_argument("--only", default="")
     h.add_argument("--seed", type=int, default=1)
     h.add_argument("--engines", default="", help="default: the target's (every engine)")
+    lc = sub.add_parser("locate", help="oracle locate on each bug's reduced finding")
+    lc.add_argument("--max-seconds", type=float, default=30.0,
+                    help="reduction time per bug")
+    lc.add_argument("--only", default="")
     p = sub.add_parser("predicate")
     p.add_argument("mutant", choices=sorted(BY_NAME))
     p.add_argument("signature")
@@ -300,7 +390,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "list":
         for m in MUTANTS:
-            print(f"{m.name:<30} {m.bug_class:<34} {m.description}")
+            opts = " ".join(f"{k}={v}" for k, v in m.env.items())
+            print(f"{m.name:<30} {m.bug_class:<34} {m.description}"
+                  + (f" [found with {opts}]" if opts else ""))
         return 0
     if args.cmd == "find":
         from oracle.crashfile import write_crash
@@ -311,9 +403,13 @@ def main(argv=None) -> int:
             print("not found", file=sys.stderr)
             return 1
         wasm, finding, plan = hit
-        pathlib.Path(args.output).write_bytes(write_crash(wasm, plan, finding.signature))
+        pathlib.Path(args.output).write_bytes(write_crash(
+            wasm, plan, finding.signature, identity=str(finding.identity),
+            **BY_NAME[args.mutant].diff_options))
         print(f"{finding.signature} ({time.monotonic() - t0:.1f}s) -> {args.output}")
         return 0
+    if args.cmd == "locate":
+        return locate_table(args.max_seconds, [n for n in args.only.split(",") if n])
     if args.cmd == "hunt":
         return hunt(args.seconds, [n for n in args.only.split(",") if n], args.seed,
                     args.engines)

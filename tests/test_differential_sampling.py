@@ -48,7 +48,8 @@ def test_plan_for_keeps_the_reference_and_samples_winch_and_determinism(monkeypa
 def test_check_module_passes_the_sampled_determinism_to_run_diff(monkeypatch):
     calls = []
 
-    def fake(wasm, engines, plan=None, *, determinism="one", canonicalize_nans=False):
+    def fake(wasm, engines, plan=None, *, determinism="one", canonicalize_nans=False,
+             fuel=None, epoch_deadline=None):
         calls.append((engines, determinism))
         return oracle.diff.DiffResult(list(engines), oracle.diff.Plan(), {})
 
@@ -67,7 +68,8 @@ def test_repeated_modules_are_counted_and_diffed_again(monkeypatch):
     the last SEEN_MAX modules."""
     diffed = []
 
-    def fake(wasm, engines, plan=None, *, determinism="one", canonicalize_nans=False):
+    def fake(wasm, engines, plan=None, *, determinism="one", canonicalize_nans=False,
+             fuel=None, epoch_deadline=None):
         diffed.append(wasm)
         return oracle.diff.DiffResult(list(engines), oracle.diff.Plan(), {})
 

@@ -77,9 +77,13 @@ def test_regression(path, isa):
     assert plan is not None and "expected" in meta, f"{path.name} has no recorded outcomes"
     engine = f"winch-{isa}"
     canon = bool(meta.get("canonicalize_nans"))  # found (and recorded) with it: NaNs exact
-    run = run_diff(module, [engine], plan, determinism="all",
-                   canonicalize_nans=canon).runs[engine]
+    limits = {k: meta[k] for k in ("fuel", "epoch_deadline") if meta.get(k) is not None}
+    run = run_diff(module, [engine], plan, determinism="all", canonicalize_nans=canon,
+                   **limits).runs[engine]
     assert run.status == "ok", (run.status, run.detail[:500])
+    if "expected_fuel" in meta:  # found with fuel: the fuel left after every call too
+        assert run.fuel == meta["expected_fuel"], \
+            f"{meta['signature']}: fuel left {run.fuel} != {meta['expected_fuel']}"
     for i, (call, exp) in enumerate(zip(plan.calls, meta["expected"])):
         out = run.outcomes[i]
         assert _matches(exp, out, canon), f"{meta['signature']}: call {i} {call.export}: " \

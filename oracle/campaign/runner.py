@@ -36,6 +36,15 @@ class Options:
     canonicalize_nans: bool = True
 
 
+def mutant_env(name: str) -> dict:
+    """The differential target's settings a deliberate bug needs to be seen (a bug in what
+    fuel or epoch interruption adds: `$ORACLE_FUEL`, ...; `oracle.mutants.Mutant.env`)."""
+    from oracle.mutants import BY_NAME
+
+    m = BY_NAME.get(name)
+    return m.env if m is not None else {}
+
+
 @dataclass
 class State:
     options: dict
@@ -173,6 +182,7 @@ class Runner:
         env["ORACLE_CANONICALIZE_NANS"] = "1" if self.opts.canonicalize_nans else "0"
         if self.opts.mutant:
             env["ORACLE_MUTANT"] = self.opts.mutant
+            env.update(mutant_env(self.opts.mutant))
         argv = [sys.executable, "-m", f"fuzz_targets.{target}",
                 os.path.join(self.dirs["corpus"], target),
                 f"-max_total_time={int(seconds)}", f"-timeout={HANG_SECONDS}",
@@ -421,6 +431,7 @@ class Runner:
                        ORACLE_CANONICALIZE_NANS="1" if self.opts.canonicalize_nans else "0")
             if self.opts.mutant:
                 env["ORACLE_MUTANT"] = self.opts.mutant
+                env.update(mutant_env(self.opts.mutant))
             log = os.path.join(self.dirs["logs"], f"{t}-merge.log")
             with open(log, "wb") as f:
                 p = subprocess.Popen([sys.executable, "-m", f"fuzz_targets.{t}", "-merge=1",

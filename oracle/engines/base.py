@@ -15,6 +15,12 @@ from oracle.outcomes import Outcome, Values
 # With a store fuel to compare (`oracle diff --fuel`): what instantiation may spend (start
 # functions, constant expressions) before the store gets its fuel, on every engine.
 INSTANTIATION_FUEL = 200_000_000
+# With an epoch deadline (`oracle diff --epoch-deadline`): the deadline during instantiation,
+# on every engine; the store gets its own after.  (wasmtime 50 evaluates a passive element
+# segment's expressions at instantiation with an epoch check, which a deadline of 0
+# interrupts; ours evaluates them without code.  As with fuel, calls are compared, not
+# instantiation.)
+INSTANTIATION_EPOCH_TICKS = 1 << 62
 
 
 class Rejected(Exception):

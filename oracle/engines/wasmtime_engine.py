@@ -13,8 +13,9 @@ import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime._func import enter_wasm
 
-from oracle.engines.base import (INSTANTIATION_FUEL, Engine, InstantiationTrapped, LinkError,
-                                 NotRun, Rejected, ResourceLimited, Session)
+from oracle.engines.base import (INSTANTIATION_EPOCH_TICKS, INSTANTIATION_FUEL, Engine,
+                                 InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
 from winch.host.store import MAX_MEMORY_BYTES, MAX_TABLE
@@ -221,6 +222,8 @@ class WasmtimeSession(Session):
             self.store.set_fuel(self.fuel)
         if self.user_fuel is not None:  # instantiation's own work is not compared
             self.store.set_fuel(INSTANTIATION_FUEL)
+        if self.epoch_deadline is not None:  # (nor interrupted: base.py)
+            self.store.set_epoch_deadline(INSTANTIATION_EPOCH_TICKS)
         if not self._spectest_defined and any(
                 imp.module == "spectest" for imp in compiled.imports):
             self._define_spectest()
@@ -228,6 +231,8 @@ class WasmtimeSession(Session):
             inst = self.linker.instantiate(self.store, compiled)
             if self.user_fuel is not None:
                 self.store.set_fuel(self.user_fuel)
+            if self.epoch_deadline is not None:
+                self.store.set_epoch_deadline(self.epoch_deadline)
             return inst
         except wasmtime.Trap as t:
             raise InstantiationTrapped(_trap_outcome(t)) from None

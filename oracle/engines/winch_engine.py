@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import struct
 
-from oracle.engines.base import (INSTANTIATION_FUEL, Engine, InstantiationTrapped, LinkError,
-                                 NotRun, Rejected, ResourceLimited, Session)
+from oracle.engines.base import (INSTANTIATION_EPOCH_TICKS, INSTANTIATION_FUEL, Engine,
+                                 InstantiationTrapped, LinkError, NotRun, Rejected,
+                                 ResourceLimited, Session)
 from oracle.outcomes import Exhausted, HostError, Trap, TrapKind, Values
 from oracle.values import GcRef, Value
 from winch.codegen.compile import compile_module
@@ -53,9 +54,10 @@ def map_result(store, types, res):
 class WinchEngine(Engine):
     def __init__(self, isa: str, budget: float | None = None, *,
                  canonicalize_nans: bool = False, fuel: int | None = None,
-                 epoch_deadline: int | None = None):
+                 epoch_deadline: int | None = None, debug: bool = False):
         self.isa = isa
-        self.name = f"winch-{isa}"
+        self.name = f"winch-{isa}-debug" if debug else f"winch-{isa}"
+        self.debug = debug  # compile debug code (winch/codegen/debug.py)
         self.budget = budget
         self.canonicalize_nans = canonicalize_nans
         self.user_fuel = fuel  # compile with fuel; the store's fuel after instantiation
@@ -72,6 +74,7 @@ class WinchEngine(Engine):
         session.canonicalize_nans = self.canonicalize_nans
         session.user_fuel = self.user_fuel
         session.epoch_deadline = self.epoch_deadline
+        session.debug = self.debug
         if self.epoch_deadline is not None:
             session.store.set_epoch_deadline(self.epoch_deadline)
         return session
@@ -88,6 +91,7 @@ def _f64(x: float) -> int:
 class WinchSession(Session):
     user_fuel = None  # the store's fuel (`WinchEngine`), set after each instantiation
     epoch_deadline = None  # the store's epoch deadline (`WinchEngine`)
+    debug = False  # compile debug code (`WinchEngine`)
 
     def __init__(self, isa: str, budget: float | None = None, store=None):
         self.isa = isa
@@ -133,7 +137,8 @@ class WinchSession(Session):
             return compile_module(wasm, self.isa, decoded=decoded(wasm),
                                   canonicalize_nans=self.canonicalize_nans,
                                   fuel=self.user_fuel is not None,
-                                  epoch=self.epoch_deadline is not None)
+                                  epoch=self.epoch_deadline is not None,
+                                  **({"debug": True} if self.debug else {}))
         except Unsupported as e:
             raise Rejected("unsupported", str(e), feature=e.feature, offset=e.offset) from None
         except DecodeError as e:
@@ -153,10 +158,14 @@ class WinchSession(Session):
                 imports[(imp.module, imp.name)] = ext
         if self.user_fuel is not None:  # instantiation's own work is not compared
             self.store.set_fuel(INSTANTIATION_FUEL)
+        if self.epoch_deadline is not None:  # (nor interrupted: base.py)
+            self.store.set_epoch_deadline(INSTANTIATION_EPOCH_TICKS)
         try:
             inst = winst.instantiate(self.store, compiled, imports)
             if self.user_fuel is not None:
                 self.store.set_fuel(self.user_fuel)
+            if self.epoch_deadline is not None:
+                self.store.set_epoch_deadline(self.epoch_deadline)
             return inst
         except wstore.ResourceLimit as e:
             raise ResourceLimited(str(e)) from None

@@ -108,11 +108,14 @@ class _BoundedSession:
         return self._inner.invoke(instance, export, args)
 
 
-def _engines(names, clock, canonicalize_nans: bool = False) -> list:
-    """`oracle diff`'s engines (built once per process), bounded by `clock.deadline`."""
+def _engines(names, clock, canonicalize_nans: bool = False, limits=(None, None)) -> list:
+    """`oracle diff`'s engines (built once per process), bounded by `clock.deadline`;
+    `limits`: (fuel, epoch deadline), as `run_diff` takes them."""
     from oracle.diff import _engine
 
-    return [_Bounded(_engine(n, canonicalize_nans), clock) for n in names]
+    if limits == (None, None):  # (the call tests replace `_engine` with)
+        return [_Bounded(_engine(n, canonicalize_nans), clock) for n in names]
+    return [_Bounded(_engine(n, canonicalize_nans, limits), clock) for n in names]
 
 
 def out_of_budget_calls(wasm: bytes, plan: Plan, deadline: float | None = None) -> tuple:
@@ -137,15 +140,19 @@ class SignaturePredicate:
                     "sandbox violation", "host crash", "nondeterministic compile")
 
     def __init__(self, signature: str, engines=None, identity=None,
-                 canonicalize_nans: bool = False):
+                 canonicalize_nans: bool = False, fuel: int | None = None,
+                 epoch_deadline: int | None = None):
         """`identity`: the finding's `oracle.compare.Identity` (or its string); derived from
         the exact `signature` if not given.  `engines`: those to run (default: the finding's
         two).  `canonicalize_nans`: the finding was made with NaN canonicalization (its crash
-        file says so): the engines compile with it and NaN bits compare exactly."""
+        file says so): the engines compile with it and NaN bits compare exactly.  `fuel`,
+        `epoch_deadline`: the finding was made with wasmtime's fuel / epoch interruption (its
+        crash file says so): every candidate runs with them (`run_diff`'s keywords)."""
         from oracle.compare import Identity
 
         self.signature = signature
         self.canonicalize_nans = canonicalize_nans
+        self.fuel, self.epoch_deadline = fuel, epoch_deadline
         if identity is None:
             identity = Identity.from_signature(signature)
         elif isinstance(identity, str):
@@ -157,8 +164,9 @@ class SignaturePredicate:
         self.last = RunInfo()
 
     @classmethod
-    def for_finding(cls, finding, engines=None):
-        return cls(finding.signature, engines, finding.identity)
+    def for_finding(cls, finding, engines=None, **options):
+        """`options`: `canonicalize_nans`, `fuel`, `epoch_deadline` (the finding's)."""
+        return cls(finding.signature, engines, finding.identity, **options)
 
     def matches(self, finding) -> bool:
         from oracle.compare import same_finding
@@ -190,8 +198,11 @@ class SignaturePredicate:
             except Exception:  # noqa: BLE001 - a validator crash: let the oracle judge
                 pass
         determinism = "all" if self.kind == "nondeterministic compile" else "none"
-        r = run_diff(wasm, _engines(self.engines, self, self.canonicalize_nans), plan,
-                     determinism=determinism, canonicalize_nans=self.canonicalize_nans)
+        limits = (self.fuel, self.epoch_deadline)
+        extra = {k: v for k, v in zip(("fuel", "epoch_deadline"), limits) if v is not None}
+        r = run_diff(wasm, _engines(self.engines, self, self.canonicalize_nans, limits), plan,
+                     determinism=determinism, canonicalize_nans=self.canonicalize_nans,
+                     **extra)
         self.last = run_info(r, self.matches)
         return any(self.matches(f) for f in r.findings)
 
@@ -220,12 +231,14 @@ class IsolatedPredicate:
     `oracle.mutants` to plant in the worker.  Call `close()` when done."""
 
     def __init__(self, signature: str, engines=None, identity=None, mutant=None,
-                 canonicalize_nans: bool = False):
-        self.inner = SignaturePredicate(signature, engines, identity,
-                                        canonicalize_nans)  # for its helpers
+                 canonicalize_nans: bool = False, fuel: int | None = None,
+                 epoch_deadline: int | None = None):
+        self.inner = SignaturePredicate(signature, engines, identity, canonicalize_nans,
+                                        fuel, epoch_deadline)  # for its helpers
         self.config = {"signature": signature, "engines": self.inner.engines,
                        "identity": str(self.inner.identity), "mutant": mutant,
-                       "canonicalize_nans": canonicalize_nans}
+                       "canonicalize_nans": canonicalize_nans, "fuel": fuel,
+                       "epoch_deadline": epoch_deadline}
         self.signature = signature
         self.deadline = None
         self.last = RunInfo()

@@ -2,8 +2,9 @@
 
     python -m oracle.reduce.worker    (spoken to through stdin/stdout, never by hand)
 
-Reads a configuration (signature, identity, engines, optional mutant), then candidates
-(module bytes, plan JSON), each answered with (interesting, RunInfo); ends at end of input.
+Reads a configuration (signature, identity, engines, optional mutant, NaN canonicalization,
+fuel, epoch deadline), then candidates (module bytes, plan JSON), each answered with
+(interesting, RunInfo); ends at end of input.
 Messages are pickles behind a 4-byte little-endian length.  Whatever the engines print goes to
 stderr: stdout carries only answers.
 """
@@ -30,7 +31,8 @@ def main() -> int:
 
         apply(config["mutant"])
     pred = SignaturePredicate(config["signature"], config["engines"], config["identity"],
-                              bool(config.get("canonicalize_nans")))
+                              bool(config.get("canonicalize_nans")), config.get("fuel"),
+                              config.get("epoch_deadline"))
     while True:
         msg = _recv(inp)
         if msg is None:
