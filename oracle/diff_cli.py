@@ -147,6 +147,15 @@ def diff_command(args) -> int:
     canon = bool(getattr(args, "canonicalize_nans", False))
     limits = {k: getattr(args, k, None) for k in ("fuel", "epoch_deadline")}
     limits = {k: v for k, v in limits.items() if v is not None}
+    wasi_only = [f"--{k}" for k in ("dir", "env", "stdin", "timeout") if getattr(args, k, None)]
+    if getattr(args, "wasi", False) and limits or wasi_only and not getattr(args, "wasi", False):
+        print("oracle diff: " + ("--fuel/--epoch-deadline do not apply to --wasi" if limits
+                                 else f"{wasi_only[0]} needs --wasi"), file=sys.stderr)
+        return 2
+    if getattr(args, "wasi", False):
+        from oracle.wasi_diff import diff_command as wasi_diff
+
+        return wasi_diff(args, module, engines, mutant)
     if "fuel" in limits and not args.engines:
         # wasmtime 50's own Winch counts fuel differently from its Cranelift (one unit off
         # after a memory.fill of a computed length, tests/test_fuel.py): not by default
@@ -199,6 +208,10 @@ def replay_command(args) -> int:
     if unknown or len(engines) < 2:
         print(f"oracle replay: {args.wasm}: bad engine list {engines}", file=sys.stderr)
         return 2
+    if meta.get("wasi") is not None:  # saved by `oracle diff --wasi`
+        from oracle.wasi_diff import replay_command as wasi_replay
+
+        return wasi_replay(args, module, meta, engines, expected, mutant)
     # the finding was made with (or without) NaN canonicalization: replay it the same way
     canon = bool(meta.get("canonicalize_nans", False))
     limits = {k: meta[k] for k in ("fuel", "epoch_deadline") if meta.get(k) is not None}

@@ -29,6 +29,25 @@ def find_clang(name: str | None = None) -> str | None:
     return None
 
 
+def toolchain_missing(clang: str | None) -> str | None:
+    """Why `clang` cannot build a wasm32-wasi program (no clang-16, no wasi-libc, no
+    compiler-rt for wasm32), or None when it can: a one-line probe build."""
+    if clang is None:
+        return "no clang-16"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        src = pathlib.Path(d, "probe.c")
+        src.write_text("#include <stdio.h>\nint main(void) { puts(\"ok\"); return 0; }\n")
+        r = subprocess.run([clang, "--target=wasm32-wasi", "-O2", "-o", str(src) + ".wasm",
+                            str(src)], capture_output=True, text=True)
+    if r.returncode != 0:
+        first = (r.stderr.strip().splitlines() or ["failed"])[0]
+        return f"{clang} cannot build for wasm32-wasi (wasi-libc or " \
+               f"libclang-rt-16-dev-wasm32 missing?): {first}"
+    return None
+
+
 def outputs() -> list:
     """[(program name, level, module path)] for every source and level."""
     return [(src.stem, lvl, OUT / f"{src.stem}-{lvl}.wasm")
