@@ -24,6 +24,7 @@ EXAMPLES = {
     "diff": "oracle diff m.wasm --engines wasmtime,winch-aarch64 --save crash.wasm",
     "replay": "oracle replay crash.wasm",
     "reduce": "oracle reduce crash.wasm -o min.wasm --max-seconds 120",
+    "locate": "oracle locate min.wasm --engine winch-aarch64",
     "campaign": "oracle campaign --minutes 2 --jobs 2 --out campaign-out",
 }
 
@@ -49,6 +50,10 @@ def _main(argv) -> int:
     st = command("spectest", "run .wast spec-test scripts against an engine")
     st.add_argument("--engine", required=True, help="one of: " + ", ".join(ENGINE_NAMES))
     st.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    st.add_argument("--canonicalize-nans", action="store_true",
+                    help="compile with NaN canonicalization (wasmtime's "
+                         "cranelift_nan_canonicalization); the scripts' NaN patterns "
+                         "(nan:canonical, nan:arithmetic) still match")
     st.add_argument("files", nargs="+", metavar="FILE")
     df = command("diff", "run a module on several engines and compare the outcomes")
     df.add_argument("wasm", metavar="FILE")
@@ -70,6 +75,20 @@ def _main(argv) -> int:
     df.add_argument("--mutant", metavar="NAME", default=None,
                     help="plant a deliberate bug of oracle.mutants first "
                          "(`python scripts/mutants.py list`)")
+    df.add_argument("--wasi", action="store_true",
+                    help="the module is a WASI command: run its _start on every engine (each "
+                         "in fresh copies of the --dir templates) and compare exit code, "
+                         "stdout, stderr and files; arguments after `--` are the program's")
+    df.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                    help="with --wasi: preopen a fresh copy of HOST's contents as GUEST "
+                         "(default HOST)")
+    df.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="with --wasi: an environment variable of the program")
+    df.add_argument("--stdin", metavar="FILE", default=None,
+                    help="with --wasi: the program's stdin (default: empty)")
+    df.add_argument("--timeout", type=float, default=None, metavar="S",
+                    help="with --wasi: seconds of work per engine run (default 300; wasmtime: "
+                         "as fuel); running out is inconclusive")
     rp = command("replay", "re-run a saved finding (a crash .wasm): does it still reproduce?")
     rp.add_argument("wasm", metavar="FILE")
     rp.add_argument("--json", action="store_true")
@@ -94,6 +113,20 @@ def _main(argv) -> int:
     rd.add_argument("--mutant", metavar="NAME", default=None,
                     help="plant a deliberate bug of oracle.mutants in the predicate's worker "
                          "(to reduce a finding of a campaign run with --mutant)")
+    rd.add_argument("--fuel", type=u64_arg, default=None, metavar="N",
+                    help="run every candidate with wasmtime's fuel, N after instantiation "
+                         "(default: the crash file's, if it was found with fuel)")
+    rd.add_argument("--epoch-deadline", type=u64_arg, default=None, metavar="N",
+                    help="run every candidate with epoch interruption at this deadline "
+                         "(default: the crash file's)")
+    lc = command("locate", "name the first Wasm instruction whose result is wrong (against the "
+                           "reference interpreter, through debug code)")
+    lc.add_argument("wasm", metavar="CRASH.wasm")
+    lc.add_argument("--engine", default=None,
+                    help="winch-x64, winch-aarch64 or winch-s390x (default: the finding's)")
+    lc.add_argument("--json", action="store_true")
+    lc.add_argument("--mutant", metavar="NAME", default=None,
+                    help="plant a deliberate bug of oracle.mutants first")
     cp = command("campaign", "run the fuzz targets in parallel for a time budget, report")
     cp.add_argument("--minutes", type=float, default=2.0)
     cp.add_argument("--jobs", type=int, default=2)
@@ -110,7 +143,13 @@ def _main(argv) -> int:
                          "every engine canonicalizes NaNs and NaN bits compare exactly)")
     cp.add_argument("--quiet", action="store_true",
                     help="no progress line on stderr (by default one at least every 5 s)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog_args = []  # `diff --wasi`: everything after the first `--` is the program's
+    if "--" in argv and "--wasi" in argv[:argv.index("--")]:
+        cut = argv.index("--")
+        argv, prog_args = argv[:cut], argv[cut + 1:]
     args, extra = parser.parse_known_args(argv)
+    args.args = prog_args
     if extra:  # named by the subcommand: `oracle diff: unrecognized arguments: --x`
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     _check_files(args)
@@ -130,13 +169,15 @@ def _main(argv) -> int:
         from oracle.diff_cli import replay_command
 
         return replay_command(args)
+    if args.command == "locate":
+        return locate_command(args)
     return 2
 
 
 def _check_files(args) -> None:
     """Bad input and unwritable outputs are refused before any engine runs (BadInput)."""
     try:
-        if args.command in ("diff", "replay", "reduce"):
+        if args.command in ("diff", "replay", "reduce", "locate"):
             read_module(args.wasm)
         if args.command == "diff" and args.save:
             check_output(args.save, "--save")
@@ -204,7 +245,7 @@ def spectest(args) -> int:
     if args.engine not in ENGINE_NAMES:
         bad(f"unknown engine {args.engine!r} (one of: {', '.join(ENGINE_NAMES)})")
     try:
-        engine = get_engine(args.engine)
+        engine = get_engine(args.engine, canonicalize_nans=args.canonicalize_nans)
     except ImportError as e:
         bad(f"engine {args.engine} is not available: {e}")
     scripts = []
@@ -244,13 +285,16 @@ def spectest(args) -> int:
     if args.json:
         print(json.dumps({
             "engine": args.engine,
+            "canonicalize_nans": args.canonicalize_nans,
             "files": {r.path: r.to_json() for r in results},
             "total": {"passed": passed, "failed": failed, "skipped": skipped,
                       "skip_reasons": dict(sorted(total_skips.items())),
                       "seconds": round(elapsed, 2)},
         }, indent=1))
     else:
-        print(f"\nTOTAL ({args.engine}, {len(results)} files, {elapsed:.1f}s): "
+        print(f"\nTOTAL ({args.engine}"
+              f"{', NaN canonicalization' if args.canonicalize_nans else ''}, "
+              f"{len(results)} files, {elapsed:.1f}s): "
               f"{passed} passed, {failed} failed, {skipped} skipped")
         for reason, n in sorted(total_skips.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  skipped {n:6d}  {reason}")
@@ -268,3 +312,36 @@ def _print_file(r) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def locate_command(args) -> int:
+    """0: located, 1: the finding does not reproduce or cannot be located, 3: no failing call
+    (the engine agrees with the interpreter)."""
+    from oracle.locate import format_location, locate
+
+    if args.engine and args.engine not in ("winch-x64", "winch-aarch64", "winch-s390x"):
+        raise BadInput(f"--engine {args.engine}: only winch-x64, winch-aarch64, winch-s390x "
+                       "can be located", "oracle locate")
+    import contextlib
+
+    from oracle.mutants import BY_NAME, applied
+
+    if args.mutant and args.mutant not in BY_NAME:
+        raise BadInput(f"--mutant {args.mutant}: no such deliberate bug", "oracle locate")
+    from oracle.crashfile import read_crash
+    from winch.errors import WinchError
+    from winch.wasm.validate import validate_module
+    from winch.wasm.reader import decode_module
+
+    data = read_file(args.wasm)
+    try:  # a module the front end refuses has no instruction to locate: bad input
+        validate_module(decode_module(read_crash(data)[0]))
+    except WinchError as e:
+        raise BadInput(f"{args.wasm}: {e}", "oracle locate") from None
+    with applied(args.mutant) if args.mutant else contextlib.nullcontext():
+        loc = locate(data, args.engine)
+    if args.json:
+        print(json.dumps(loc.to_json(), indent=1))
+    else:
+        sys.stdout.write(format_location(loc))
+    return {"located": 0, "no failing call": 3}.get(loc.status, 1)

@@ -121,6 +121,20 @@ def deterministic_host(record: list, module: str, name: str, results, params=())
     return fn
 
 
+def define_deterministic_imports(session, module, record: list | None = None) -> None:
+    """Provide every imported function of `module` in `session` as a `deterministic_host`
+    recording into `record`.  Raises NotRun where the engine cannot provide host functions."""
+    record = [] if record is None else record
+    for imp in module.imports:
+        if imp.kind == EXT_FUNC:
+            ft = module.types[imp.desc]
+            params = [TYPE_NAMES[t] for t in ft.params]
+            results = [TYPE_NAMES[t] for t in ft.results]
+            session.define_host_func(imp.module, imp.name, params, results,
+                                     deterministic_host(record, imp.module, imp.name, results,
+                                                        params))
+
+
 CALL_BUDGET = 1.0  # seconds of work per call before it counts as exhausted
 _ENGINES: dict = {}  # engines are reusable (each diff opens fresh sessions): build them once
 # free them before interpreter teardown (wasmtime's finalizers need its bindings alive)
@@ -202,18 +216,11 @@ def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twic
             t.append(time.perf_counter())
             _phase("determinism", run.name, t[-1] - t[-2])
     if module is not None:
-        for imp in module.imports:
-            if imp.kind == EXT_FUNC:
-                ft = module.types[imp.desc]
-                params = [TYPE_NAMES[t] for t in ft.params]
-                results = [TYPE_NAMES[t] for t in ft.results]
-                try:
-                    session.define_host_func(imp.module, imp.name, params, results,
-                                             deterministic_host(run.host_calls, imp.module,
-                                                                imp.name, results, params))
-                except NotRun as e:
-                    run.status, run.detail = "unavailable", e.reason
-                    return run
+        try:
+            define_deterministic_imports(session, module, run.host_calls)
+        except NotRun as e:
+            run.status, run.detail = "unavailable", e.reason
+            return run
     try:
         inst = session.instantiate(compiled)
     except NotRun as e:  # an engine that executes nothing (the front end alone)

@@ -19,6 +19,7 @@ import struct
 import pytest
 import wasmtime
 from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import seed as hseed
 from hypothesis import strategies as st
 
 import oracle.strategies as S
@@ -341,6 +342,9 @@ GEN = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck)
 def test_swarm_configs_draw_a_big_frame_now_and_then():
     drawn = []
 
+    # seeded: hypothesis's draws are not uniform, and over unseeded runs the count of big
+    # frames in 320 configurations ranged from 2 to 25 (seeds 0-9: 5-25)
+    @hseed(0)
     @settings(max_examples=320, phases=[Phase.generate], **GEN)
     @given(S.configs())
     def draw(cfg):

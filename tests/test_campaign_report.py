@@ -258,3 +258,28 @@ def test_report_screenshot_in_headless_chromium(tmp_path):
     assert _png_size(png) == (1280, 2200)
     # four charts and a timeline of lines and text: far more than a blank or broken page
     assert png.stat().st_size > 60_000, png.stat().st_size
+
+
+def test_regression_candidates_link_their_locate_report(tmp_path):
+    # the campaign's reduce step writes `oracle locate`'s report beside each new candidate
+    # (reduce_one.locate_into); the report links it with the instruction it names
+    import wasmtime
+
+    from oracle.campaign.reduce_one import locate_into
+    from oracle.crashfile import write_crash
+    from oracle.diff import run_diff
+    from oracle.mutants import applied
+
+    out, state = _campaign(tmp_path)
+    wasm = wasmtime.wat2wasm((ROOT / "tests/wat/mutants/sub-is-add.wat").read_text())
+    with applied("sub-is-add"):
+        r = run_diff(wasm, ["wasmtime", "winch-x64"], determinism="none")
+        reg = out / "regressions" / "abc.wasm"
+        reg.write_bytes(write_crash(wasm, r.plan, r.findings[0].signature))
+        locate_into(str(reg), str(out / "regressions" / "abc.locate.txt"))
+    text = (out / "regressions" / "abc.locate.txt").read_text()
+    assert "first wrong instruction" in text and "i32.sub" in text
+    s = write_reports(str(out), state)
+    assert s["regressions"][0]["locate"] == "regressions/abc.locate.txt"
+    page = (out / "report.html").read_text()
+    assert '<a href="regressions/abc.locate.txt">' in page and "i32.sub" in page

@@ -83,6 +83,7 @@ MODULE_COMMANDS = {
     "oracle diff": ("oracle", "diff", "{f}"),
     "oracle replay": ("oracle", "replay", "{f}"),
     "oracle reduce": ("oracle", "reduce", "{f}", "-o", "{out}"),
+    "oracle locate": ("oracle", "locate", "{f}"),
 }
 MODULE_INPUTS = {  # input -> (offset in the line?, what the line says)
     "missing": (False, "cannot read: No such file"),
@@ -285,7 +286,7 @@ def _help(main, argv, capsys) -> str:
 
 @pytest.mark.parametrize("prog,commands", [
     ("winch", ("compile", "explain", "run")),
-    ("oracle", ("spectest", "diff", "replay", "reduce", "campaign")),
+    ("oracle", ("spectest", "diff", "replay", "reduce", "locate", "campaign")),
 ])
 def test_help_lists_every_command_with_an_example_and_version(prog, commands, capsys):
     from oracle.cli import main as oracle_main

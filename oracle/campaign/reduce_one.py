@@ -7,6 +7,7 @@ Prints one JSON line: sizes before/after, predicate calls, seconds.  Applies $OR
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -66,6 +67,24 @@ def place(kind: str, wasm: bytes, regressions: str) -> tuple[str, bool, list]:
     return bucket(kind, wasm), True, sorted(k for k, (_, o) in cands.items() if ops and ops < o)
 
 
+#: steps `oracle locate` compares for a campaign's candidate (a reduced finding runs few)
+LOCATE_STEPS = 200_000
+
+
+def locate_into(crash: str, out: str) -> None:
+    """Write `oracle locate`'s report on regression candidate `crash` to `out` (the campaign
+    report links it).  A locate that fails says so in the file: the candidate stays."""
+    from oracle.findings_store import atomic_write
+    from oracle.locate import format_location, locate
+
+    try:
+        with open(crash, "rb") as f:
+            text = format_location(locate(f.read(), limit=LOCATE_STEPS))
+    except Exception as e:  # noqa: BLE001 - a locate bug must not lose the candidate
+        text = f"error: oracle locate failed: {type(e).__name__}: {e}\n"
+    atomic_write(out, text.encode())
+
+
 def main(argv=None) -> int:
     src, dst, seconds = (argv or sys.argv[1:])[:3]
     from oracle.reduce_cli import save_regression
@@ -82,20 +101,25 @@ def main(argv=None) -> int:
     # the finding's stored identity, the rule `oracle replay` and `oracle reduce` use
     identity = expected_identity(meta, module)
     canon = bool(meta.get("canonicalize_nans"))  # the finding's setting, kept throughout
+    limits = {k: meta[k] for k in ("fuel", "epoch_deadline") if meta.get(k) is not None}
     res = reduce_module(module, plan, SignaturePredicate(sig, identity=identity,
-                                                         canonicalize_nans=canon),
+                                                         canonicalize_nans=canon, **limits),
                         max_seconds=float(seconds))
     atomic_write(dst, write_crash(res.wasm, res.plan, sig, engines=meta.get("engines"),
                                   identity=str(identity) if identity is not None else None,
-                                  **({"canonicalize_nans": True} if canon else {})))
+                                  **({"canonicalize_nans": True} if canon else {}), **limits))
     regressions = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dst))),
                                "regressions")
     key, new, replaced = place(sig.split("|")[0], res.wasm, regressions)
     reg = os.path.join(regressions, key + ".wasm")
     if new:  # written before the ones it replaces are removed: a kill leaves both, not none
-        save_regression(res.wasm, res.plan, sig, regressions, name=key, canonicalize_nans=canon)
+        save_regression(res.wasm, res.plan, sig, regressions, name=key, canonicalize_nans=canon,
+                        **limits)
         for old in replaced:
             os.unlink(os.path.join(regressions, old + ".wasm"))
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(regressions, old + ".locate.txt"))
+        locate_into(reg, os.path.join(regressions, key + ".locate.txt"))
     print(json.dumps({"signature": sig, "bucket": key, "regression": reg, "new_bucket": new,
                       "replaces": replaced, "instructions_before": res.instrs_before,
                       "instructions_after": res.instrs_after, "bytes_before": res.bytes_before,

@@ -131,7 +131,10 @@ def summarize(out: str, state) -> dict:
     from oracle.campaign.reduce_one import candidates
 
     regressions = [{"file": os.path.join("regressions", k + ".wasm"), "kind": kind,
-                    "operators": sorted(ops)}
+                    "operators": sorted(ops),
+                    "locate": (os.path.join("regressions", k + ".locate.txt")
+                               if os.path.exists(os.path.join(out, "regressions",
+                                                              k + ".locate.txt")) else None)}
                    for k, (kind, ops) in candidates(os.path.join(out, "regressions")).items()]
     return {"started": state.started, "elapsed_seconds": round(state.elapsed, 1),
             "options": state.options, "targets": targets,
@@ -258,8 +261,11 @@ def write_reports(out: str, state) -> dict:
         + f"<td><code>{esc(f['replay'] or f['file'])}</code></td></tr>"
         for f in s["findings"]) or '<tr><td colspan="8">no findings</td></tr>'
     rrows = "".join(f"<tr><td><code>{esc(r['file'])}</code></td><td>{esc(r['kind'])}</td>"
-                    f"<td>{esc(' '.join(r['operators']))}</td></tr>"
-                    for r in s["regressions"]) or '<tr><td colspan="3">none</td></tr>'
+                    f"<td>{esc(' '.join(r['operators']))}</td><td>"
+                    + (f"<a href=\"{esc(r['locate'])}\">{esc(_first_line(out, r['locate']))}</a>"
+                       if r.get("locate") else "&ndash;")
+                    + "</td></tr>"
+                    for r in s["regressions"]) or '<tr><td colspan="4">none</td></tr>'
     trows = "".join(
         f"<tr><td>{esc(t)}</td><td>{d['seconds']}</td><td>{d['execs']}</td>"
         f"<td>{d['exec_per_s']}</td><td>{d.get('exec_per_s_campaign', '')}</td>"
@@ -296,7 +302,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}figcaption{{font-weight:bold}}<
 </table>
 <h2>Regression candidates</h2><p>One per bug: a finding whose reduced module holds all the
 operators of a candidate is that candidate's duplicate.</p><table><tr><th>file
-</th><th>kind</th><th>operators besides plumbing</th></tr>{rrows}</table>
+</th><th>kind</th><th>operators besides plumbing</th><th>oracle locate</th></tr>{rrows}</table>
 <h2>Targets</h2><p>{tp['exec_per_s']} executions per second in total with {tp['jobs']}
 job(s) ({tp['exec_per_s_per_core']} per core: per second of worker time; {tp['cpus']} CPUs
 here). Seconds are worker seconds; exec/s per core counts a target's executions per second of
@@ -310,3 +316,16 @@ its own workers, exec/s in the campaign per second of the whole campaign.</p>
 </body></html>"""
     atomic_write(os.path.join(out, "report.html"), page.encode())
     return s
+
+
+def _first_line(out: str, rel: str) -> str:
+    """The line of an `oracle locate` report that names the instruction (or its verdict)."""
+    try:
+        with open(os.path.join(out, rel), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return "(unreadable)"
+    for ln in lines:
+        if ln.startswith("first wrong instruction:"):
+            return ln[len("first wrong instruction:"):].strip()
+    return lines[0][:120] if lines else "(empty)"
