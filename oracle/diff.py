@@ -40,8 +40,34 @@ class EngineRun:
     fuel: list = field(default_factory=list)  # per call: the store's fuel left (--fuel)
 
 
+class Verdicts:
+    """The verdict of a comparison result (a `DiffResult`, or oracle/wasi_diff.py's), from its
+    `findings`, `bad_input` and `compared` (DESIGN.md §6)."""
+
+    @property
+    def verdict(self) -> str:
+        """"findings", "bad input", "nothing compared" (no engine compared a single call
+        conclusively with the reference) or "agree"."""
+        if self.findings:
+            return "findings"
+        if self.bad_input:
+            return "bad input"
+        if not any(self.compared.values()):
+            return "nothing compared"
+        return "agree"
+
+    @property
+    def agree(self) -> bool:
+        """No finding, and the reference and at least one other engine compared at least one
+        call conclusively."""
+        return self.verdict == "agree"
+
+    def count_inconclusive(self, reason: str) -> None:
+        self.inconclusive[reason] = self.inconclusive.get(reason, 0) + 1
+
+
 @dataclass
-class DiffResult:
+class DiffResult(Verdicts):
     engines: list
     plan: Plan
     runs: dict
@@ -61,24 +87,6 @@ class DiffResult:
     # and/or epoch interruption at this deadline: running out is compared, not inconclusive
     fuel: int | None = None
     epoch_deadline: int | None = None
-
-    @property
-    def verdict(self) -> str:
-        """"findings", "bad input", "nothing compared" (no engine compared a single call
-        conclusively with the reference) or "agree" (DESIGN.md §6)."""
-        if self.findings:
-            return "findings"
-        if self.bad_input:
-            return "bad input"
-        if not any(self.compared.values()):
-            return "nothing compared"
-        return "agree"
-
-    @property
-    def agree(self) -> bool:
-        """No finding, and the reference and at least one other engine compared at least one
-        call conclusively."""
-        return self.verdict == "agree"
 
     @property
     def reason(self) -> str:
@@ -403,7 +411,7 @@ def _limit_verdict(result: DiffResult, a, b, engines, isa: str, where: str):
 
 
 def _inconclusive(result: DiffResult, reason: str) -> None:
-    result.inconclusive[reason] = result.inconclusive.get(reason, 0) + 1
+    result.count_inconclusive(reason)
 
 
 def _why_not_run(run: EngineRun, reference: bool) -> str:

@@ -39,6 +39,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from oracle.compare import Finding, isa_of
+from oracle.diff import Verdicts
 from oracle.engines.base import InstantiationTrapped, LinkError, Rejected, ResourceLimited
 from oracle.outcomes import Exhausted, Trap, TrapKind
 
@@ -419,7 +420,7 @@ def wasi_engine(name):
 
 # -- comparing ---------------------------------------------------------------------------------
 @dataclass
-class WasiDiffResult:
+class WasiDiffResult(Verdicts):
     engines: list
     spec: WasiSpec
     runs: dict
@@ -429,20 +430,6 @@ class WasiDiffResult:
     not_compared: dict = field(default_factory=dict)
     bad_input: str = ""
     nondeterministic: bool = False  # one of our runs read a clock or random bytes
-
-    @property
-    def verdict(self) -> str:
-        if self.findings:
-            return "findings"
-        if self.bad_input:
-            return "bad input"
-        if not any(self.compared.values()):
-            return "nothing compared"
-        return "agree"
-
-    @property
-    def agree(self) -> bool:
-        return self.verdict == "agree"
 
     @property
     def reason(self) -> str:
@@ -455,7 +442,7 @@ class WasiDiffResult:
 
 
 def _inconclusive(result: WasiDiffResult, reason: str) -> None:
-    result.inconclusive[reason] = result.inconclusive.get(reason, 0) + 1
+    result.count_inconclusive(reason)
 
 
 def _finding(kind: str, ref: WasiRun, other: WasiRun, aspect: str, detail: str) -> Finding:
