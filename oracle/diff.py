@@ -199,23 +199,30 @@ def _run_in(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: boo
         _phase("run", run.name, time.perf_counter() - t[-1])
 
 
+def compile_in(session, wasm: bytes, run) -> tuple:
+    """(True, `session.compile(wasm)`), or (False, None) with `run.status` and `run.detail`
+    saying why not: a refusal ("unsupported", "rejected") or a crash of the compiler (a
+    finding)."""
+    try:
+        return True, session.compile(wasm)
+    except Rejected as e:
+        run.status = "unsupported" if e.kind == "unsupported" else "rejected"
+        run.detail = e.feature or e.message
+    except Exception:  # noqa: BLE001 - any exception in a compiler is a finding
+        run.status, run.detail = "crashed", traceback.format_exc(limit=8)
+    return False, None
+
+
 def _run_in_timed(session, run: EngineRun, wasm: bytes, module, plan: Plan, twice: bool,
                   t: list | None) -> EngineRun:
     """`t`: None, or [start]: the times of the compile phases are accumulated in
     `PHASE_TIMES` and t[-1] is left at the start of the rest."""
-    try:
-        compiled = session.compile(wasm)
-    except Rejected as e:
-        run.status = "unsupported" if e.kind == "unsupported" else "rejected"
-        run.detail = e.feature or e.message
+    ok, compiled = compile_in(session, wasm, run)
+    if t is not None:
+        t.append(time.perf_counter())
+        _phase("compile", run.name, t[-1] - t[-2])
+    if not ok:
         return run
-    except Exception:  # noqa: BLE001 - any exception in a compiler is a finding
-        run.status, run.detail = "crashed", traceback.format_exc(limit=8)
-        return run
-    finally:
-        if t is not None:
-            t.append(time.perf_counter())
-            _phase("compile", run.name, t[-1] - t[-2])
     if twice and hasattr(compiled, "code"):  # ours: compiling twice must give the same bytes
         again = session.compile(wasm)
         if again.code != compiled.code:

@@ -39,7 +39,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from oracle.compare import Finding, isa_of
-from oracle.diff import Verdicts
+from oracle.diff import Verdicts, compile_in
 from oracle.engines.base import InstantiationTrapped, LinkError, Rejected, ResourceLimited
 from oracle.outcomes import Exhausted, Trap, TrapKind
 
@@ -349,14 +349,8 @@ class WinchWasi:
             return rng.randbytes(n)
 
         try:
-            try:
-                compiled = session.compile(data)
-            except Rejected as e:
-                run.status = "unsupported" if e.kind == "unsupported" else "rejected"
-                run.detail = e.feature or e.message
-                return run
-            except Exception:  # noqa: BLE001 - any exception in our compiler is a finding
-                run.status, run.detail = "crashed", traceback.format_exc(limit=8)
+            ok, compiled = compile_in(session, data, run)
+            if not ok:
                 return run
             out, err = io.BytesIO(), io.BytesIO()
             config = WasiConfig(args=spec.args, env=spec.env, preopens=dirs.preopens,

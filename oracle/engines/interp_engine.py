@@ -165,29 +165,33 @@ class InterpSession(Session):
             return Trap(TrapKind.interrupt, "epoch deadline reached", f"func {fn.index} entry")
         return None
 
-    def invoke(self, instance, export, args):
+    def _prepare(self, instance, export, args):
+        """(function, its arguments, None) for a call of `export`, or (None, None, the
+        outcome) when it ends before running: no such export, or interrupted at entry.  The
+        call's clock is started."""
         fn = self._export_func(instance, export)
         if fn is None:
-            return HostError(f"no exported function {export!r}")
+            return None, None, HostError(f"no exported function {export!r}")
         interrupted = self._interrupted(fn)
         if interrupted is not None:
-            return interrupted
+            return None, None, interrupted
         a = self._args(fn, args)
         self.clock.start()
+        return fn, a, None
+
+    def invoke(self, instance, export, args):
+        fn, a, ended = self._prepare(instance, export, args)
+        if ended is not None:
+            return ended
         return self._outcome(fn, lambda: machine.call(fn, a, self.clock))
 
     def invoke_traced(self, instance, export, args, on_step, on_write=None,
                       limit: int = 1_000_000):
         """`invoke` with `on_step(Step)` before each executed instruction of every frame and
         `on_write(Write)` for each memory write; `Exhausted` after `limit` steps."""
-        fn = self._export_func(instance, export)
-        if fn is None:
-            return HostError(f"no exported function {export!r}")
-        interrupted = self._interrupted(fn)
-        if interrupted is not None:
-            return interrupted
-        a = self._args(fn, args)
-        self.clock.start()
+        fn, a, ended = self._prepare(instance, export, args)
+        if ended is not None:
+            return ended
         self.tracer.on_write = on_write
         try:
             return self._outcome(fn, lambda: machine.call_traced(fn, a, self.clock, self.tracer,
